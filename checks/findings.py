@@ -1,0 +1,137 @@
+"""Routing and storing findings: the one `findings` table every report reads.
+
+Both engines return raw findings (check_code, record_id, field, value, patient_id, route_mo);
+this module adds what the catalogue declares (severity, entity), decides which clinic must fix
+each finding (issue "check catalogue", Routing and readings 6, 7, 11) and masks the value for
+auditors.
+"""
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from checks import catalogue
+from flows.extract.contract import BY_NAME
+
+RAW_COLUMNS = ("check_code", "record_id", "field", "value", "patient_id", "route_mo")
+RAW_SCHEMA = {c: pl.String for c in RAW_COLUMNS}
+
+# Why a finding could not be routed to a clinic (shown on the data steward's list).
+REASON_FILE = "file_level"
+REASON_PATIENT_MISSING = "patient_not_found"
+REASON_NO_ATTACHMENT = "no_active_attachment_to_known_mo"
+REASON_MO_UNKNOWN = "mo_not_in_registry"
+
+
+def empty_raw() -> pl.DataFrame:
+    return pl.DataFrame(schema=RAW_SCHEMA)
+
+
+def quarantine_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """ROW.MALFORMED (one per quarantined line) and ROW.DUPLICATE_ID (one per id and file).
+
+    Duplicate ids route by the rule of their entity applied to the first occurrence, which is
+    the loaded record in the stg_* table of that file.
+    """
+    malformed = con.execute(
+        """SELECT 'ROW.MALFORMED' AS check_code, file_name || ':' || line_no AS record_id,
+                  'line' AS field, detail AS value, NULL AS patient_id, NULL AS route_mo,
+                  'file' AS entity
+           FROM quarantine WHERE run_id = ? AND reason = 'ROW.MALFORMED'""", [run_id]).pl()
+    parts = [malformed]
+    first_occurrence = {
+        "patients": ("stg_patients", "patient_id", "patient_id", "NULL"),
+        "policies": ("stg_policies", "policy_id", "patient_id", "NULL"),
+        "attachments": ("stg_attachments", "attachment_id", "patient_id", "s.mo_code"),
+        "slots": ("stg_slots", "slot_id", "NULLIF(s.patient_id, '')", "s.mo_code"),
+    }
+    for name, (table, id_col, patient_expr, mo_expr) in first_occurrence.items():
+        spec = BY_NAME[name]
+        patient_sel = patient_expr if patient_expr.startswith("NULL") else f"s.{patient_expr}"
+        parts.append(con.execute(
+            f"""SELECT DISTINCT 'ROW.DUPLICATE_ID' AS check_code, q.record_id,
+                       '{id_col}' AS field, q.record_id AS value,
+                       {patient_sel} AS patient_id, {mo_expr} AS route_mo,
+                       '{spec.entity}' AS entity
+                FROM quarantine q LEFT JOIN {table} s ON s.{id_col} = q.record_id
+                WHERE q.run_id = ? AND q.reason = 'ROW.DUPLICATE_ID' AND q.entity = ?""",
+            [run_id, spec.entity]).pl())
+    return pl.concat([p.cast({c: pl.String for c in p.columns}) for p in parts], how="vertical")
+
+
+def _catalogue_frame() -> pl.DataFrame:
+    return pl.DataFrame({
+        "check_code": [c.code for c in catalogue.CHECKS],
+        "severity": [c.severity.value for c in catalogue.CHECKS],
+        "cat_entity": [c.entity for c in catalogue.CHECKS],
+    })
+
+
+def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFrame) -> pl.DataFrame:
+    """Route raw findings to clinics, mask values, replace this run's rows of `findings`.
+
+    `raw` holds the findings of both engines plus quarantine_findings(); an optional `entity`
+    column overrides the catalogue's (ROW.DUPLICATE_ID takes its file's entity).
+    """
+    from checks.masking import mask_value
+
+    if "entity" not in raw.columns:
+        raw = raw.with_columns(pl.lit(None, pl.String).alias("entity"))
+    unknown = set(raw["check_code"].unique().to_list()) - set(catalogue.BY_CODE)
+    if unknown:
+        raise ValueError(f"findings with undeclared check codes: {sorted(unknown)}")
+    raw = (raw.join(_catalogue_frame(), on="check_code", how="left")
+              .with_columns(pl.coalesce("entity", "cat_entity").alias("entity"))
+              .drop("cat_entity"))
+    con.register("raw_findings_view", raw.to_arrow())
+    try:
+        routed = con.execute(
+            """
+            WITH route_patient AS (
+                SELECT a.patient_id, a.mo_code
+                FROM stg_attachments a
+                JOIN cur_mo m ON m.mcod = a.mo_code
+                JOIN stg_patients p ON p.patient_id = a.patient_id
+                WHERE a.is_active
+                QUALIFY row_number() OVER (PARTITION BY a.patient_id
+                                           ORDER BY a.attach_date_d DESC, a.attachment_id) = 1
+            ),
+            existing_patient AS (SELECT patient_id FROM stg_patients)
+            SELECT ? AS run_id, f.check_code, f.severity, f.entity, f.record_id,
+                   CASE
+                     WHEN f.entity = 'file' THEN NULL
+                     WHEN f.entity IN ('patient', 'policy') THEN rp.mo_code
+                     ELSE km.mcod
+                   END AS mo_code,
+                   CASE
+                     WHEN f.entity = 'file' THEN ?
+                     WHEN f.entity IN ('patient', 'policy') AND ep.patient_id IS NULL THEN ?
+                     WHEN f.entity IN ('patient', 'policy') AND rp.mo_code IS NULL THEN ?
+                     WHEN f.entity NOT IN ('patient', 'policy') AND km.mcod IS NULL THEN ?
+                   END AS unassigned_reason,
+                   f.field, f.value, f.patient_id
+            FROM raw_findings_view f
+            LEFT JOIN route_patient rp ON rp.patient_id = f.patient_id
+            LEFT JOIN existing_patient ep ON ep.patient_id = f.patient_id
+            LEFT JOIN cur_mo km ON km.mcod = f.route_mo
+            """,
+            [run_id, REASON_FILE, REASON_PATIENT_MISSING, REASON_NO_ATTACHMENT,
+             REASON_MO_UNKNOWN]).pl()
+    finally:
+        con.unregister("raw_findings_view")
+    routed = routed.with_columns(
+        mask_value(pl.col("field"), pl.col("value")).alias("value_masked"))
+    dup = routed.group_by("check_code", "entity", "record_id").len().filter(pl.col("len") > 1)
+    if dup.height:
+        raise RuntimeError(f"{dup.height} findings are not unique per (check_code, entity, "
+                           f"record_id), e.g. {dup.row(0)}")
+    columns = ["run_id", "check_code", "severity", "entity", "record_id", "mo_code",
+               "unassigned_reason", "field", "value", "value_masked", "patient_id"]
+    routed = routed.select(columns)
+    con.execute("DELETE FROM findings WHERE run_id = ?", [run_id])
+    con.register("routed_view", routed.to_arrow())
+    try:
+        con.execute(f"INSERT INTO findings ({', '.join(columns)}) SELECT * FROM routed_view")
+    finally:
+        con.unregister("routed_view")
+    return routed

@@ -1,0 +1,169 @@
+"""`talon`: the command line of the nightly job.
+
+Exit codes: 0 the run completed (whatever it found, unless --fail-on says otherwise);
+1 findings at or above --fail-on; 2 the input cannot be processed (one-line message naming
+file, line and column); 3 an internal error.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import flows  # noqa: F401  (environment defaults before Prefect is imported)
+from flows.errors import InputError
+from flows.warehouse import DEFAULT_WAREHOUSE
+
+app = typer.Typer(help="Talon: find the data defects that stop patients booking a doctor online.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+err = Console(stderr=True)
+
+DEMO_DIR = Path("data/sample-region")
+DEMO_OUT = Path("data/out")
+
+
+class FailOn(str, Enum):
+    never = "never"
+    warning = "warning"
+    blocker = "blocker"
+
+
+class Lang(str, Enum):
+    ru = "ru"
+    en = "en"
+
+
+def _fail(exc: BaseException) -> None:
+    if isinstance(exc, InputError):
+        err.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False,
+              soft_wrap=True)
+    raise typer.Exit(3)
+
+
+def _parse_as_of(value: Optional[str]) -> datetime:
+    from flows.asof import resolve_as_of
+
+    return resolve_as_of(value, {})[0]
+
+
+@app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", help="Folder to write: OUT/extract, OUT/reference, OUT/truth.csv."),
+    patients: int = typer.Option(10_000, "--patients", min=10, help="Number of patients."),
+    seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same files."),
+    region: str = typer.Option("50", "--region", help="Two-digit region code (KOD_TF), e.g. 50."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Moment the extract describes (default: now)."),
+    reference_from: Optional[Path] = typer.Option(
+        None, "--reference-from", help="Copy F002/F008/F010/V021 from this folder instead of synthesising them."),
+    defects: bool = typer.Option(True, "--defects/--clean", help="Inject the catalogue's defects (with truth.csv)."),
+) -> None:
+    """Write a synthetic region: an extract batch, reference classifiers and the ground truth."""
+    from flows.synth import generate_region
+
+    try:
+        result = generate_region(out, patients=patients, seed=seed, region=region,
+                                 as_of=_parse_as_of(as_of), reference_from=reference_from,
+                                 defects=defects)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    console.print(f"Generated {patients:,} patients in [bold]{out}[/] "
+                  f"(extract: {Path(out) / 'extract'}, reference: {Path(out) / 'reference'}).")
+    return result
+
+
+def _print_files(files: list[dict]) -> None:
+    table = Table(title="Input files")
+    for col in ("file", "read", "loaded", "quarantined", "reconciled"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for row in files:
+        table.add_row(row["file_name"], f"{row['rows_read']:,}", f"{row['rows_loaded']:,}",
+                      f"{row['rows_quarantined']:,}", "yes" if row["reconciled"] else "NO")
+    console.print(table)
+
+
+@app.command()
+def ingest(
+    extracts: Path = typer.Option(..., "--extracts", help="Extract batch folder (patients, policies, attachments, slots)."),
+    reference: Path = typer.Option(..., "--reference", help="Folder with F002, F003, F008, F010, V021 XML."),
+    warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", help="DuckDB warehouse file."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Override the manifest's extracted_at."),
+) -> None:
+    """Load one extract batch and its reference classifiers into the warehouse."""
+    from flows.nightly import ingest_flow
+
+    try:
+        summary = ingest_flow(extracts, reference, warehouse, as_of)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    _print_files(summary.files)
+    console.print(f"Run [bold]{summary.run_id}[/] (as_of {summary.as_of}) loaded into {warehouse}.")
+
+
+@app.command()
+def run(
+    extracts: Path = typer.Option(..., "--extracts", help="Extract batch folder."),
+    reference: Path = typer.Option(..., "--reference", help="Reference classifiers folder."),
+    out: Path = typer.Option(..., "--out", help="Output folder for findings and reports."),
+    warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", help="DuckDB warehouse file."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Override the manifest's extracted_at."),
+    stale_hours: int = typer.Option(24, "--stale-hours", min=0, help="SCH.STALE: max age of a schedule update."),
+    horizon_days: int = typer.Option(14, "--horizon-days", min=1, help="SCH.HORIZON.EMPTY: days ahead to look for a free slot."),
+    fail_on: FailOn = typer.Option(FailOn.never, "--fail-on", help="Exit 1 when findings of this severity or worse exist."),
+    lang: Lang = typer.Option(Lang.ru, "--lang", help="Language of everything clinics and auditors read."),
+) -> None:
+    """Ingest, check and publish: the nightly job."""
+    from flows.nightly import nightly_flow
+
+    try:
+        summary = nightly_flow(extracts, reference, out, warehouse, as_of, stale_hours,
+                               horizon_days, lang.value)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    _report(summary)
+    counts = summary.findings_by_severity
+    if (fail_on is FailOn.blocker and counts.get("blocker")) or (
+            fail_on is FailOn.warning and (counts.get("blocker") or counts.get("warning"))):
+        raise typer.Exit(1)
+
+
+def _report(summary) -> None:
+    _print_files(summary.files)
+    counts = summary.findings_by_severity
+    console.print(f"Run [bold]{summary.run_id}[/] as_of {summary.as_of}: "
+                  f"{counts.get('blocker', 0):,} blockers, {counts.get('warning', 0):,} warnings.")
+    console.print(f"Warehouse: {summary.warehouse.resolve()}")
+    console.print(f"Outputs:   {summary.out.resolve()}  (findings: {summary.findings_csv.resolve()})")
+
+
+@app.command()
+def demo(
+    patients: int = typer.Option(20_000, "--patients", help="Size of the sample region."),
+    lang: Lang = typer.Option(Lang.ru, "--lang"),
+) -> None:
+    """Generate a sample region under data/ (if absent) and run the nightly job on it."""
+    from flows.nightly import nightly_flow
+    from flows.synth import generate_region
+
+    try:
+        if not (DEMO_DIR / "extract").exists():
+            console.print(f"Generating a sample region of {patients:,} patients in {DEMO_DIR} ...")
+            generate_region(DEMO_DIR, patients=patients, seed=7, region="50",
+                            as_of=datetime(2026, 11, 25, 23, 0))
+        summary = nightly_flow(DEMO_DIR / "extract", DEMO_DIR / "reference", DEMO_OUT,
+                               DEFAULT_WAREHOUSE, None, 24, 14, lang.value)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    _report(summary)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,121 @@
+"""The DuckDB warehouse: run ledger, raw extract tables, quarantine, reference tables, findings.
+
+Every table that holds data of a run carries its run_id, so history survives later runs and a
+run can be replaced or pruned as a unit. Raw tables keep every field as text plus the source
+line number; typing belongs to the checks.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from flows.extract.contract import FILES
+
+DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        VARCHAR PRIMARY KEY,
+    as_of         TIMESTAMP NOT NULL,
+    as_of_source  VARCHAR NOT NULL,      -- cli | manifest | now
+    region_code   VARCHAR,
+    extracts_dir  VARCHAR NOT NULL,
+    reference_dir VARCHAR NOT NULL,
+    input_digest  VARCHAR,               -- sha256 over the input files' sha256 and as_of
+    started_at    TIMESTAMP NOT NULL,
+    finished_at   TIMESTAMP,
+    status        VARCHAR NOT NULL,      -- running | completed | failed
+    message       VARCHAR
+);
+CREATE TABLE IF NOT EXISTS run_files (
+    run_id           VARCHAR NOT NULL,
+    file_name        VARCHAR NOT NULL,   -- as found in the batch, e.g. patients.csv
+    entity           VARCHAR NOT NULL,
+    format           VARCHAR NOT NULL,   -- csv | parquet | xml
+    size_bytes       BIGINT NOT NULL,
+    sha256           VARCHAR NOT NULL,
+    encoding         VARCHAR,
+    delimiter        VARCHAR,
+    rows_read        BIGINT,
+    rows_loaded      BIGINT,
+    rows_quarantined BIGINT,
+    blank_lines      BIGINT,
+    ignored_columns  VARCHAR,
+    PRIMARY KEY (run_id, file_name)
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    run_id     VARCHAR NOT NULL,
+    file_name  VARCHAR NOT NULL,
+    entity     VARCHAR NOT NULL,
+    line_no    BIGINT NOT NULL,          -- physical line, header = 1 (Parquet: row number)
+    reason     VARCHAR NOT NULL,         -- ROW.MALFORMED | ROW.DUPLICATE_ID
+    detail     VARCHAR NOT NULL,
+    record_id  VARCHAR,                  -- the id, for duplicates
+    raw_line   VARCHAR
+);
+CREATE TABLE IF NOT EXISTS findings (
+    run_id            VARCHAR NOT NULL,
+    check_code        VARCHAR NOT NULL,
+    severity          VARCHAR NOT NULL,
+    entity            VARCHAR NOT NULL,
+    record_id         VARCHAR NOT NULL,
+    mo_code           VARCHAR,           -- NULL: unassigned (the data steward's list)
+    unassigned_reason VARCHAR,
+    field             VARCHAR,
+    value             VARCHAR,           -- full current value: for the clinic that owns it
+    value_masked      VARCHAR,           -- what auditors and logs may see
+    patient_id        VARCHAR            -- the patient concerned, for booking impact
+);
+"""
+
+_REFERENCE = """
+CREATE TABLE IF NOT EXISTS ref_f002 (run_id VARCHAR, smocod VARCHAR, tf_okato VARCHAR,
+    name VARCHAR, d_begin DATE, d_end DATE);
+CREATE TABLE IF NOT EXISTS ref_f003 (run_id VARCHAR, mcod VARCHAR, tf_okato VARCHAR,
+    name VARCHAR, e_mail VARCHAR, d_begin DATE, d_end DATE);
+CREATE TABLE IF NOT EXISTS ref_f008 (run_id VARCHAR, iddoc VARCHAR, name VARCHAR,
+    date_begin DATE, date_end DATE);
+CREATE TABLE IF NOT EXISTS ref_f010 (run_id VARCHAR, kod_tf VARCHAR, kod_okato VARCHAR,
+    name VARCHAR, date_begin DATE, date_end DATE);
+CREATE TABLE IF NOT EXISTS ref_v021 (run_id VARCHAR, idspec VARCHAR, name VARCHAR,
+    date_begin DATE, date_end DATE);
+"""
+
+RUN_TABLES = ("run_files", "quarantine", "findings", "ref_f002", "ref_f003", "ref_f008",
+              "ref_f010", "ref_v021") + tuple(f.raw_table for f in FILES)
+
+
+def _raw_ddl() -> str:
+    parts = []
+    for f in FILES:
+        cols = ",\n    ".join(f"{c} VARCHAR" for c in f.columns)
+        parts.append(f"CREATE TABLE IF NOT EXISTS {f.raw_table} (\n    run_id VARCHAR NOT NULL,\n"
+                     f"    line_no BIGINT NOT NULL,\n    {cols}\n);")
+    return "\n".join(parts)
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed, owner-only permissions) and make sure the schema exists."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists()
+    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        if fresh:
+            os.chmod(path, 0o600)
+        ensure_schema(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_LEDGER + _REFERENCE + _raw_ddl())
+
+
+def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Remove every row of a run (used to replace a run or undo a failed one)."""
+    for table in RUN_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+    con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])

@@ -1,0 +1,39 @@
+"""`OUT/findings.csv`: the run's findings, one row per (check_code, record_id), masked values.
+
+The full value stays in the warehouse and in each clinic's own fix list; this file may travel
+further, so it carries `value_masked` only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from checks import catalogue
+
+COLUMNS = ("run_id", "check_code", "severity", "entity", "record_id", "mo_code", "field",
+           "value_masked", "message", "fix")
+
+
+def texts(lang: str) -> pl.DataFrame:
+    return pl.DataFrame({
+        "check_code": [c.code for c in catalogue.CHECKS],
+        "message": [c.message(lang) for c in catalogue.CHECKS],
+        "fix": [c.fix(lang) for c in catalogue.CHECKS],
+    })
+
+
+def ordered(findings: pl.DataFrame) -> pl.DataFrame:
+    """Blockers first, then by check and record."""
+    return findings.sort(
+        pl.col("severity").replace_strict({"blocker": 0, "warning": 1}, default=2),
+        "check_code", "record_id")
+
+
+def write_findings_csv(findings: pl.DataFrame, path: Path, lang: str = "ru") -> Path:
+    frame = ordered(findings.join(texts(lang), on="check_code", how="left")).select(COLUMNS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    frame.write_csv(tmp)
+    tmp.replace(path)
+    return path
