@@ -1,0 +1,131 @@
+"""Masking of personal data for auditors' outputs, as vectorised polars expressions.
+
+Clinics get full values of their own records; auditors' pages, logs and `value_masked` get these
+masks instead (issue 4). The policy, per finding field:
+
+- snils, doctor_snils: an accepted SNILS form (11 digits, or XXX-XXX-XXX YY with "-" or " " before
+  the check number) becomes `***-***-*89 01`: the last two digits of the body and the two check
+  digits stay visible. Anything else (a malformed SNILS) shows at most its last 2 characters
+  after `*********`.
+- enp: `************` plus at most the last 4 characters (`************0765`).
+- policy_number, policy_series: `*****` plus at most the last 4 characters.
+- last_name, first_name, middle_name (alone or comma-joined, e.g. "last_name, first_name,
+  middle_name"): the initial letter of each word, upper-cased, each followed by "." (`И.И.И.`).
+- birth_date: `**.**.****`.
+- line (the raw text of a ROW.MALFORMED line, which may hold any of the above): `***`.
+- anything else (codes, ids, statuses, dates of policies, attachments and slots) is not personal
+  and passes through unchanged.
+
+Never the full value: a tail is shown only while at least as many characters stay hidden as are
+shown, so short values show fewer characters (a 4-character ENP shows none). The prefixes have a
+fixed width so that masks do not reveal a value's length. Empty values stay empty (an auditor
+must see that a value is missing) and NULL stays NULL.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+_SNILS_ACCEPTED = r"^(?:[0-9]{11}|[0-9]{3}-[0-9]{3}-[0-9]{3}[ -][0-9]{2})$"
+_SEP = r"[\s,]"  # separators between the words of a name value
+
+SNILS_FIELDS = ("snils", "doctor_snils")
+ENP_FIELDS = ("enp",)
+POLICY_FIELDS = ("policy_number", "policy_series")
+NAME_FIELDS = ("last_name", "first_name", "middle_name")
+BIRTH_DATE_FIELDS = ("birth_date",)
+LINE_FIELDS = ("line",)
+
+BIRTH_DATE_MASK = "**.**.****"
+LINE_MASK = "***"
+
+
+def _expr(value: pl.Expr | str) -> pl.Expr:
+    return pl.col(value) if isinstance(value, str) else value
+
+
+def _tail(value: pl.Expr, n: int) -> pl.Expr:
+    """The last n characters, fewer when that would leave fewer than n hidden."""
+    shown = (value.str.len_chars().cast(pl.Int64) - n).clip(0, n)
+    return value.str.tail(shown)
+
+
+def _keep_empty(value: pl.Expr, masked: pl.Expr) -> pl.Expr:
+    """Empty stays empty, NULL stays NULL, everything else is masked."""
+    return pl.when(value.is_null()).then(pl.lit(None, pl.String)).when(value == "").then(
+        pl.lit("")
+    ).otherwise(masked)
+
+
+def mask_snils(value: pl.Expr | str) -> pl.Expr:
+    """`***-***-*89 01` for an accepted SNILS form, `*********` + last 2 characters otherwise."""
+    v = _expr(value)
+    digits = v.str.replace_all(r"[- ]", "")
+    accepted = pl.concat_str(
+        pl.lit("***-***-*"), digits.str.slice(7, 2), pl.lit(" "), digits.str.slice(9, 2)
+    )
+    malformed = pl.concat_str(pl.lit("*********"), _tail(v, 2))
+    return _keep_empty(v, pl.when(v.str.contains(_SNILS_ACCEPTED)).then(accepted).otherwise(malformed))
+
+
+def mask_enp(value: pl.Expr | str) -> pl.Expr:
+    """`************0765`: at most the last 4 characters visible."""
+    v = _expr(value)
+    return _keep_empty(v, pl.concat_str(pl.lit("*" * 12), _tail(v, 4)))
+
+
+def mask_policy_number(value: pl.Expr | str) -> pl.Expr:
+    """`*****` + at most the last 4 characters (series or number of a policy)."""
+    v = _expr(value)
+    return _keep_empty(v, pl.concat_str(pl.lit("*" * 5), _tail(v, 4)))
+
+
+def mask_birth_date(value: pl.Expr | str) -> pl.Expr:
+    """`**.**.****`: nothing of a birth date is shown."""
+    v = _expr(value)
+    return _keep_empty(v, pl.lit(BIRTH_DATE_MASK))
+
+
+def mask_name_text(value: pl.Expr | str) -> pl.Expr:
+    """Initials of the words of one text ("Иванов Иван Иванович" -> "И.И.И.")."""
+    v = _expr(value)
+    initials = (
+        v.str.replace(rf"^{_SEP}+", "")
+        .str.replace_all(r"([^\s,])[^\s,]*[\s,]*", "$1.")
+        .str.to_uppercase()
+    )
+    return _keep_empty(v, initials)
+
+
+def mask_name(
+    last: pl.Expr | str, first: pl.Expr | str, middle: pl.Expr | str | None = None
+) -> pl.Expr:
+    """Surname initial plus initials: `И.И.И.` (`И.И.` without a patronymic)."""
+    parts = [_expr(p) for p in (last, first, middle) if p is not None]
+
+    def initial(p: pl.Expr) -> pl.Expr:
+        letter = p.str.extract(r"([^\s,])", 1).str.to_uppercase()
+        return pl.when(letter.is_null()).then(pl.lit("")).otherwise(letter + ".")
+
+    joined = pl.concat_str([initial(p) for p in parts])
+    all_null = pl.all_horizontal([p.is_null() for p in parts])
+    return pl.when(all_null).then(pl.lit(None, pl.String)).otherwise(joined)
+
+
+def _names(field: pl.Expr, names: tuple[str, ...]) -> pl.Expr:
+    """True when the (possibly comma-joined) field names one of `names`."""
+    alternatives = "|".join(names)
+    return field.str.contains(rf"(?:^|,)\s*(?:{alternatives})\s*(?:,|$)").fill_null(False)
+
+
+def mask_value(field: pl.Expr | str, value: pl.Expr | str) -> pl.Expr:
+    """Mask a finding's value according to its field name (see the module docstring)."""
+    f, v = _expr(field), _expr(value)
+    return (
+        pl.when(_names(f, SNILS_FIELDS)).then(mask_snils(v))
+        .when(_names(f, ENP_FIELDS)).then(mask_enp(v))
+        .when(_names(f, POLICY_FIELDS)).then(mask_policy_number(v))
+        .when(_names(f, NAME_FIELDS)).then(mask_name_text(v))
+        .when(_names(f, BIRTH_DATE_FIELDS)).then(mask_birth_date(v))
+        .when(_names(f, LINE_FIELDS)).then(_keep_empty(v, pl.lit(LINE_MASK)))
+        .otherwise(v)
+    )
