@@ -1,0 +1,45 @@
+-- SCH.DOUBLE_BOOKING: two future, time-valid 'booked' slots of the same doctor_id whose
+-- [start, end) intervals overlap and whose patient_ids (as text) differ: both slots.
+-- Counting, no self-join: the booked slots overlapping [a, b) number
+--   #(start < b) - #(end <= a),
+-- counted by running sums over a doctor's sorted events. Counted per doctor and per
+-- (doctor, patient_id), a slot has a partner of another patient iff the two counts differ
+-- (each count includes the slot itself).
+WITH b AS (
+    SELECT slot_id, doctor_id, patient_id, start_ts, end_ts
+    FROM $batch
+    WHERE is_future AND time_valid AND status = 'booked'
+),
+-- starts strictly before each slot's end: at equal times the query row (k = 0) sorts first
+starts_before_end AS (
+    SELECT slot_id,
+           sum(is_event) OVER (PARTITION BY doctor_id ORDER BY t, k
+                               ROWS UNBOUNDED PRECEDING) AS n_doctor,
+           sum(is_event) OVER (PARTITION BY doctor_id, patient_id ORDER BY t, k
+                               ROWS UNBOUNDED PRECEDING) AS n_patient
+    FROM (SELECT doctor_id, patient_id, start_ts AS t, 1 AS k, 1 AS is_event,
+                 CAST(NULL AS VARCHAR) AS slot_id FROM b
+          UNION ALL
+          SELECT doctor_id, patient_id, end_ts, 0, 0, slot_id FROM b)
+    QUALIFY slot_id IS NOT NULL
+),
+-- ends at or before each slot's start: at equal times the end event (k = 0) sorts first
+ends_before_start AS (
+    SELECT slot_id,
+           sum(is_event) OVER (PARTITION BY doctor_id ORDER BY t, k
+                               ROWS UNBOUNDED PRECEDING) AS n_doctor,
+           sum(is_event) OVER (PARTITION BY doctor_id, patient_id ORDER BY t, k
+                               ROWS UNBOUNDED PRECEDING) AS n_patient
+    FROM (SELECT doctor_id, patient_id, end_ts AS t, 0 AS k, 1 AS is_event,
+                 CAST(NULL AS VARCHAR) AS slot_id FROM b
+          UNION ALL
+          SELECT doctor_id, patient_id, start_ts, 1, 0, slot_id FROM b)
+    QUALIFY slot_id IS NOT NULL
+)
+SELECT 'SCH.DOUBLE_BOOKING' AS check_code, s.slot_id AS record_id,
+       'slot_start, slot_end' AS field,
+       s.slot_start || ', ' || s.slot_end AS value, nullif(s.patient_id, '') AS patient_id, s.mo_code AS route_mo
+FROM starts_before_end AS x
+JOIN ends_before_start AS y ON y.slot_id = x.slot_id
+JOIN $batch AS s ON s.slot_id = x.slot_id
+WHERE (x.n_doctor - y.n_doctor) > (x.n_patient - y.n_patient)
