@@ -1,0 +1,132 @@
+"""The auditors' offline report: `OUT/index.html`, `OUT/clinic/<mo>.html`, `OUT/check/<code>.html`.
+
+The run at a glance: findings by severity, check and clinic, and the booking impact — distinct
+patients (findings.patient_id) with at least one blocker — per clinic and per check, ranked.
+Auditors never see a full value: the `value` column is dropped as soon as the findings are
+read, and examples show `value_masked` (no names, SNILS, ENP, policy numbers or birth dates).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from reports import charts, data
+from reports.clinic import UNASSIGNED, clinic_stems
+from reports.html import render
+from reports.i18n import Texts
+from reports.safe import safe_stem
+
+EXAMPLES_PER_CLINIC_CHECK = 10
+EXAMPLES_PER_CHECK = 50
+TOP_CLINICS_CHART = 30
+GX_INDEX = Path("gx") / "index.html"
+FINDINGS_CSV = Path("findings.csv")
+
+
+def _stem_expr(column: str, stems: dict, none_stem: str | None = None) -> pl.Expr:
+    known = {k: v for k, v in stems.items() if k is not None}
+    mapped = pl.col(column).replace_strict(known, default=None, return_dtype=pl.String)
+    return mapped if none_stem is None else mapped.fill_null(pl.lit(none_stem))
+
+
+def _clinic_columns(frame: pl.DataFrame, stems: dict, names: dict, t: Texts) -> pl.DataFrame:
+    return frame.with_columns(
+        _stem_expr("mo_code", stems, UNASSIGNED).alias("clinic_stem"),
+        pl.col("mo_code").fill_null(pl.lit(t.unassigned_name)).alias("clinic_label"),
+        pl.col("mo_code").replace_strict(names, default="", return_dtype=pl.String)
+          .fill_null("").alias("clinic_name"))
+
+
+def _first_per(frame: pl.DataFrame, key: str, n: int) -> pl.DataFrame:
+    """The first `n` rows of each `key` group, in the frame's order (vectorised)."""
+    return frame.filter(pl.int_range(pl.len()).over(key) < n)
+
+
+def _check_table(frame: pl.DataFrame, check_stems: dict) -> list[dict]:
+    meta = frame.select("check_code", "title", "severity").unique("check_code", keep="first")
+    table = (data.impact(frame, "check_code").join(meta, on="check_code", how="left")
+             .join(frame.group_by("check_code").agg(pl.col("mo_code").n_unique().alias("clinics")),
+                   on="check_code", how="left")
+             .with_columns(_stem_expr("check_code", check_stems).alias("stem")))
+    return table.to_dicts()
+
+
+def _clinic_table(frame: pl.DataFrame, stems: dict, names: dict, t: Texts) -> list[dict]:
+    table = data.impact(frame, "mo_code").with_columns(
+        _stem_expr("mo_code", stems, UNASSIGNED).alias("stem"),
+        pl.col("mo_code").fill_null(pl.lit(t.unassigned_name)).alias("label"),
+        pl.col("mo_code").replace_strict(names, default="", return_dtype=pl.String)
+          .fill_null(pl.lit(t.unassigned_title)).alias("name"))
+    return table.to_dicts()
+
+
+def _summary(frame: pl.DataFrame) -> dict[str, int]:
+    s = data.summary(frame)
+    s["clinics_with_findings"] = frame["mo_code"].drop_nulls().n_unique()
+    s["unassigned_count"] = frame.filter(pl.col("mo_code").is_null()).height
+    return s
+
+
+def _charts(frame: pl.DataFrame, history: pl.DataFrame, t: Texts) -> dict:
+    labelled = frame.with_columns(pl.col("mo_code").fill_null(pl.lit(t.unassigned_name))
+                                  .alias("clinic"))
+    per_clinic = labelled.group_by("clinic", "severity").len("n")
+    top = (per_clinic.group_by("clinic").agg(pl.col("n").sum())
+           .sort(["n", "clinic"], descending=[True, False]).head(TOP_CLINICS_CHART)["clinic"])
+    per_clinic = per_clinic.filter(pl.col("clinic").is_in(top.implode()))
+    per_check = frame.group_by("check_code", "severity").len("n")
+    return {
+        "clinic": charts.stacked_bars(per_clinic, "clinic", t, t.chart_clinic),
+        "check": charts.stacked_bars(per_check, "check_code", t, t.chart_check),
+        "trend": charts.trend(history, t),
+    }
+
+
+def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru") -> Path:
+    """Write OUT/index.html and the per-clinic and per-check pages of `run_id`; return index."""
+    t = Texts(lang)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    run = data.load_run(con, run_id)
+    # Auditors never see a full value: drop it before anything is counted or rendered.
+    findings = data.with_texts(data.load_findings(con, run_id).drop("value"), lang)
+    names = data.clinic_names(con, run_id)
+    stems = clinic_stems(findings["mo_code"].unique().to_list())
+    check_stems = {c: safe_stem(c) for c in findings["check_code"].unique().to_list()}
+    if len(set(check_stems.values())) != len(check_stems):
+        raise ValueError("two check codes map to the same file name")
+    findings = _clinic_columns(findings, stems, names, t).with_columns(
+        _stem_expr("check_code", check_stems).alias("check_stem"))
+    history = data.history(con, run_id)
+    common = {"T": t, "lang": lang, "run": run}
+
+    for (mo_code,), part in findings.partition_by("mo_code", as_dict=True).items():
+        heading = t.unassigned_title if mo_code is None else (names.get(mo_code) or mo_code)
+        render("clinic_page.html.j2", out / "clinic" / f"{stems[mo_code]}.html", **common,
+               heading=heading, mo_code=mo_code, summary=_summary(part),
+               by_check=_check_table(part, check_stems), limit=EXAMPLES_PER_CLINIC_CHECK,
+               rows=_first_per(part, "check_code", EXAMPLES_PER_CLINIC_CHECK).iter_rows(named=True))
+
+    for (code,), part in findings.partition_by("check_code", as_dict=True).items():
+        head = part.row(0, named=True)
+        examples = part.sort(pl.col("mo_code").is_null(), "mo_code", "record_id").head(
+            EXAMPLES_PER_CHECK)
+        render("check_page.html.j2", out / "check" / f"{check_stems[code]}.html", **common,
+               check=head, summary=_summary(part),
+               by_clinic=_clinic_table(part, stems, names, t), limit=EXAMPLES_PER_CHECK,
+               rows=examples.iter_rows(named=True))
+
+    links = [(GX_INDEX.as_posix(), t.gx_docs)] if (out / GX_INDEX).is_file() else []
+    if (out / FINDINGS_CSV).is_file():
+        links.append((FINDINGS_CSV.as_posix(), t.findings_csv))
+    by_severity = (findings.group_by("severity").agg(
+        pl.len().alias("findings"), pl.col("patient_id").drop_nulls().n_unique().alias("patients"))
+        .pipe(data.sort_findings).to_dicts())
+    reasons = (findings.filter(pl.col("mo_code").is_null()).group_by("unassigned_reason")
+               .len("n").sort(["n", "unassigned_reason"], descending=[True, False]).to_dicts())
+    return render(
+        "index.html.j2", out / "index.html", **common, links=links, summary=_summary(findings),
+        charts=_charts(findings, history, t), by_clinic=_clinic_table(findings, stems, names, t),
+        by_check=_check_table(findings, check_stems), by_severity=by_severity, reasons=reasons,
+        history=history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M")).to_dicts())

@@ -1,0 +1,71 @@
+"""Charts rendered offline: altair specs turned into inline SVG by vl-convert (no JavaScript,
+no fonts or scripts fetched). Labels are text escaped by the SVG renderer."""
+from __future__ import annotations
+
+import re
+
+import altair as alt
+import polars as pl
+import vl_convert as vlc
+from markupsafe import Markup
+
+from reports.i18n import SEVERITY, Texts
+from reports.safe import defang_urls
+
+COLOURS = {"blocker": "#b3261e", "warning": "#e0a020"}
+_XMLNS = re.compile(r'\s+xmlns(?::xlink)?="[^"]*"')
+FONT = "DejaVu Sans"
+
+
+def to_svg(chart: alt.TopLevelMixin) -> Markup:
+    """SVG markup for inlining in HTML (the HTML parser puts <svg> in the SVG namespace)."""
+    svg = vlc.vegalite_to_svg(chart.to_dict())
+    svg = _XMLNS.sub("", svg, count=2)
+    return Markup(defang_urls(svg))
+
+
+def _severity_scale(t: Texts) -> alt.Scale:
+    return alt.Scale(domain=[t.severity_of(s) for s in SEVERITY],
+                     range=[COLOURS[s] for s in SEVERITY])
+
+
+def _label_severity(frame: pl.DataFrame, t: Texts) -> pl.DataFrame:
+    return frame.with_columns(pl.col("severity").replace(t.mapping(SEVERITY)))
+
+
+def _count_axis(top: int | None) -> alt.Axis:
+    """Whole-number ticks only (counts): never more ticks than the largest count."""
+    return alt.Axis(format="d", tickCount=max(1, min(int(top or 1), 10)))
+
+
+def stacked_bars(counts: pl.DataFrame, label: str, t: Texts, title: str) -> Markup:
+    """Horizontal bars per `label`, stacked by severity; `counts` has label, severity, n."""
+    totals = counts.group_by(label).agg(pl.col("n").sum()).sort(
+        ["n", label], descending=[True, False])
+    chart = alt.Chart(_label_severity(counts, t)).mark_bar().encode(
+        y=alt.Y(f"{label}:N", sort=totals[label].to_list(), title=None,
+                axis=alt.Axis(labelLimit=260)),
+        x=alt.X("n:Q", title=t.chart_axis_findings, axis=_count_axis(totals["n"].max())),
+        color=alt.Color("severity:N", scale=_severity_scale(t), title=t.severity),
+        order=alt.Order("severity:N"),
+    ).properties(title=title, width=460, height=alt.Step(16))
+    return to_svg(chart.configure(font=FONT))
+
+
+def trend(history: pl.DataFrame, t: Texts) -> Markup:
+    """Findings per run over time: blockers, warnings; one run shows as single points."""
+    long = history.select("as_of", "run_id", "blockers", "warnings").unpivot(
+        index=["as_of", "run_id"], on=["blockers", "warnings"], variable_name="severity",
+        value_name="n").with_columns(
+        pl.col("severity").replace({"blockers": "blocker", "warnings": "warning"}))
+    data = _label_severity(long, t).with_columns(
+        pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M").alias("run"))
+    runs = data.sort("as_of")["run"].unique(maintain_order=True).to_list()
+    # Ordinal axis: one evenly spaced tick per run, so a single run is a single clear point.
+    chart = alt.Chart(data.drop("as_of")).mark_line(point=alt.OverlayMarkDef(size=60)).encode(
+        x=alt.X("run:O", sort=runs, title=t.chart_axis_run,
+                axis=alt.Axis(labelAngle=-40, labelOverlap="greedy")),
+        y=alt.Y("n:Q", title=t.chart_axis_findings, axis=_count_axis(long["n"].max())),
+        color=alt.Color("severity:N", scale=_severity_scale(t), title=t.severity),
+    ).properties(title=t.chart_trend, width=460, height=220)
+    return to_svg(chart.configure(font=FONT))

@@ -1,0 +1,131 @@
+"""What the reports read: one run's ledger row, its findings, clinic names, catalogue texts,
+and the history of runs. Only reads; every number is counted from the stored findings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from checks import catalogue
+
+FINDING_COLUMNS = ("run_id", "check_code", "severity", "entity", "record_id", "mo_code",
+                   "unassigned_reason", "field", "value", "value_masked", "patient_id")
+SEVERITY_ORDER = {"blocker": 0, "warning": 1}
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    as_of: datetime
+    started_at: datetime | None
+    status: str
+    region_code: str | None
+
+    @property
+    def run_date(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M}" if self.started_at else ""
+
+    @property
+    def as_of_text(self) -> str:
+        return f"{self.as_of:%Y-%m-%d %H:%M:%S}"
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """A query's result as a polars frame (DuckDB 2's connection has no `.pl()`)."""
+    return con.sql(sql, params=params or []).pl()
+
+
+def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> Run:
+    rows = query(con, "SELECT run_id, as_of, started_at, status, region_code FROM runs "
+                      "WHERE run_id = ?", [run_id]).rows()
+    if not rows:
+        raise ValueError(f"run {run_id!r} is not in the warehouse's run ledger")
+    return Run(*rows[0])
+
+
+def load_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """The run's findings, blockers first, then by check, record id."""
+    frame = query(con, f"SELECT {', '.join(FINDING_COLUMNS)} FROM findings WHERE run_id = ?",
+                  [run_id])
+    frame = frame.cast({c: pl.String for c in FINDING_COLUMNS})
+    return sort_findings(frame)
+
+
+def severity_rank() -> pl.Expr:
+    return pl.col("severity").replace_strict(SEVERITY_ORDER, default=9, return_dtype=pl.Int8)
+
+
+def sort_findings(frame: pl.DataFrame) -> pl.DataFrame:
+    """Blockers first, then by check, entity, record id (the order of every list)."""
+    return frame.sort(severity_rank(), *[c for c in ("check_code", "entity", "record_id")
+                                         if c in frame.columns])
+
+
+def clinic_names(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, str]:
+    """mcod -> name from the run's F003 (the latest inclusion period's name where they differ)."""
+    rows = query(con,
+        """SELECT mcod, arg_max(name, coalesce(d_begin, DATE '0001-01-01'))
+           FROM ref_f003 WHERE run_id = ? AND mcod IS NOT NULL GROUP BY mcod""",
+        [run_id]).rows()
+    return {mcod: name or "" for mcod, name in rows}
+
+
+def catalogue_texts(lang: str) -> pl.DataFrame:
+    """check_code -> title, message, fix, rule in `lang` (empty frame when none declared)."""
+    checks = catalogue.CHECKS
+    return pl.DataFrame({
+        "check_code": [c.code for c in checks],
+        "title": [c.title(lang) for c in checks],
+        "message": [c.message(lang) for c in checks],
+        "fix": [c.fix(lang) for c in checks],
+        "rule": [c.rule for c in checks],
+    }, schema={k: pl.String for k in ("check_code", "title", "message", "fix", "rule")})
+
+
+def with_texts(findings: pl.DataFrame, lang: str) -> pl.DataFrame:
+    """Join the catalogue's texts; an undeclared code shows its code as its message."""
+    joined = findings.join(catalogue_texts(lang), on="check_code", how="left",
+                           maintain_order="left")
+    return joined.with_columns(
+        pl.coalesce("title", "check_code").alias("title"),
+        pl.coalesce("message", "check_code").alias("message"),
+        pl.col("fix").fill_null(""), pl.col("rule").fill_null(""))
+
+
+def history(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """Completed runs (and the one being reported, whatever its status) with findings counts."""
+    return query(con,
+        """SELECT r.run_id, r.as_of, r.started_at,
+                  count(f.check_code) AS findings,
+                  count(f.check_code) FILTER (WHERE f.severity = 'blocker') AS blockers,
+                  count(f.check_code) FILTER (WHERE f.severity = 'warning') AS warnings
+           FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id
+           WHERE r.status = 'completed' OR r.run_id = ?
+           GROUP BY ALL ORDER BY r.as_of, r.started_at, r.run_id""", [run_id])
+
+
+def summary(findings: pl.DataFrame) -> dict[str, int]:
+    """Counts shown at the top of every report."""
+    blockers = findings.filter(pl.col("severity") == "blocker")
+    return {
+        "findings_total": findings.height,
+        "blockers": blockers.height,
+        "warnings": findings.filter(pl.col("severity") == "warning").height,
+        "patients_affected": findings["patient_id"].drop_nulls().n_unique(),
+        "patients_blocked": blockers["patient_id"].drop_nulls().n_unique(),
+    }
+
+
+def impact(findings: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Per `by` group: findings, blockers, warnings, distinct patients with a blocker; ranked."""
+    return (findings.group_by(by).agg(
+                pl.len().alias("findings"),
+                (pl.col("severity") == "blocker").sum().alias("blockers"),
+                (pl.col("severity") == "warning").sum().alias("warnings"),
+                pl.col("patient_id").filter(pl.col("severity") == "blocker")
+                  .drop_nulls().n_unique().alias("patients_blocked"),
+                pl.col("patient_id").drop_nulls().n_unique().alias("patients_affected"))
+            .sort(["patients_blocked", "blockers", "findings", by],
+                  descending=[True, True, True, False], nulls_last=True))

@@ -1,0 +1,54 @@
+"""HTML rendering: one Jinja2 environment with autoescape on for every template, and the local
+CSS/JS inlined into each page so that every page (also a clinic's file sent on its own) renders
+without a network and without any other file."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from reports.safe import URL, defang_urls
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["inline_css"] = Markup(_static("talon.css"))
+    js = _static("talon.js")
+    env.globals["inline_js"] = Markup(js)
+    # The page's Content-Security-Policy allows exactly this script and nothing remote.
+    env.globals["script_hash"] = base64.b64encode(hashlib.sha256(js.encode()).digest()).decode()
+    env.filters["num"] = lambda n: f"{int(n):,}".replace(",", "\u202f") if n is not None else ""
+    return env
+
+
+def _static(name: str) -> str:
+    text = (STATIC / name).read_text(encoding="utf-8")
+    if "</style" in text.lower() or "</script" in text.lower() or URL.search(text):
+        raise ValueError(f"{name} must contain no </style>, </script> or http(s):// URL")
+    return text
+
+
+def render(template: str, path: Path, **context) -> Path:
+    """Render `template` to `path` (UTF-8, readable by the owner only)."""
+    html = defang_urls(environment().get_template(template).render(**context))
+    write_private(path, html)
+    return path
+
+
+def write_private(path: Path, text: str, encoding: str = "utf-8") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding=encoding, newline="\n") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)

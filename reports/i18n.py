@@ -1,0 +1,175 @@
+"""Every UI string of the reports in Russian (default) and English, in one place.
+
+Check texts (message, fix, title) live in the check catalogue; this module holds only the frame
+around them: headings, column names, sheet names, entity, severity and routing words.
+"""
+from __future__ import annotations
+
+LANGS = ("ru", "en")
+
+#: CSV list separator per language: Excel in a Russian locale splits CSV on ";", in an English
+#: one on ",". Either way the file is UTF-8 with a BOM.
+CSV_SEPARATOR = {"ru": ";", "en": ","}
+
+_STRINGS: dict[str, tuple[str, str]] = {
+    # (ru, en)
+    "fixlist_title": ("Список исправлений", "Fix list"),
+    "unassigned_title": ("Нераспределённые замечания (для администратора данных)",
+                         "Unassigned findings (for the data steward)"),
+    "unassigned_name": ("Нераспределённые", "Unassigned"),
+    "unassigned_intro": (
+        "Эти замечания не удалось передать ни одной известной медицинской организации; "
+        "в столбце «Причина» указано, почему.",
+        "No known clinic can fix these findings; the column \"Reason\" says why."),
+    "fixlist_intro": (
+        "Каждая строка — одна ошибка в данных вашей организации, которая мешает или может "
+        "помешать пациентам записаться к врачу онлайн. Сначала исправьте блокирующие.",
+        "Each row is one defect in your organisation's data that stops or may stop patients "
+        "booking a doctor online. Fix the blockers first."),
+    "clinic": ("Медицинская организация", "Clinic"),
+    "mo_code": ("Код МО", "MO code"),
+    "clinic_name": ("Наименование", "Name"),
+    "run_id": ("Запуск", "Run"),
+    "run_date": ("Дата запуска", "Run date"),
+    "as_of": ("Данные на", "Data as of"),
+    "status": ("Статус", "Status"),
+    "summary": ("Сводка", "Summary"),
+    "metric": ("Показатель", "Metric"),
+    "value_col": ("Значение", "Value"),
+    "findings_total": ("Всего замечаний", "Findings"),
+    "blockers": ("Блокирующих", "Blockers"),
+    "warnings": ("Предупреждений", "Warnings"),
+    "patients_affected": ("Затронуто пациентов", "Patients affected"),
+    "patients_blocked": ("Пациентов не могут записаться", "Patients who cannot book"),
+    "clinics_with_findings": ("МО с замечаниями", "Clinics with findings"),
+    "unassigned_count": ("Нераспределённых замечаний", "Unassigned findings"),
+    "severity": ("Важность", "Severity"),
+    "check_code": ("Код проверки", "Check code"),
+    "check": ("Проверка", "Check"),
+    "message": ("Что не так", "What is wrong"),
+    "entity": ("Объект", "Record type"),
+    "record_id": ("ID записи", "Record id"),
+    "field": ("Поле", "Field"),
+    "value": ("Текущее значение", "Current value"),
+    "value_masked": ("Значение (маскировано)", "Value (masked)"),
+    "fix": ("Как исправить", "How to fix"),
+    "rule": ("Правило (Q015)", "Official rule (Q015)"),
+    "patient_id": ("ID пациента", "Patient id"),
+    "reason": ("Причина", "Reason"),
+    "count": ("Количество", "Count"),
+    "empty_value": ("(пусто)", "(empty)"),
+    "no_findings": ("Замечаний нет.", "No findings."),
+    "filter": ("Фильтр…", "Filter…"),
+    # auditor report
+    "auditor_title": ("Отчёт о качестве данных для онлайн-записи",
+                      "Data quality report for online booking"),
+    "by_severity": ("Замечания по важности", "Findings by severity"),
+    "by_check": ("Замечания по проверкам", "Findings by check"),
+    "by_clinic": ("Замечания по медицинским организациям", "Findings by clinic"),
+    "impact_clinic": ("Влияние на запись: МО по числу пациентов, которые не могут записаться",
+                      "Booking impact: clinics ranked by patients who cannot book"),
+    "impact_check": ("Влияние на запись: проверки по числу пациентов, которые не могут записаться",
+                     "Booking impact: checks ranked by patients who cannot book"),
+    "impact_note": (
+        "Пациент не может записаться, если по нему есть хотя бы одно блокирующее замечание.",
+        "A patient cannot book when at least one blocker concerns them."),
+    "chart_clinic": ("Замечания по МО (первые 30)", "Findings per clinic (top 30)"),
+    "chart_check": ("Замечания по проверкам", "Findings per check"),
+    "chart_trend": ("Динамика по запускам", "Trend over runs"),
+    "trend": ("Запуски", "Runs"),
+    "unassigned_reasons": ("Нераспределённые замечания по причинам",
+                           "Unassigned findings by reason"),
+    "examples": ("Примеры (значения маскированы)", "Examples (values masked)"),
+    "examples_note": ("Показано не более {n} примеров на проверку.",
+                      "At most {n} examples per check are shown."),
+    "back": ("← К общему отчёту", "← Back to the overview"),
+    "gx_docs": ("Результаты проверок Great Expectations (Data Docs)",
+                "Great Expectations validation results (Data Docs)"),
+    "findings_csv": ("Все замечания (CSV, значения маскированы)",
+                     "All findings (CSV, values masked)"),
+    "title_col": ("Название", "Title"),
+    "clinics_col": ("МО", "Clinics"),
+    "generated": ("Сформировано из хранилища Talon; ничего не пересчитывалось.",
+                  "Rendered from the Talon warehouse; nothing recomputed."),
+    "chart_axis_findings": ("Замечаний", "Findings"),
+    "chart_axis_run": ("Данные на", "Data as of"),
+    # sheet names (Excel: at most 31 characters, none of []:*?/\)
+    "sheet_summary": ("Сводка", "Summary"),
+    "sheet_patient": ("Пациенты", "Patients"),
+    "sheet_policy": ("Полисы", "Policies"),
+    "sheet_attachment": ("Прикрепления", "Attachments"),
+    "sheet_schedule": ("Расписание", "Schedule"),
+    "sheet_file": ("Файлы", "Files"),
+    "sheet_by_check": ("По проверкам", "By check"),
+}
+
+SEVERITY: dict[str, tuple[str, str]] = {
+    "blocker": ("Блокирующая", "Blocker"),
+    "warning": ("Предупреждение", "Warning"),
+}
+
+ENTITY: dict[str, tuple[str, str]] = {
+    "patient": ("Пациент", "Patient"),
+    "policy": ("Полис", "Policy"),
+    "attachment": ("Прикрепление", "Attachment"),
+    "slot": ("Слот расписания", "Schedule slot"),
+    "doctor": ("Врач", "Doctor"),
+    "mo_specialty": ("МО / специальность", "Clinic / specialty"),
+    "file": ("Файл выгрузки", "Extract file"),
+}
+
+#: checks.findings REASON_* values.
+REASON: dict[str, tuple[str, str]] = {
+    "file_level": ("Строка файла не прочитана: исправить выгрузку должен её поставщик",
+                   "A line of the file could not be read: the extract's supplier must fix it"),
+    "patient_not_found": ("Пациент не найден в выгрузке пациентов",
+                          "The patient is not in the patients extract"),
+    "no_active_attachment_to_known_mo": (
+        "У пациента нет действующего прикрепления к МО из реестра F003",
+        "The patient has no active attachment to a clinic in the F003 registry"),
+    "mo_not_in_registry": ("Код МО отсутствует в реестре F003",
+                           "The clinic code is not in the F003 registry"),
+}
+
+
+def _pick(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == "en" else pair[0]
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"unsupported language {lang!r}: use one of {', '.join(LANGS)}")
+    return lang
+
+
+class Texts:
+    """UI strings of one language: `T.findings_total`, `T["run_id"]`, `T.severity_of("blocker")`."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = check_lang(lang)
+
+    def __getitem__(self, key: str) -> str:
+        return _pick(_STRINGS[key], self.lang)
+
+    def __getattr__(self, key: str) -> str:
+        if key.startswith("_") or key not in _STRINGS:
+            raise AttributeError(key)
+        return self[key]
+
+    def _of(self, table: dict[str, tuple[str, str]], key: str | None) -> str:
+        if key is None:
+            return ""
+        return _pick(table[key], self.lang) if key in table else key
+
+    def severity_of(self, severity: str | None) -> str:
+        return self._of(SEVERITY, severity)
+
+    def entity_of(self, entity: str | None) -> str:
+        return self._of(ENTITY, entity)
+
+    def reason_of(self, reason: str | None) -> str:
+        return self._of(REASON, reason)
+
+    def mapping(self, table: dict[str, tuple[str, str]]) -> dict[str, str]:
+        """A {key: text} dict for polars `replace`."""
+        return {k: _pick(v, self.lang) for k, v in table.items()}
