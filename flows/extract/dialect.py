@@ -1,0 +1,420 @@
+"""How an extract CSV is written: encoding, line ends, delimiter and quoting.
+
+Everything here is set-based. Bytes are cut into physical lines with numpy, decoded with
+CPython's C codecs over whole blocks, and fields are split with polars string kernels (Rust
+regex, leftmost-first semantics). Python only loops over blocks of many megabytes.
+
+Line ends are ``\\r\\n``, ``\\n`` and a lone ``\\r``; a terminator at the end of the file does not
+start another line. One physical line is one record: quotes never span lines.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from flows.errors import InputError
+
+BOM = b"\xef\xbb\xbf"
+UTF8, UTF8_SIG, CP1251 = "utf-8", "utf-8-sig", "cp1251"
+
+#: Longest line read as a record; longer lines are quarantined (a 10 MB field, a million columns).
+MAX_LINE_CHARS = 1_048_576
+#: A line with more bytes than this has more than MAX_LINE_CHARS characters in any encoding
+#: (at most 4 bytes per character), so it is skipped without being decoded or held in memory.
+MAX_LINE_BYTES = 4 * MAX_LINE_CHARS
+#: Bytes read and parsed at a time: bounds memory whatever the file size.
+BLOCK_BYTES = 32 * 1024 * 1024
+#: Characters of a quarantined line kept in the quarantine table.
+RAW_LINE_CAP = 4096
+_HEAD_BYTES = 4 * RAW_LINE_CAP
+
+#: U+FFFD as the three bytes a real replacement character has in UTF-8, read as Latin-1.
+_FFFD_AS_LATIN1 = "\ufffd".encode("utf-8").decode("latin-1")
+#: Characters that make a line unreadable: C0 controls except TAB, and a byte order mark.
+BAD_CHARS = r"[\x00-\x08\x0B-\x1F\x{FEFF}]"
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading without following a symlink or blocking on a FIFO."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path)) from None
+    except OSError as exc:  # ELOOP: a symlink; EACCES; ...
+        kind = "is a symbolic link, not a regular file" if os.path.islink(path) else exc.strerror
+        raise InputError(kind, file=str(path)) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise InputError(f"is {describe_mode(mode)}, not a regular file", file=str(path))
+    return os.fdopen(fd, "rb", buffering=0)
+
+
+def describe_mode(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+# --------------------------------------------------------------------------- blocks of lines
+
+@dataclass
+class Block:
+    """Consecutive physical lines of a file.
+
+    Either ``data``: whole lines, each with its terminator except perhaps the file's last one;
+    or a single overlong line that was skipped: ``head`` (its first bytes) and ``n_bytes``.
+    """
+
+    data: bytes | None = None
+    head: bytes | None = None
+    n_bytes: int = 0
+
+
+def _last_cut(buf: bytes) -> int:
+    """Index just after the last terminator whose extent is known (0: none).
+
+    A ``\\r`` in the last byte is not a safe cut: the next read may start with its ``\\n``.
+    """
+    return max(buf.rfind(b"\n"), buf.rfind(b"\r", 0, len(buf) - 1)) + 1
+
+
+def iter_blocks(fh: BinaryIO, *, strip_bom: bool, hasher=None, block_bytes: int | None = None,
+                max_line_bytes: int | None = None) -> Iterator[Block]:
+    """Cut a file into blocks of whole lines; lines longer than ``max_line_bytes`` are streamed
+    over (only their head is kept) so memory stays bounded whatever the file holds."""
+    block_bytes = block_bytes or BLOCK_BYTES
+    max_line_bytes = max_line_bytes or MAX_LINE_BYTES
+    pending, first = b"", True
+    skip: list | None = None  # [head, n_bytes] while inside an overlong line
+    skip_cr = False  # that line ended with '\r' at the end of the last read ('\n' may follow)
+    while True:
+        chunk = fh.read(block_bytes)
+        if first:  # the BOM check needs three bytes whatever the block size
+            while len(chunk) < len(BOM) and (more := fh.read(block_bytes)):
+                chunk += more
+        eof = not chunk
+        if hasher is not None and chunk:
+            hasher.update(chunk)
+        if first:
+            first = False
+            if strip_bom and chunk.startswith(BOM):
+                chunk = chunk[len(BOM):]
+        if skip is not None:
+            if not eof:
+                if skip_cr:
+                    if chunk.startswith(b"\n"):
+                        chunk = chunk[1:]
+                else:
+                    ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+                    if not ends:
+                        skip[1] += len(chunk)
+                        continue
+                    i = min(ends)
+                    skip[1] += i
+                    if chunk[i:i + 1] == b"\r" and i + 1 == len(chunk):
+                        skip_cr = True
+                        continue
+                    chunk = chunk[i + (2 if chunk[i:i + 2] == b"\r\n" else 1):]
+            yield Block(head=skip[0], n_bytes=skip[1])
+            skip, skip_cr = None, False
+            if eof:
+                return
+        buf = pending + chunk if pending else chunk
+        if eof:
+            if buf:
+                yield Block(data=buf)
+            return
+        cut = _last_cut(buf)
+        if cut:
+            yield Block(data=buf[:cut])
+            pending = buf[cut:]
+        else:
+            pending = buf
+        if len(pending) > max_line_bytes:
+            # pending is the start of one line; a trailing '\r' would be its terminator
+            ends_cr = pending.endswith(b"\r")
+            body = pending[:-1] if ends_cr else pending
+            if len(body) > max_line_bytes:
+                skip, skip_cr, pending = [body[:_HEAD_BYTES], len(body)], ends_cr, b""
+
+
+# --------------------------------------------------------------------------- lines of a block
+
+def _line_offsets(a: np.ndarray, data: bytes) -> np.ndarray:
+    """Start offsets of each line plus the end (n_lines + 1 values); lines keep their
+    terminator (``\\n``, ``\\r\\n`` or a lone ``\\r``)."""
+    ends = np.flatnonzero(a == 10)
+    if data.find(b"\r") >= 0:
+        cr = np.flatnonzero(a == 13)
+        follower = a[np.minimum(cr + 1, a.size - 1)]
+        lone = cr[(cr + 1 >= a.size) | (follower != 10)]
+        if lone.size:
+            ends = np.union1d(ends, lone)
+    trailing = ends.size == 0 or int(ends[-1]) != a.size - 1
+    offsets = np.empty(ends.size + 1 + int(trailing), dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:ends.size + 1] = ends + 1
+    if trailing:
+        offsets[-1] = a.size
+    return offsets
+
+
+def split_lines(data: bytes) -> pl.Series:
+    """Physical lines of valid UTF-8 ``data`` without their terminators (numpy + Arrow, no copy
+    per line)."""
+    if not data:
+        return pl.Series("line", [], dtype=pl.String)
+    offsets = _line_offsets(np.frombuffer(data, dtype=np.uint8), data)
+    arr = pa.LargeStringArray.from_buffers(offsets.size - 1, pa.py_buffer(offsets),
+                                           pa.py_buffer(data))
+    return pl.Series("line", pl.from_arrow(arr)).str.strip_chars_end("\r\n")
+
+
+# Byte classes for UTF-8 validation: 0 ASCII, 1-3 a lead byte needing that many continuation
+# bytes, 4 a continuation byte, 5 never valid (C0, C1, F5-FF).
+_CLASS = np.zeros(256, dtype=np.uint8)
+_CLASS[0x80:0xC0] = 4
+_CLASS[0xC0:0xC2] = 5
+_CLASS[0xC2:0xE0] = 1
+_CLASS[0xE0:0xF0] = 2
+_CLASS[0xF0:0xF5] = 3
+_CLASS[0xF5:] = 5
+
+
+def _utf8_errors(a: np.ndarray) -> np.ndarray:
+    """Per byte: is it where a strict UTF-8 decoder fails (the lead byte of a bad sequence or a
+    stray byte)? Terminators are ASCII, so a sequence cut by a line end fails on its own line."""
+    n = a.size
+    cls = _CLASS[a]
+    cont = cls == 4
+    need = np.where(cls <= 3, cls, 0)
+    padded = np.concatenate([cont, np.zeros(3, bool)])
+    err = cls == 5
+    err |= (need >= 1) & ~padded[1:n + 1]
+    err |= (need >= 2) & ~padded[2:n + 2]
+    err |= (need == 3) & ~padded[3:n + 3]
+    claimed = np.zeros(n, bool)
+    claimed[1:] = need[:-1] >= 1
+    claimed[2:] |= (need[:-2] >= 2) & cont[1:-1]
+    claimed[3:] |= (need[:-3] == 3) & cont[2:-1] & cont[1:-2]
+    err |= cont & ~claimed
+    nxt = np.concatenate([a[1:], np.zeros(1, np.uint8)])
+    err |= (((a == 0xE0) & (nxt < 0xA0)) | ((a == 0xED) & (nxt > 0x9F))
+            | ((a == 0xF0) & (nxt < 0x90)) | ((a == 0xF4) & (nxt > 0x8F)))
+    return err
+
+
+def utf8_line_stats(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Per physical line: (has a non-ASCII byte, is not valid UTF-8), vectorised over bytes.
+
+    Mirrors a strict UTF-8 decoder: invalid bytes, missing or stray continuation bytes,
+    overlong forms, surrogates and code points above U+10FFFF. A cheap first test (a lead
+    byte not followed by a continuation byte, or a byte never valid) settles most
+    Windows-1251 lines; only the lines it leaves open get the full check.
+    """
+    a = np.frombuffer(data, dtype=np.uint8)
+    if not a.size:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    offsets = _line_offsets(a, data)
+    starts = offsets[:-1]
+    non_ascii = np.maximum.reduceat(a, starts) >= 0x80
+    nxt = np.concatenate([a[1:], np.zeros(1, np.uint8)])
+    quick = (a >= 0xC0) & ((nxt < 0x80) | (nxt >= 0xC0))
+    quick |= a >= 0xF5
+    bad = np.logical_or.reduceat(quick, starts)
+    open_ = non_ascii & ~bad
+    if open_.any():
+        lengths = np.diff(offsets)
+        sub = a[np.repeat(open_, lengths)]
+        sub_starts = np.concatenate([[0], np.cumsum(lengths[open_])[:-1]])
+        bad[open_] = np.logical_or.reduceat(_utf8_errors(sub), sub_starts)
+    return non_ascii, bad
+
+
+def _utf8_valid(data: bytes) -> bool:
+    arr = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data))
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _utf8_mixed(data: bytes) -> tuple[pl.Series, pl.Series]:
+    """Lines of bytes that are not all valid UTF-8: (text, undecodable).
+
+    A line is undecodable when decoding with replacement adds U+FFFD characters that its bytes
+    do not spell out (a real U+FFFD in the file is EF BF BD). Undecodable lines are shown as
+    Windows-1251, which is what such a line in a UTF-8 extract almost always is.
+    """
+    replaced = split_lines(data.decode("utf-8", "replace").encode("utf-8"))
+    latin = split_lines(data.decode("latin-1").encode("utf-8"))
+    bad = (replaced.str.count_matches("\ufffd", literal=True)
+           > latin.str.count_matches(_FFFD_AS_LATIN1, literal=True))
+    text = replaced
+    if bad.any():
+        shown = latin.filter(bad).str.join("\n").item()
+        shown = split_lines(shown.encode("latin-1").decode(CP1251, "replace").encode("utf-8"))
+        text = replaced.scatter(bad.arg_true(), shown)
+    return text.alias("line"), bad.alias("undecodable")
+
+
+def decode_lines(data: bytes, encoding: str) -> pl.DataFrame:
+    """Decode one block into ``line`` (String) and ``undecodable`` (Boolean) per physical line."""
+    if encoding == CP1251:
+        # Every byte but 0x98 is defined in Windows-1251: U+FFFD can only come from it.
+        lines = split_lines(data.decode(CP1251, "replace").encode("utf-8"))
+        return pl.DataFrame({"line": lines,
+                             "undecodable": lines.str.contains("\ufffd", literal=True)})
+    if _utf8_valid(data):
+        lines = split_lines(data)
+        return pl.DataFrame({"line": lines,
+                             "undecodable": pl.repeat(False, lines.len(), eager=True)})
+    text, bad = _utf8_mixed(data)
+    return pl.DataFrame({"line": text, "undecodable": bad})
+
+
+def decode_head(head: bytes, encoding: str) -> str:
+    """The start of a skipped overlong line, for the quarantine."""
+    return head.decode(CP1251 if encoding == CP1251 else "utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- encoding
+
+@dataclass(frozen=True)
+class EncodingDecision:
+    encoding: str  # utf-8-sig | utf-8 | cp1251
+    #: among lines with non-ASCII bytes: how many decode as UTF-8 and how many do not
+    #: (counted only when the file as a whole is not valid UTF-8)
+    utf8_lines: int = 0
+    other_lines: int = 0
+
+    @property
+    def note(self) -> str | None:
+        """Said only when the file mixes UTF-8 and non-UTF-8 lines."""
+        if not (self.other_lines and self.utf8_lines):
+            return None
+        if self.encoding == CP1251:
+            return (f"read as Windows-1251: {self.other_lines} line(s) with non-ASCII bytes are "
+                    f"not UTF-8, {self.utf8_lines} are")
+        return (f"read as UTF-8: {self.other_lines} line(s) with non-ASCII bytes are not UTF-8 "
+                f"and are quarantined, {self.utf8_lines} are UTF-8")
+
+
+def detect_encoding(path: Path) -> EncodingDecision:
+    """A BOM means UTF-8; else UTF-8 when the whole file decodes; else UTF-8 when most lines
+    with non-ASCII bytes decode as UTF-8 (the others are quarantined); else Windows-1251.
+
+    A tie goes to Windows-1251. Lines longer than the limit take no part (they are quarantined
+    whatever the encoding).
+    """
+    with open_regular(path) as fh:
+        start = fh.read(64)
+        if start.startswith(BOM):
+            return EncodingDecision(UTF8_SIG)
+        if start[:2] in (b"\xff\xfe", b"\xfe\xff") and b"\x00" in start:
+            raise InputError("UTF-16 text is not supported: save the file as UTF-8 or "
+                             "Windows-1251", file=Path(path).name)
+        fh.seek(0)
+        if all(b.data is None or _utf8_valid(b.data) for b in iter_blocks(fh, strip_bom=False)):
+            return EncodingDecision(UTF8)
+        fh.seek(0)
+        ok = bad = 0
+        for block in iter_blocks(fh, strip_bom=False):
+            if block.data is None:
+                continue
+            non_ascii, undecodable = utf8_line_stats(block.data)
+            bad += int(undecodable.sum())
+            ok += int((non_ascii & ~undecodable).sum())
+    return EncodingDecision(UTF8 if ok > bad else CP1251, ok, bad)
+
+
+# --------------------------------------------------------------------------- delimiter, names
+
+def detect_delimiter(header: str) -> str:
+    """Whichever of ';' and ',' occurs more often in the header line; a tie (also when
+    neither occurs) gives ','."""
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def normalize_name(name: str) -> str:
+    """Column names are matched after stripping surrounding whitespace and lowercasing."""
+    return name.strip().lower()
+
+
+# --------------------------------------------------------------------------- quoting grammar
+
+@dataclass(frozen=True)
+class Grammar:
+    """The line grammar for one delimiter, as Rust regexes over ``delimiter + line``.
+
+    Prefixing the delimiter makes every field a non-empty match ``D(quoted|unquoted)``, so
+    ``extract_all`` returns exactly one match per field, empty fields included.
+    """
+
+    delimiter: str
+
+    @property
+    def _quoted(self) -> str:
+        return r'"(?:[^"]|"")*"'
+
+    @property
+    def _unquoted(self) -> str:
+        return rf'[^"{self._d}]*'
+
+    @property
+    def _d(self) -> str:
+        return "\\" + self.delimiter if self.delimiter in r"\^$.|?*+()[]{}-" else self.delimiter
+
+    @property
+    def field(self) -> str:
+        return rf"{self._d}(?:{self._quoted}|{self._unquoted})"
+
+    @property
+    def line(self) -> str:
+        return rf"^(?:{self.field})+$"
+
+    @property
+    def unclosed(self) -> str:
+        return rf'^(?:{self.field})*{self._d}"(?:[^"]|"")*$'
+
+    @property
+    def text_after_quote(self) -> str:
+        return rf"^(?:{self.field})*{self._d}{self._quoted}[^{self._d}]"
+
+    def matches(self, prefixed: pl.Expr) -> pl.Expr:
+        """One ``D(field)`` match per field of a line (prefixed with the delimiter) that
+        matches ``line``."""
+        return prefixed.str.extract_all(self.field)
+
+    def values(self, matches: pl.Series) -> pl.Series:
+        """Field values from a flat Series of matches: drop the delimiter, the enclosing quotes,
+        and undo doubled quotes. An unquoted field holds no quote, so only quoted ones change."""
+        values = matches.str.slice(1)
+        quoted = matches.str.starts_with(self.delimiter + '"')
+        if quoted.any():
+            idx = quoted.arg_true()
+            inner = (values.gather(idx).str.strip_prefix('"').str.strip_suffix('"')
+                     .str.replace_all('""', '"', literal=True))
+            values = values.scatter(idx, inner)
+        return values
+
+    def quoting_problem(self, prefixed: pl.Expr) -> pl.Expr:
+        """Why a line (prefixed with the delimiter) that does not match ``line`` is broken."""
+        return (pl.when(prefixed.str.contains(self.unclosed)).then(pl.lit("unclosed quote"))
+                .when(prefixed.str.contains(self.text_after_quote))
+                .then(pl.lit("text after closing quote"))
+                .otherwise(pl.lit("quote inside an unquoted field")))

@@ -1,0 +1,435 @@
+"""Read one extract file (CSV or Parquet) faithfully: every line is loaded or quarantined.
+
+Values stay text, exactly as written (nothing trimmed; a missing value is the empty string);
+typing belongs to the checks. The reader never loops over rows in Python: CSV lines are split
+and validated with polars expressions block by block (see dialect.py), duplicates are found with
+a hash over the id column.
+
+Reconciliation, checked here: rows_read == loaded rows + quarantined rows, where rows_read counts
+the physical lines after the header that are not empty.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flows.errors import InputError
+from flows.extract import dialect as dl
+from flows.extract.contract import ExtractFile
+
+MALFORMED, DUPLICATE = "ROW.MALFORMED", "ROW.DUPLICATE_ID"
+
+QUARANTINE_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "detail": pl.String,
+                     "record_id": pl.String, "raw_line": pl.String}
+_BAD_SCHEMA = {"line_no": pl.Int64, "detail": pl.String, "raw_line": pl.String}
+_HEADER_BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\ufeff]")
+
+
+@dataclass
+class ReadResult:
+    """What one file held: the loaded rows, the quarantined ones, and the ledger facts."""
+
+    file_name: str
+    entity: str
+    format: str  # csv | parquet
+    size_bytes: int
+    sha256: str
+    encoding: str | None  # utf-8-sig | utf-8 | cp1251; None for Parquet
+    delimiter: str | None  # ; or , ; None for Parquet
+    rows_read: int
+    blank_lines: int
+    ignored_columns: list[str]
+    warnings: list[str]
+    loaded: pl.DataFrame  # line_no Int64, then every contract column as String ("" = missing)
+    quarantined: pl.DataFrame  # QUARANTINE_SCHEMA
+    spec: ExtractFile = field(repr=False)
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.loaded.height
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantined.height
+
+
+def loaded_schema(spec: ExtractFile) -> dict[str, pl.DataType]:
+    return {"line_no": pl.Int64, **{c: pl.String for c in spec.columns}}
+
+
+def read_extract_file(path: Path, spec: ExtractFile) -> ReadResult:
+    """Read ``path`` (``.csv`` or ``.parquet``) as the extract file ``spec``.
+
+    Raises InputError when the file cannot be processed at all (unreadable, empty, a required
+    column missing or duplicated); anything wrong in a single row only quarantines that row.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        result = _read_csv(path, spec)
+    elif suffix == ".parquet":
+        result = _read_parquet(path, spec)
+    else:
+        raise InputError(f"unsupported file type {suffix!r} (expected .csv or .parquet)",
+                         file=path.name)
+    if result.rows_read != result.loaded.height + result.quarantined.height:
+        raise RuntimeError(f"{path.name}: {result.rows_read} rows read but "
+                           f"{result.loaded.height} loaded + {result.quarantined.height} "
+                           "quarantined")
+    return result
+
+
+# --------------------------------------------------------------------------- header
+
+@dataclass(frozen=True)
+class _Layout:
+    grammar: dl.Grammar
+    n_fields: int
+    positions: dict[str, int]  # contract column -> field index
+    ignored: list[str]
+
+    @property
+    def delimiter(self) -> str:
+        return self.grammar.delimiter
+
+
+def _header_fields(line: str, grammar: dl.Grammar, file_name: str) -> list[str]:
+    if '"' not in line:
+        return line.split(grammar.delimiter)
+    frame = pl.DataFrame({"p": [grammar.delimiter + line]})
+    if not frame["p"].str.contains(grammar.line).item():
+        problem = frame.select(grammar.quoting_problem(pl.col("p"))).item()
+        raise InputError(f"broken quoting in the header ({problem})", file=file_name, line=1)
+    return grammar.values(frame.select(grammar.matches(pl.col("p"))).to_series().explode()
+                          ).to_list()
+
+
+def _layout(line: str, undecodable: bool, spec: ExtractFile, file_name: str,
+            encoding: str) -> _Layout:
+    if undecodable:
+        raise InputError(f"the header line does not decode as {_label(encoding)}",
+                         file=file_name, line=1)
+    if not line.strip():
+        raise InputError("the header line is blank", file=file_name, line=1)
+    if len(line) > dl.MAX_LINE_CHARS:
+        raise InputError(f"the header line is longer than {dl.MAX_LINE_CHARS} characters",
+                         file=file_name, line=1)
+    if _HEADER_BAD_CHARS.search(line):
+        raise InputError("the header line contains a control character or byte order mark",
+                         file=file_name, line=1)
+    grammar = dl.Grammar(dl.detect_delimiter(line))
+    names = _header_fields(line, grammar, file_name)
+    positions, ignored = _match_columns(names, spec, file_name, line=1)
+    return _Layout(grammar, len(names), positions, ignored)
+
+
+def _match_columns(names: list[str], spec: ExtractFile, file_name: str,
+                   line: int | None) -> tuple[dict[str, int], list[str]]:
+    """Map each contract column to its position; names compared stripped and lowercased."""
+    normalized = [dl.normalize_name(n) for n in names]
+    missing = [c for c in spec.columns if c not in normalized]
+    if missing:
+        raise InputError(f"missing required column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)}", file=file_name, line=line, column=missing[0])
+    positions = {}
+    for col in spec.columns:
+        where = [i for i, n in enumerate(normalized) if n == col]
+        if len(where) > 1:
+            raise InputError(f"required column {col} appears {len(where)} times (columns "
+                             f"{', '.join(str(i + 1) for i in where)})",
+                             file=file_name, line=line, column=col)
+        positions[col] = where[0]
+    used = set(positions.values())
+    return positions, [n for i, n in enumerate(names) if i not in used]
+
+
+def _ignored_warning(file_name: str, ignored: list[str]) -> list[str]:
+    if not ignored:
+        return []
+    return [f"{file_name}: extra column{'s' if len(ignored) > 1 else ''} ignored: "
+            + ", ".join(f'"{n}"' for n in ignored)]
+
+
+def _label(encoding: str | None) -> str:
+    return "cp1251" if encoding == dl.CP1251 else "UTF-8"
+
+
+# --------------------------------------------------------------------------- CSV
+
+def _cap(expr: pl.Expr) -> pl.Expr:
+    """Keep at most RAW_LINE_CAP characters of a quarantined line, saying how long it was."""
+    n = expr.str.len_chars()
+    return (pl.when(n > dl.RAW_LINE_CAP)
+            .then(pl.concat_str(expr.str.slice(0, dl.RAW_LINE_CAP),
+                                pl.format(" … [truncated; the line has {} characters]", n)))
+            .otherwise(expr))
+
+
+def _suspect() -> pl.Expr:
+    """Cheap test for lines that cannot be a record whatever their fields (see _line_problem)."""
+    line = pl.col("line")
+    return (pl.col("undecodable") | (line.str.len_bytes() > dl.MAX_LINE_CHARS)
+            | line.str.contains(dl.BAD_CHARS))
+
+
+def _line_problem(encoding: str) -> pl.Expr:
+    """Why a suspect line cannot be a record (null: it can, it was only long in bytes)."""
+    line = pl.col("line")
+    return (pl.when(pl.col("undecodable")).then(pl.lit(f"undecodable bytes in {_label(encoding)}"))
+            .when(line.str.len_chars() > dl.MAX_LINE_CHARS)
+            .then(pl.lit(f"line longer than {dl.MAX_LINE_CHARS} characters"))
+            .when(line.str.contains("\x00", literal=True)).then(pl.lit("NUL byte"))
+            .when(line.str.contains("\ufeff", literal=True))
+            .then(pl.lit("byte order mark inside the file"))
+            .when(line.str.contains(dl.BAD_CHARS))
+            .then(pl.lit("control character other than TAB"))
+            .otherwise(pl.lit(None, pl.String)))
+
+
+def _count_problem(n: pl.Expr, expected: int) -> pl.Expr:
+    return pl.format("expected {} fields, found {}", pl.lit(expected), n)
+
+
+def _columns(flat: pl.Series, layout: _Layout, schema: dict) -> list[pl.Series]:
+    """Contract columns from the flat field values of lines that all have n_fields fields."""
+    return [flat.gather_every(layout.n_fields, i).alias(c).cast(schema[c])
+            for c, i in layout.positions.items()]
+
+
+def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
+                 schema: dict) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(loaded rows, malformed lines, blank line count) of one block of decoded lines."""
+    blank = (pl.col("line") == "") & ~pl.col("undecodable")
+    n_blank = int(lines.select(blank.sum()).item())
+    df = lines.filter(~blank).with_columns(suspect=_suspect())
+    suspect = df.filter("suspect").with_columns(detail=_line_problem(encoding))
+    bad = [suspect.filter(pl.col("detail").is_not_null()).select("line_no", "detail", "line")]
+    df = pl.concat([df.filter(~pl.col("suspect")),
+                    suspect.filter(pl.col("detail").is_null()).select(df.columns)])
+    if suspect.height:
+        df = df.sort("line_no")
+    df = df.with_columns(quoted=pl.col("line").str.contains('"', literal=True))
+    d, n_fields, g = layout.delimiter, layout.n_fields, layout.grammar
+    good = []
+
+    # Lines without a quote: the field count is the delimiter count + 1.
+    plain = df.filter(~pl.col("quoted")).select(
+        "line_no", "line", n=pl.col("line").str.count_matches(d, literal=True) + 1)
+    bad.append(plain.filter(pl.col("n") != n_fields)
+               .select("line_no", _count_problem(pl.col("n"), n_fields).alias("detail"), "line"))
+    plain = plain.filter(pl.col("n") == n_fields)
+    flat = plain["line"].str.split(d).explode()
+    good.append(pl.DataFrame([plain["line_no"], *_columns(flat, layout, schema)]))
+
+    # Lines with a quote: the whole line must match the grammar, then one match per field.
+    quoted = df.filter(pl.col("quoted")).select(
+        "line_no", "line", p=pl.lit(d) + pl.col("line"))
+    if quoted.height:
+        quoted = quoted.with_columns(valid=pl.col("p").str.contains(g.line))
+        bad.append(quoted.filter(~pl.col("valid"))
+                   .select("line_no", g.quoting_problem(pl.col("p")).alias("detail"), "line"))
+        quoted = quoted.filter("valid").with_columns(f=g.matches(pl.col("p")))
+        quoted = quoted.with_columns(n=pl.col("f").list.len())
+        bad.append(quoted.filter(pl.col("n") != n_fields)
+                   .select("line_no", _count_problem(pl.col("n"), n_fields).alias("detail"),
+                           "line"))
+        quoted = quoted.filter(pl.col("n") == n_fields)
+        flat = g.values(quoted["f"].explode())
+        good.append(pl.DataFrame([quoted["line_no"], *_columns(flat, layout, schema)]))
+
+    loaded = good[0] if len(good) == 1 else good[0].merge_sorted(good[1], key="line_no")
+    malformed = pl.concat([b.select("line_no", "detail", _cap(pl.col("line")).alias("raw_line"))
+                           .cast(_BAD_SCHEMA) for b in bad])
+    return loaded.select(list(schema)), malformed, n_blank
+
+
+def _overlong(block: dl.Block, line_no: int, encoding: str) -> pl.DataFrame:
+    head = dl.decode_head(block.head or b"", encoding)[:dl.RAW_LINE_CAP]
+    return pl.DataFrame({
+        "line_no": [line_no],
+        "detail": [f"line longer than {dl.MAX_LINE_CHARS} characters"],
+        "raw_line": [f"{head} … [truncated; the line has {block.n_bytes} bytes]"],
+    }, schema=_BAD_SCHEMA)
+
+
+def _numbered_lines(path: Path, encoding: str, hasher=None):
+    """(first line number, decoded lines with line_no | skipped overlong Block) per block."""
+    line_no = 1
+    with dl.open_regular(path) as fh:
+        for block in dl.iter_blocks(fh, strip_bom=encoding == dl.UTF8_SIG, hasher=hasher):
+            if block.data is None:
+                yield line_no, block
+                line_no += 1
+                continue
+            lines = dl.decode_lines(block.data, encoding)
+            yield line_no, lines.with_columns(
+                line_no=pl.int_range(line_no, line_no + lines.height, dtype=pl.Int64))
+            line_no += lines.height
+
+
+def _read_csv(path: Path, spec: ExtractFile) -> ReadResult:
+    file_name = path.name
+    decision = dl.detect_encoding(path)
+    encoding = decision.encoding
+    schema = loaded_schema(spec)
+    hasher = hashlib.sha256()
+    layout: _Layout | None = None
+    goods: list[pl.DataFrame] = []
+    bads: list[pl.DataFrame] = []
+    n_lines = n_blank = 0
+    for first, lines in _numbered_lines(path, encoding, hasher):
+        if isinstance(lines, dl.Block):
+            if layout is None:
+                raise InputError(f"the header line is longer than {dl.MAX_LINE_CHARS} "
+                                 "characters", file=file_name, line=1)
+            bads.append(_overlong(lines, first, encoding))
+            n_lines += 1
+            continue
+        n_lines += lines.height
+        if layout is None:
+            line, undecodable, _ = lines.row(0)
+            layout = _layout(line, undecodable, spec, file_name, encoding)
+            lines = lines.slice(1)
+        good, bad, blank = _parse_block(lines, layout, encoding, schema)
+        goods.append(good)
+        bads.append(bad)
+        n_blank += blank
+    if layout is None:
+        raise InputError("the file is empty (no header line)", file=file_name)
+    size = path.stat().st_size
+
+    loaded = pl.concat(goods) if goods else pl.DataFrame(schema=schema)
+    malformed = (pl.concat(bads) if bads else pl.DataFrame(schema=_BAD_SCHEMA)).with_columns(
+        reason=pl.lit(MALFORMED), record_id=pl.lit(None, pl.String))
+    loaded, duplicates = _split_duplicates(loaded, spec)
+    if duplicates.height:
+        raw = _raw_lines(path, encoding, duplicates["line_no"])
+        duplicates = duplicates.join(raw, on="line_no", how="left")
+    else:
+        duplicates = duplicates.with_columns(raw_line=pl.lit(None, pl.String))
+    quarantined = pl.concat([malformed.select(list(QUARANTINE_SCHEMA)),
+                             duplicates.select(list(QUARANTINE_SCHEMA))]).sort("line_no")
+    warnings = _ignored_warning(file_name, layout.ignored)
+    if decision.note:
+        warnings.append(f"{file_name}: {decision.note}")
+    return ReadResult(
+        file_name=file_name, entity=spec.entity, format="csv", size_bytes=size,
+        sha256=hasher.hexdigest(), encoding=encoding, delimiter=layout.delimiter,
+        rows_read=n_lines - 1 - n_blank, blank_lines=n_blank, ignored_columns=layout.ignored,
+        warnings=warnings, loaded=loaded, quarantined=quarantined.cast(QUARANTINE_SCHEMA),
+        spec=spec)
+
+
+def _split_duplicates(rows: pl.DataFrame, spec: ExtractFile) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The first occurrence (lowest line) of each id stays; later ones are quarantined."""
+    rows = rows.sort("line_no") if not rows["line_no"].is_sorted() else rows
+    first = rows[spec.id_column].is_first_distinct()
+    if first.all():
+        empty = pl.DataFrame(schema={k: QUARANTINE_SCHEMA[k]
+                                     for k in ("line_no", "reason", "detail", "record_id")})
+        return rows, empty
+    loaded = rows.filter(first)
+    later = rows.filter(~first).select("line_no", pl.col(spec.id_column).alias("record_id"))
+    origin = loaded.select(pl.col(spec.id_column).alias("record_id"),
+                           pl.col("line_no").alias("first_line"))
+    later = later.join(origin, on="record_id", how="left", maintain_order="left").select(
+        "line_no", reason=pl.lit(DUPLICATE),
+        detail=pl.format("{} already on line {}", pl.lit(spec.id_column), pl.col("first_line")),
+        record_id="record_id")
+    return loaded, later
+
+
+def _raw_lines(path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
+    """Re-read the text of a few lines (duplicates) instead of holding every line in memory."""
+    parts = []
+    for _, lines in _numbered_lines(path, encoding):
+        if isinstance(lines, dl.Block):
+            continue
+        parts.append(lines.filter(pl.col("line_no").is_in(line_nos.implode()))
+                     .select("line_no", _cap(pl.col("line")).alias("raw_line")))
+    return pl.concat(parts) if parts else pl.DataFrame(schema={"line_no": pl.Int64,
+                                                               "raw_line": pl.String})
+
+
+# --------------------------------------------------------------------------- Parquet
+
+def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    """One Parquet column as contract text: dates and timestamps in contract formats."""
+    col = pl.col(name)
+    if dtype == pl.Date:
+        text = col.dt.strftime("%Y-%m-%d")
+    elif isinstance(dtype, pl.Datetime):
+        fmt = "%Y-%m-%d %H:%M:%S%.f" + ("%:z" if dtype.time_zone else "")
+        text = col.dt.strftime(fmt)
+    else:
+        text = col.cast(pl.String)
+    return text.fill_null("").alias(name)
+
+
+def _textual(t: pa.DataType) -> bool:
+    """Arrow types whose values have one sensible text form."""
+    if pa.types.is_dictionary(t):
+        return _textual(t.value_type)
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            or pa.types.is_boolean(t) or pa.types.is_date(t) or pa.types.is_timestamp(t)
+            or pa.types.is_time(t) or pa.types.is_null(t))
+
+
+def _sha256(path: Path) -> tuple[int, str]:
+    hasher = hashlib.sha256()
+    with dl.open_regular(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        while chunk := fh.read(dl.BLOCK_BYTES):
+            hasher.update(chunk)
+    return size, hasher.hexdigest()
+
+
+def _read_parquet(path: Path, spec: ExtractFile) -> ReadResult:
+    file_name = path.name
+    size, digest = _sha256(path)  # also refuses symlinks, folders, FIFOs
+    if size == 0:
+        raise InputError("the file is empty", file=file_name)
+    try:
+        with pq.ParquetFile(path) as pfile:
+            schema = pfile.schema_arrow
+            names = list(schema.names)
+            positions, ignored = _match_columns(names, spec, file_name, line=None)
+            for i in positions.values():
+                if not _textual(schema.field(i).type):
+                    raise InputError(f"Parquet type {schema.field(i).type} cannot be read as "
+                                     "text", file=file_name, column=names[i])
+            frame = pl.from_arrow(pfile.read(columns=[names[i] for i in positions.values()]))
+    except (pa.ArrowException, OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"unreadable Parquet file ({_short(exc)})", file=file_name) from None
+    if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a table always gives a frame
+        raise InputError("unreadable Parquet file", file=file_name)
+    frame = frame.rename({names[i]: col for col, i in positions.items()})
+    rows = frame.select(
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("line_no"),
+        *[_text_expr(c, frame.schema[c]) for c in spec.columns])
+    loaded, duplicates = _split_duplicates(rows, spec)
+    if duplicates.height:
+        as_json = rows.filter(pl.col("line_no").is_in(duplicates["line_no"].implode())).select(
+            "line_no", _cap(pl.struct(spec.columns).struct.json_encode()).alias("raw_line"))
+        duplicates = duplicates.join(as_json, on="line_no", how="left")
+    else:
+        duplicates = duplicates.with_columns(raw_line=pl.lit(None, pl.String))
+    return ReadResult(
+        file_name=file_name, entity=spec.entity, format="parquet", size_bytes=size,
+        sha256=digest, encoding=None, delimiter=None, rows_read=frame.height, blank_lines=0,
+        ignored_columns=ignored, warnings=_ignored_warning(file_name, ignored),
+        loaded=loaded, quarantined=duplicates.select(list(QUARANTINE_SCHEMA))
+        .cast(QUARANTINE_SCHEMA).sort("line_no"), spec=spec)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
