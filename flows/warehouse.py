@@ -68,6 +68,16 @@ CREATE TABLE IF NOT EXISTS findings (
     value_masked      VARCHAR,           -- what auditors and logs may see
     patient_id        VARCHAR            -- the patient concerned, for booking impact
 );
+CREATE TABLE IF NOT EXISTS gx_results (  -- the Great Expectations suite's verdicts, per check
+    run_id           VARCHAR NOT NULL,
+    check_code       VARCHAR NOT NULL,
+    suite            VARCHAR NOT NULL,
+    success          BOOLEAN,
+    unexpected_count BIGINT,             -- GX's observed count (it lists at most 200 rows)
+    talon_count      BIGINT,             -- rows the same SQL returned to Talon, uncapped
+    error            VARCHAR,
+    query            VARCHAR             -- the expectation's SQL (no data in it)
+);
 """
 
 _REFERENCE = """
@@ -83,7 +93,7 @@ CREATE TABLE IF NOT EXISTS ref_v021 (run_id VARCHAR, idspec VARCHAR, name VARCHA
     date_begin DATE, date_end DATE);
 """
 
-RUN_TABLES = ("run_files", "quarantine", "findings", "ref_f002", "ref_f003", "ref_f008",
+RUN_TABLES = ("run_files", "quarantine", "findings", "gx_results", "ref_f002", "ref_f003", "ref_f008",
               "ref_f010", "ref_v021") + tuple(f.raw_table for f in FILES)
 
 
@@ -103,6 +113,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
     con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET enable_progress_bar = false")  # Talon's own progress is shown by the CLI
     if not read_only:
         if fresh:
             os.chmod(path, 0o600)
