@@ -33,11 +33,11 @@ def quarantine_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataF
     Duplicate ids route by the rule of their entity applied to the first occurrence, which is
     the loaded record in the stg_* table of that file.
     """
-    malformed = con.execute(
+    malformed = con.sql(
         """SELECT 'ROW.MALFORMED' AS check_code, file_name || ':' || line_no AS record_id,
                   'line' AS field, detail AS value, NULL AS patient_id, NULL AS route_mo,
                   'file' AS entity
-           FROM quarantine WHERE run_id = ? AND reason = 'ROW.MALFORMED'""", [run_id]).pl()
+           FROM quarantine WHERE run_id = ? AND reason = 'ROW.MALFORMED'""", params=[run_id]).pl()
     parts = [malformed]
     first_occurrence = {
         "patients": ("stg_patients", "patient_id", "patient_id", "NULL"),
@@ -48,14 +48,13 @@ def quarantine_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataF
     for name, (table, id_col, patient_expr, mo_expr) in first_occurrence.items():
         spec = BY_NAME[name]
         patient_sel = patient_expr if patient_expr.startswith("NULL") else f"s.{patient_expr}"
-        parts.append(con.execute(
+        parts.append(con.sql(
             f"""SELECT DISTINCT 'ROW.DUPLICATE_ID' AS check_code, q.record_id,
                        '{id_col}' AS field, q.record_id AS value,
                        {patient_sel} AS patient_id, {mo_expr} AS route_mo,
                        '{spec.entity}' AS entity
                 FROM quarantine q LEFT JOIN {table} s ON s.{id_col} = q.record_id
-                WHERE q.run_id = ? AND q.reason = 'ROW.DUPLICATE_ID' AND q.entity = ?""",
-            [run_id, spec.entity]).pl())
+                WHERE q.run_id = ? AND q.reason = 'ROW.DUPLICATE_ID' AND q.entity = ?""", params=[run_id, spec.entity]).pl())
     return pl.concat([p.cast({c: pl.String for c in p.columns}) for p in parts], how="vertical")
 
 
@@ -85,7 +84,7 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
               .drop("cat_entity"))
     con.register("raw_findings_view", raw.to_arrow())
     try:
-        routed = con.execute(
+        routed = con.sql(
             """
             WITH route_patient AS (
                 SELECT a.patient_id, a.mo_code
@@ -114,8 +113,7 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
             LEFT JOIN route_patient rp ON rp.patient_id = f.patient_id
             LEFT JOIN existing_patient ep ON ep.patient_id = f.patient_id
             LEFT JOIN cur_mo km ON km.mcod = f.route_mo
-            """,
-            [run_id, REASON_FILE, REASON_PATIENT_MISSING, REASON_NO_ATTACHMENT,
+            """, params=[run_id, REASON_FILE, REASON_PATIENT_MISSING, REASON_NO_ATTACHMENT,
              REASON_MO_UNKNOWN]).pl()
     finally:
         con.unregister("raw_findings_view")
@@ -128,10 +126,15 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
     columns = ["run_id", "check_code", "severity", "entity", "record_id", "mo_code",
                "unassigned_reason", "field", "value", "value_masked", "patient_id"]
     routed = routed.select(columns)
-    con.execute("DELETE FROM findings WHERE run_id = ?", [run_id])
     con.register("routed_view", routed.to_arrow())
+    con.execute("BEGIN TRANSACTION")
     try:
+        con.execute("DELETE FROM findings WHERE run_id = ?", [run_id])
         con.execute(f"INSERT INTO findings ({', '.join(columns)}) SELECT * FROM routed_view")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.unregister("routed_view")
     return routed

@@ -43,7 +43,7 @@ class Lang(str, Enum):
 def _fail(exc: BaseException) -> None:
     if isinstance(exc, InputError):
         err.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(exc.exit_code)
     err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False,
               soft_wrap=True)
     raise typer.Exit(3)
@@ -96,12 +96,14 @@ def ingest(
     reference: Path = typer.Option(..., "--reference", help="Folder with F002, F003, F008, F010, V021 XML."),
     warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", help="DuckDB warehouse file."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Override the manifest's extracted_at."),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier run of the same files and as_of instead of refusing."),
+    lock_timeout: float = typer.Option(0.0, "--lock-timeout", min=0, help="Seconds to wait for another run on the same warehouse."),
 ) -> None:
     """Load one extract batch and its reference classifiers into the warehouse."""
     from flows.nightly import ingest_flow
 
     try:
-        summary = ingest_flow(extracts, reference, warehouse, as_of)
+        summary = ingest_flow(extracts, reference, warehouse, as_of, force, lock_timeout)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     _print_files(summary.files)
@@ -119,13 +121,15 @@ def run(
     horizon_days: int = typer.Option(14, "--horizon-days", min=1, help="SCH.HORIZON.EMPTY: days ahead to look for a free slot."),
     fail_on: FailOn = typer.Option(FailOn.never, "--fail-on", help="Exit 1 when findings of this severity or worse exist."),
     lang: Lang = typer.Option(Lang.ru, "--lang", help="Language of everything clinics and auditors read."),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier run of the same files and as_of instead of refusing."),
+    lock_timeout: float = typer.Option(0.0, "--lock-timeout", min=0, help="Seconds to wait for another run on the same warehouse."),
 ) -> None:
     """Ingest, check and publish: the nightly job."""
     from flows.nightly import nightly_flow
 
     try:
         summary = nightly_flow(extracts, reference, out, warehouse, as_of, stale_hours,
-                               horizon_days, lang.value)
+                               horizon_days, lang.value, force, lock_timeout)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     _report(summary)
@@ -141,7 +145,62 @@ def _report(summary) -> None:
     console.print(f"Run [bold]{summary.run_id}[/] as_of {summary.as_of}: "
                   f"{counts.get('blocker', 0):,} blockers, {counts.get('warning', 0):,} warnings.")
     console.print(f"Warehouse: {summary.warehouse.resolve()}")
-    console.print(f"Outputs:   {summary.out.resolve()}  (findings: {summary.findings_csv.resolve()})")
+    console.print(f"Outputs:   {summary.out.resolve()}")
+    console.print(f"           (also reachable as {summary.out.parent.resolve() / 'latest'}; "
+                  f"findings: {summary.out.parent.resolve() / 'findings.csv'})")
+
+
+@app.command()
+def history(
+    warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", help="DuckDB warehouse file."),
+    last: int = typer.Option(20, "--last", min=1, help="How many runs to show."),
+    keep_runs: Optional[int] = typer.Option(
+        None, "--keep-runs", min=1, help="Prune raw data (extract rows, quarantine) of all but the newest N runs; findings history is kept."),
+) -> None:
+    """Print the last runs with their finding counts."""
+    from flows import pipeline
+    from flows.warehouse import connect
+
+    if not warehouse.exists():
+        _fail(InputError("no warehouse here yet (run `talon run` first)", file=str(warehouse)))
+    with connect(warehouse) as con:
+        if keep_runs is not None:
+            pruned = pipeline.prune_raw(con, keep_runs)
+            console.print(f"Pruned raw data of {len(pruned)} run(s); their findings are kept.")
+        runs = pipeline.history(con, last)
+    table = Table(title=f"Runs in {warehouse}")
+    for col in ("run", "as_of", "status", "blockers", "warnings", "clinics", "finished"):
+        table.add_column(col)
+    for r in runs.iter_rows(named=True):
+        table.add_row(r["run_id"], str(r["as_of"]), r["status"], f"{r['blockers']:,}",
+                      f"{r['warnings']:,}", str(r["clinics"]), str(r["finished_at"] or ""))
+    console.print(table)
+
+
+@app.command()
+def serve(
+    extracts: Optional[Path] = typer.Option(None, "--extracts", help="Extract folder of the night (default: flows/prefect.yaml)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Reference classifiers folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output root."),
+    warehouse: Optional[Path] = typer.Option(None, "--warehouse", help="DuckDB warehouse file."),
+    cron: Optional[str] = typer.Option(None, "--cron", help="Override the schedule, e.g. '0 2 * * *'."),
+    timezone: Optional[str] = typer.Option(None, "--timezone", help="Time zone of the schedule (default Europe/Moscow)."),
+) -> None:
+    """Serve the nightly deployment (schedule from flows/prefect.yaml) on a real Prefect server."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL
+
+    from flows import serve as serve_mod
+
+    api = PREFECT_API_URL.value() or os.environ.get("PREFECT_API_URL")
+    if not api:
+        _fail(InputError("PREFECT_API_URL is not set: start a server with `prefect server start` "
+                         "and export PREFECT_API_URL=http://127.0.0.1:4200/api (see README, Operations)"))
+    params = {k: str(v.resolve()) for k, v in {"extracts": extracts, "reference": reference,
+                                               "out": out, "warehouse_path": warehouse}.items() if v}
+    console.print(f"Serving talon-nightly/nightly; Prefect UI: {api.rstrip('/').removesuffix('/api')}")
+    serve_mod.serve(params, cron, timezone)
 
 
 @app.command()
@@ -159,7 +218,7 @@ def demo(
             generate_region(DEMO_DIR, patients=patients, seed=7, region="50",
                             as_of=datetime(2026, 11, 25, 23, 0))
         summary = nightly_flow(DEMO_DIR / "extract", DEMO_DIR / "reference", DEMO_OUT,
-                               DEFAULT_WAREHOUSE, None, 24, 14, lang.value)
+                               DEFAULT_WAREHOUSE, None, 24, 14, lang.value, force=True)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     _report(summary)

@@ -2,7 +2,7 @@
 
 `ingest_flow` loads a batch; `nightly_flow` ingests, checks and publishes. Reading a file is a
 task of its own (retried on transient OS errors, never on bad input, which is an InputError
-with its message); warehouse writes are serial in one task.
+with its message); warehouse writes are serial. The whole run holds the warehouse lock.
 """
 from __future__ import annotations
 
@@ -13,23 +13,25 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import pipeline, warehouse
+from flows import pipeline, publish as publish_mod, warehouse
 from flows.errors import InputError
 from flows.extract import batch, contract, reader
+from flows.lock import warehouse_lock
+from flows.logs import quiet_input_errors
 from flows.reference import nsi
+
+quiet_input_errors()
 
 
 def _transient(task_obj, task_run, state) -> bool:
     """Retry only OS-level hiccups (network shares, busy files), not bad input."""
     try:
         state.result()
-    except InputError:
-        return False
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+    except (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
         return False
     except OSError:
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001
         return False
     return False
 
@@ -48,10 +50,43 @@ def read_reference(reference_dir: Path):
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)
-def load_warehouse(warehouse_path: Path, prepared: pipeline.Prepared, run_id: str):
+def load_warehouse(warehouse_path: Path, prepared: pipeline.Prepared, run_id: str, force: bool):
     with warehouse.connect(warehouse_path) as con:
-        pipeline.load_run(con, prepared, run_id)
+        replaces = pipeline.check_rerun(con, prepared, force)
+        pipeline.load_run(con, prepared, run_id, replaces)
         return pipeline.reconciliation(con, run_id)
+
+
+@task(name="run-checks", cache_policy=NO_CACHE)
+def check_run(warehouse_path: Path, run_id: str, as_of: datetime, params: pipeline.CheckParams):
+    with warehouse.connect(warehouse_path) as con:
+        return pipeline.run_checks(con, run_id, as_of, params, db_path=warehouse_path)
+
+
+@task(name="publish-reports", cache_policy=NO_CACHE)
+def publish(findings, warehouse_path: Path, run_id: str, as_of: datetime, out: Path, lang: str) -> Path:
+    """Render every output of the run into a fresh folder, then make it `latest` atomically."""
+    from reports.auditor import write_auditor_report
+    from reports.clinic import write_clinic_reports
+    from reports.findings_csv import write_findings_csv
+    from reports.validation import write_gx_page
+
+    def render(folder: Path) -> None:
+        write_findings_csv(findings, folder / "findings.csv", lang)
+        with warehouse.connect(warehouse_path) as con:
+            write_gx_page(con, run_id, folder, lang)
+            write_clinic_reports(con, run_id, folder, lang)
+            write_auditor_report(con, run_id, folder, lang)
+
+    return publish_mod.publish(Path(out), publish_mod.run_label(as_of, run_id), render)
+
+
+@task(name="publish-artifacts", cache_policy=NO_CACHE)
+def publish_artifacts(warehouse_path: Path, run_id: str, folder: Path) -> None:
+    from flows.artifacts import create_run_artifacts
+
+    with warehouse.connect(warehouse_path) as con:
+        create_run_artifacts(con, run_id, folder)
 
 
 @dataclass
@@ -59,10 +94,9 @@ class RunSummary:
     run_id: str
     as_of: datetime
     warehouse: Path
-    out: Path | None
+    out: Path | None  # the run's own output folder
     files: list  # reconciliation rows
     findings_by_severity: dict
-    findings_csv: Path | None = None
 
 
 def _prepare(extracts: Path, reference: Path, as_of: str | None) -> pipeline.Prepared:
@@ -75,58 +109,59 @@ def _prepare(extracts: Path, reference: Path, as_of: str | None) -> pipeline.Pre
                                    ref_future.result())
 
 
-def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None):
+def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None, force: bool):
+    quiet_input_errors()  # Prefect may have configured its handlers again for this run
     logger = get_run_logger()
+    with warehouse.connect(warehouse_path) as con:
+        for old in pipeline.recover_interrupted(con):
+            logger.warning("run %s was interrupted earlier; marked failed", old)
     prepared = _prepare(Path(extracts), Path(reference), as_of)
     for w in prepared.warnings:
         logger.warning(w)
     run_id = pipeline.new_run_id()
-    recon = load_warehouse(Path(warehouse_path), prepared, run_id)
+    recon = load_warehouse(Path(warehouse_path), prepared, run_id, force)
     for row in recon.iter_rows(named=True):
         logger.info("%s: read %s, loaded %s, quarantined %s", row["file_name"], row["rows_read"],
                     row["rows_loaded"], row["rows_quarantined"])
     if not recon["reconciled"].all():
-        raise RuntimeError(f"reconciliation failed for run {run_id}: {recon}")
+        raise RuntimeError(f"reconciliation failed for run {run_id}")
     return prepared, run_id, recon
+
+
+def _fail_run(warehouse_path: Path, run_id: str, exc: BaseException) -> None:
+    with warehouse.connect(warehouse_path) as con:
+        pipeline.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
 
 
 @flow(name="talon-ingest")
 def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehouse.DEFAULT_WAREHOUSE,
-                as_of: str | None = None) -> RunSummary:
-    prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of)
-    with warehouse.connect(warehouse_path) as con:
-        pipeline.finish_run(con, run_id, "completed")
+                as_of: str | None = None, force: bool = False, lock_timeout: float = 0.0) -> RunSummary:
+    with warehouse_lock(Path(warehouse_path), lock_timeout):
+        prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of, force)
+        with warehouse.connect(warehouse_path) as con:
+            pipeline.finish_run(con, run_id, "completed")
     return RunSummary(run_id, prepared.as_of, Path(warehouse_path), None, recon.to_dicts(), {})
-
-
-@task(name="run-checks", cache_policy=NO_CACHE)
-def check_run(warehouse_path: Path, run_id: str, as_of: datetime, params: pipeline.CheckParams):
-    with warehouse.connect(warehouse_path) as con:
-        return pipeline.run_checks(con, run_id, as_of, params)
-
-
-@task(name="publish", cache_policy=NO_CACHE)
-def publish(findings, out: Path, lang: str) -> Path:
-    from reports.findings_csv import write_findings_csv
-
-    return write_findings_csv(findings, Path(out) / "findings.csv", lang)
 
 
 @flow(name="talon-nightly")
 def nightly_flow(extracts: Path, reference: Path, out: Path,
                  warehouse_path: Path = warehouse.DEFAULT_WAREHOUSE, as_of: str | None = None,
-                 stale_hours: int = 24, horizon_days: int = 14, lang: str = "ru") -> RunSummary:
-    prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of)
-    try:
-        findings = check_run(Path(warehouse_path), run_id, prepared.as_of,
-                             pipeline.CheckParams(stale_hours, horizon_days))
-        csv_path = publish(findings, Path(out), lang)
-    except BaseException as exc:
+                 stale_hours: int = 24, horizon_days: int = 14, lang: str = "ru",
+                 force: bool = False, lock_timeout: float = 0.0) -> RunSummary:
+    warehouse_path = Path(warehouse_path)
+    with warehouse_lock(warehouse_path, lock_timeout):
+        publish_mod.clean_stale_temp(Path(out))
+        prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of, force)
+        try:
+            findings = check_run(warehouse_path, run_id, prepared.as_of,
+                                 pipeline.CheckParams(stale_hours, horizon_days))
+            folder = publish(findings, warehouse_path, run_id, prepared.as_of, Path(out), lang)
+            publish_artifacts(warehouse_path, run_id, folder)
+        except BaseException as exc:
+            _fail_run(warehouse_path, run_id, exc)
+            raise
         with warehouse.connect(warehouse_path) as con:
-            pipeline.finish_run(con, run_id, "failed", type(exc).__name__)
-        raise
-    with warehouse.connect(warehouse_path) as con:
-        pipeline.finish_run(con, run_id, "completed")
+            pipeline.finish_run(con, run_id, "completed")
     counts = findings.group_by("severity").len()
-    return RunSummary(run_id, prepared.as_of, Path(warehouse_path), Path(out), recon.to_dicts(),
-                      dict(zip(counts["severity"], counts["len"])), csv_path)
+    return RunSummary(run_id, prepared.as_of, warehouse_path, folder, recon.to_dicts(),
+                      dict(zip(counts["severity"], counts["len"])))

@@ -14,6 +14,8 @@ import duckdb
 import polars as pl
 
 from flows import asof as asof_mod
+from flows import warehouse
+from flows.errors import InputError
 from flows.extract import batch, contract, load, reader
 from flows.reference import nsi
 
@@ -37,6 +39,7 @@ class Prepared:
 class CheckParams:
     stale_hours: int = 24
     horizon_days: int = 14
+    gx: bool = True  # also validate with the Great Expectations suite (cross-check + Data Docs)
 
 
 def resolve_as_of(extracts: Path, as_of: str | None) -> tuple[datetime, str, dict]:
@@ -76,10 +79,44 @@ def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None) -> Pr
     return finish_prepare(extracts, reference_dir, ts, source, manifest, files, reference)
 
 
-def load_run(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str) -> None:
-    """Write the run's ledger entry, raw tables, quarantine and reference in one transaction."""
+class AlreadyProcessed(InputError):
+    """The same files (by checksum) with the same as_of were already processed."""
+
+
+def recover_interrupted(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Mark runs left 'running' by a killed process as failed (call with the lock held)."""
+    stale = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
+    if stale:
+        con.execute("UPDATE runs SET status = 'failed', finished_at = ?, "
+                    "message = 'interrupted: found running at the next start' "
+                    "WHERE status = 'running'", [datetime.now()])
+    return stale
+
+
+def same_input_runs(con: duckdb.DuckDBPyConnection, digest: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT run_id FROM runs WHERE input_digest = ? AND status = 'completed' ORDER BY run_id",
+        [digest]).fetchall()]
+
+
+def check_rerun(con: duckdb.DuckDBPyConnection, prepared: Prepared, force: bool) -> list[str]:
+    """Refuse a second run of the same input unless forced; return the runs it replaces."""
+    previous = same_input_runs(con, prepared.input_digest)
+    if previous and not force:
+        raise AlreadyProcessed(
+            f"this extract (same files by sha256, as_of {prepared.as_of}) was already processed "
+            f"as run {previous[-1]}; use --force to replace that run", file=str(prepared.extracts))
+    return previous
+
+
+def load_run(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str,
+             replaces: list[str] = ()) -> None:
+    """Write the run's ledger entry, raw tables, quarantine and reference in one transaction
+    (deleting the runs it replaces in the same transaction)."""
     con.execute("BEGIN TRANSACTION")
     try:
+        for old in replaces:
+            warehouse.delete_run(con, old)
         con.execute(
             """INSERT INTO runs (run_id, as_of, as_of_source, region_code, extracts_dir,
                                  reference_dir, input_digest, started_at, status)
@@ -104,23 +141,86 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
 
 def reconciliation(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """Per file: rows read, loaded, quarantined, and whether read = loaded + quarantined."""
-    return con.execute(
+    return con.sql(
         """SELECT file_name, rows_read, rows_loaded, rows_quarantined, blank_lines,
                   rows_read = rows_loaded + rows_quarantined AS reconciled
-           FROM run_files WHERE run_id = ? ORDER BY file_name""", [run_id]).pl()
+           FROM run_files WHERE run_id = ? ORDER BY file_name""", params=[run_id]).pl()
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
-               params: CheckParams = CheckParams()) -> pl.DataFrame:
-    """Stage the run, run both engines, route and store the findings; returns them."""
+               params: CheckParams = CheckParams(), db_path: Path | None = None) -> pl.DataFrame:
+    """Stage the run, run both engines, route and store the findings; returns them.
+
+    With `params.gx` and `db_path`, the set-level rules are also validated by the Great
+    Expectations suite and its verdicts stored in `gx_results` beside Talon's own counts.
+    """
     from checks import findings, row_rules, set_rules, staging
 
     staged = staging.build_staging(con, run_id, as_of)
     f008 = {r[0] for r in con.execute("SELECT iddoc FROM cur_f008").fetchall()}
+    set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
     raw = pl.concat([
         row_rules.run_row_rules(staged, as_of, f008).with_columns(pl.lit(None, pl.String).alias("entity")),
-        set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
-        .with_columns(pl.lit(None, pl.String).alias("entity")),
+        set_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         findings.quarantine_findings(con, run_id),
     ], how="diagonal_relaxed")
-    return findings.route_and_store(con, run_id, raw)
+    routed = findings.route_and_store(con, run_id, raw)
+    if params.gx and db_path is not None:
+        validate_with_gx(con, Path(db_path), run_id, as_of, params, set_found)
+    return routed
+
+
+def validate_with_gx(con: duckdb.DuckDBPyConnection, db_path: Path, run_id: str, as_of: datetime,
+                     params: CheckParams, set_found: pl.DataFrame) -> pl.DataFrame:
+    """Run the GX suite and store its verdicts next to the uncapped counts Talon found."""
+    from checks import gx_suite
+
+    outcome = gx_suite.run_gx_suite(db_path, con, run_id, as_of, params.stale_hours,
+                                    params.horizon_days)
+    talon_counts = dict(set_found.group_by("check_code").len().iter_rows())
+    rows = pl.DataFrame([{
+        "run_id": run_id, "check_code": code, "suite": gx_suite.entity_table(code),
+        "success": r.success, "unexpected_count": r.unexpected_count,
+        "talon_count": talon_counts.get(code, 0), "error": r.error,
+        "query": gx_suite.gx_query(code, run_id=run_id, as_of=as_of,
+                                   stale_hours=params.stale_hours,
+                                   horizon_days=params.horizon_days),
+    } for code, r in outcome.results.items()], schema={
+        "run_id": pl.String, "check_code": pl.String, "suite": pl.String, "success": pl.Boolean,
+        "unexpected_count": pl.Int64, "talon_count": pl.Int64, "error": pl.String,
+        "query": pl.String})
+    con.register("gx_rows", rows.to_arrow())
+    try:
+        con.execute("DELETE FROM gx_results WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO gx_results SELECT * FROM gx_rows")
+    finally:
+        con.unregister("gx_rows")
+    return rows
+
+
+def history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.DataFrame:
+    """The last runs with their finding counts (newest first)."""
+    return con.sql(
+        """SELECT r.run_id, r.as_of, r.status, r.started_at, r.finished_at,
+                  count(f.check_code) FILTER (WHERE f.severity = 'blocker') AS blockers,
+                  count(f.check_code) FILTER (WHERE f.severity = 'warning') AS warnings,
+                  count(DISTINCT f.mo_code) AS clinics,
+                  r.message
+           FROM runs r LEFT JOIN findings f USING (run_id)
+           GROUP BY ALL ORDER BY r.started_at DESC LIMIT ?""", params=[limit]).pl()
+
+
+RAW_TABLES = tuple(f.raw_table for f in contract.FILES) + ("quarantine",)
+
+
+def prune_raw(con: duckdb.DuckDBPyConnection, keep_runs: int) -> list[str]:
+    """Delete raw rows and quarantine of all but the newest `keep_runs` runs; findings and the
+    ledger stay, so history and trends survive."""
+    old = [r[0] for r in con.execute(
+        "SELECT run_id FROM runs ORDER BY started_at DESC OFFSET ?", [keep_runs]).fetchall()]
+    if old:
+        con.execute("BEGIN TRANSACTION")
+        for table in RAW_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?))", [old])
+        con.execute("COMMIT")
+    return old

@@ -83,6 +83,28 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "examples_note": ("Показано не более {n} примеров на проверку.",
                       "At most {n} examples per check are shown."),
     "back": ("← К общему отчёту", "← Back to the overview"),
+    "gx_title": ("Проверки Great Expectations", "Great Expectations validation"),
+    "gx_intro": ("Наборы ожиданий Great Expectations выполнены на хранилище DuckDB с теми же "
+                 "SQL-правилами, что и проверки Talon. GX показывает не более 200 строк на "
+                 "ожидание, поэтому рядом указано полное число замечаний Talon.",
+                 "The Great Expectations suites ran on the DuckDB warehouse with the same SQL "
+                 "rules as Talon's checks. GX lists at most 200 rows per expectation, so "
+                 "Talon's uncapped count is shown beside it."),
+    "gx_agree": ("Все счётчики GX совпадают с замечаниями Talon.",
+                 "Every GX count agrees with Talon's findings."),
+    "gx_disagree": ("Есть расхождения между GX и Talon — сообщите разработчикам.",
+                    "GX and Talon disagree somewhere: report it to the developers."),
+    "gx_suite": ("Набор", "Suite"),
+    "gx_expectation": ("Ожидание", "Expectation"),
+    "gx_success": ("Результат GX", "GX verdict"),
+    "gx_passed": ("пройдено", "passed"),
+    "gx_failed": ("не пройдено", "failed"),
+    "gx_unexpected": ("Строк по GX", "Rows per GX"),
+    "gx_talon": ("Замечаний Talon", "Talon findings"),
+    "gx_match": ("Совпадает", "Agrees"),
+    "yes": ("да", "yes"),
+    "no": ("нет", "no"),
+    "gx_queries": ("SQL ожиданий", "Expectation SQL"),
     "gx_docs": ("Результаты проверок Great Expectations (Data Docs)",
                 "Great Expectations validation results (Data Docs)"),
     "findings_csv": ("Все замечания (CSV, значения маскированы)",

@@ -1,0 +1,74 @@
+"""generate → run at several seeds: findings equal the generator's ground truth exactly
+(precision and recall 1.0 per code), and routing matches."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from checks import catalogue
+from flows import pipeline, warehouse
+from flows.synth import generate_region
+
+AS_OF = datetime(2026, 11, 25, 23, 0)
+
+
+def run_region(tmp_path, patients: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    region = tmp_path / f"r{seed}"
+    generate_region(region, patients=patients, seed=seed, region="50", as_of=AS_OF)
+    prepared = pipeline.prepare(region / "extract", region / "reference")
+    assert prepared.as_of == AS_OF  # taken from the manifest
+    with warehouse.connect(tmp_path / f"w{seed}.duckdb") as con:
+        run_id = pipeline.new_run_id()
+        pipeline.load_run(con, prepared, run_id)
+        assert pipeline.reconciliation(con, run_id)["reconciled"].all()
+        findings = pipeline.run_checks(con, run_id, prepared.as_of)
+    truth = pl.read_csv(region / "truth.csv", infer_schema=False).with_columns(
+        pl.col("mo_code").replace("", None))
+    return findings, truth
+
+
+def compare(findings: pl.DataFrame, truth: pl.DataFrame) -> None:
+    got = findings.select("check_code", "record_id", "mo_code")
+    missed = truth.join(got, on=["check_code", "record_id"], how="anti")
+    extra = got.join(truth, on=["check_code", "record_id"], how="anti")
+    per_code = []
+    for code in sorted(set(truth["check_code"]) | set(got["check_code"])):
+        tp = got.filter(pl.col("check_code") == code).join(
+            truth.filter(pl.col("check_code") == code), on="record_id", how="semi").height
+        n_got = got.filter(pl.col("check_code") == code).height
+        n_true = truth.filter(pl.col("check_code") == code).height
+        if tp != n_got or tp != n_true:
+            per_code.append(f"{code}: found {n_got}, true {n_true}, matched {tp}")
+    assert not per_code, ("precision/recall below 1.0:\n" + "\n".join(per_code)
+                          + f"\nmissed e.g. {missed.head(5).rows()}\nextra e.g. {extra.head(5).rows()}")
+    routed = truth.join(got, on=["check_code", "record_id"], how="inner", suffix="_found")
+    wrong = routed.filter(~pl.col("mo_code").eq_missing(pl.col("mo_code_found")))
+    assert wrong.height == 0, f"routing differs for {wrong.height} findings, e.g. {wrong.head(5).rows()}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_findings_equal_ground_truth(tmp_path, seed):
+    findings, truth = run_region(tmp_path, patients=3_000, seed=seed)
+    assert set(truth["check_code"]) == {c.code for c in catalogue.CHECKS}, "generator must inject every code"
+    assert truth.group_by("check_code").len()["len"].min() >= 5
+    compare(findings, truth)
+
+
+@pytest.mark.slow
+def test_findings_equal_ground_truth_50k(tmp_path):
+    findings, truth = run_region(tmp_path, patients=50_000, seed=11)
+    compare(findings, truth)
+
+
+def test_clean_region_has_no_findings(tmp_path):
+    region = tmp_path / "clean"
+    generate_region(region, patients=2_000, seed=5, region="50", as_of=AS_OF, defects=False)
+    prepared = pipeline.prepare(region / "extract", region / "reference")
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        run_id = pipeline.new_run_id()
+        pipeline.load_run(con, prepared, run_id)
+        findings = pipeline.run_checks(con, run_id, prepared.as_of)
+    assert findings.height == 0, findings.group_by("check_code").len().rows()

@@ -1,0 +1,110 @@
+"""The ground truth equals what a naive row-by-row reading of the catalogue finds (tests/synth/oracle.py),
+the clean base produces nothing, every code is injected, and generation is deterministic."""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from flows.synth import generate_region
+from tests.synth.conftest import AS_OF, read_truth
+from tests.synth.oracle import read_file, run_oracle
+
+CODES = (
+    "PAT.SNILS.MISSING", "PAT.SNILS.FORMAT", "PAT.SNILS.CHECKSUM", "PAT.SNILS.DUPLICATE", "PAT.NAME.INVALID",
+    "PAT.BIRTHDATE.INVALID", "PAT.SEX.INVALID", "PAT.POLICY.NONE", "PAT.ATTACHMENT.NONE",
+    "POL.TYPE.UNKNOWN", "POL.ENP.MISSING", "POL.ENP.FORMAT", "POL.ENP.CHECKSUM", "POL.NUMBER.FORMAT",
+    "POL.SMO.UNKNOWN", "POL.DATES.INVALID", "POL.ACTIVE.MULTIPLE", "POL.PATIENT.ORPHAN",
+    "ATT.MO.UNKNOWN", "ATT.MO.EXCLUDED", "ATT.POLICY.REGION", "ATT.ACTIVE.MULTIPLE", "ATT.DATES.INVALID",
+    "ATT.METHOD.INVALID", "ATT.DOCTOR.SNILS", "ATT.PATIENT.ORPHAN",
+    "SCH.MO.UNKNOWN", "SCH.SPECIALTY.UNKNOWN", "SCH.SLOT.INVALID", "SCH.PAST.FREE", "SCH.DOCTOR.INACTIVE",
+    "SCH.OVERLAP", "SCH.DOUBLE_BOOKING", "SCH.BOOKED.ORPHAN", "SCH.STALE", "SCH.DOCTOR.SNILS",
+    "SCH.HORIZON.EMPTY", "ROW.MALFORMED", "ROW.DUPLICATE_ID",
+)
+
+
+def test_every_code_injected_at_least_five_times(region):
+    counts = Counter(code for code, _, _ in read_truth(region.truth))
+    assert set(counts) == set(CODES)
+    assert min(counts.values()) >= 5, counts
+    assert counts == Counter(region.truth_counts)
+
+
+def test_truth_file_shape(region):
+    raw = region.truth.read_bytes()
+    raw.decode("utf-8")
+    with open(region.truth, encoding="utf-8", newline="") as f:
+        records = list(csv.reader(f))
+    assert records[0] == ["check_code", "record_id", "mo_code"]
+    keys = [(r[0], r[1]) for r in records[1:]]
+    assert len(keys) == len(set(keys))  # one row per (check_code, record_id)
+    assert any(r[2] == "" for r in records[1:]) and any(r[2] != "" for r in records[1:])
+    assert keys == sorted(keys)
+
+
+def test_truth_equals_oracle(region):
+    assert run_oracle(region.extract, region.reference, AS_OF) == read_truth(region.truth)
+
+
+def test_truth_equals_oracle_real_reference_parquet_and_odd_as_of(tmp_path, nsi_dir):
+    """Real F002/F008/F010/V021, one file as Parquet (no malformed lines there), as_of with seconds."""
+    as_of = datetime(2026, 2, 28, 17, 59, 59)
+    result = generate_region(tmp_path, patients=2200, seed=11, as_of=as_of, reference_from=nsi_dir,
+                             parquet=("slots",))
+    assert (result.extract / "slots.parquet").exists() and not (result.extract / "slots.csv").exists()
+    truth = read_truth(result.truth)
+    assert not any(r.startswith("slots.csv:") for c, r, _ in truth if c == "ROW.MALFORMED")
+    assert run_oracle(result.extract, result.reference, as_of) == truth
+    for name in ("F002.xml", "F008.xml", "F010.xml", "V021.xml"):
+        assert (result.reference / name).read_bytes() == (nsi_dir / name).read_bytes()
+
+
+def test_clean_region_has_no_findings(clean_region):
+    assert read_truth(clean_region.truth) == set()
+    assert run_oracle(clean_region.extract, clean_region.reference, datetime(2026, 3, 2, 8, 0)) == set()
+
+
+def test_oracle_sees_a_changed_record(clean_region, tmp_path):
+    """The comparison can fail: one patient's sex changed in a copy of the clean region is found."""
+    extract = tmp_path / "extract"
+    extract.mkdir()
+    for f in clean_region.extract.iterdir():
+        (extract / f.name).write_bytes(f.read_bytes())
+    lines = (extract / "patients.csv").read_bytes().split(b"\n")
+    fields = lines[1].split(b";")
+    fields[5] = b"3"
+    lines[1] = b";".join(fields)
+    (extract / "patients.csv").write_bytes(b"\n".join(lines))
+    found = run_oracle(extract, clean_region.reference, datetime(2026, 3, 2, 8, 0))
+    assert {(c, r) for c, r, _ in found} == {("PAT.SEX.INVALID", fields[0].decode())}
+
+
+def test_oracle_quarantine(tmp_path):
+    path = tmp_path / "slots.csv"
+    path.write_bytes("slot_id,mo_code\n1,a\n2,\"b\n3,c,d\n1,z\n4,\"e\"x\n".encode())
+    kept, malformed, dups = read_file(path)
+    assert [r["slot_id"] for r in kept] == ["1"] and malformed == [3, 4, 6]
+    assert dups == {"1": {"slot_id": "1", "mo_code": "a"}}
+
+
+def _digest(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_deterministic_by_seed(tmp_path):
+    a = generate_region(tmp_path / "a", patients=1200, seed=21, as_of=AS_OF)
+    b = generate_region(tmp_path / "b", patients=1200, seed=21, as_of=AS_OF)
+    c = generate_region(tmp_path / "c", patients=1200, seed=22, as_of=AS_OF)
+    files_a = _digest(a.out)
+    assert len(files_a) == 11 and files_a == _digest(b.out)
+    assert _digest(c.out)["extract/patients.csv"] != files_a["extract/patients.csv"]
+
+
+def test_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError):
+        generate_region(tmp_path, patients=9, seed=1, as_of=AS_OF)
+    with pytest.raises(ValueError):
+        generate_region(tmp_path, patients=10, seed=1, as_of=AS_OF, parquet=("doctors",))
