@@ -22,8 +22,8 @@ from flows.warehouse import DEFAULT_WAREHOUSE
 
 app = typer.Typer(help="Talon: find the data defects that stop patients booking a doctor online.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-console = Console()
-err = Console(stderr=True)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
 
 DEMO_DIR = Path("data/sample-region")
 DEMO_OUT = Path("data/out")
@@ -65,6 +65,7 @@ def generate(
     reference_from: Optional[Path] = typer.Option(
         None, "--reference-from", help="Copy F002/F008/F010/V021 from this folder instead of synthesising them."),
     defects: bool = typer.Option(True, "--defects/--clean", help="Inject the catalogue's defects (with truth.csv)."),
+    parquet: list[str] = typer.Option([], "--parquet", help="Write this file as Parquet instead of CSV (repeatable): patients, policies, attachments, slots."),
 ) -> None:
     """Write a synthetic region: an extract batch, reference classifiers and the ground truth."""
     from flows.synth import generate_region
@@ -72,11 +73,16 @@ def generate(
     try:
         result = generate_region(out, patients=patients, seed=seed, region=region,
                                  as_of=_parse_as_of(as_of), reference_from=reference_from,
-                                 defects=defects)
+                                 defects=defects, parquet=tuple(parquet))
+    except ValueError as exc:
+        _fail(InputError(str(exc)))
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
-    console.print(f"Generated {patients:,} patients in [bold]{out}[/] "
-                  f"(extract: {Path(out) / 'extract'}, reference: {Path(out) / 'reference'}).")
+    rows = ", ".join(f"{name}: {n:,}" for name, n in result.rows.items())
+    console.print(f"Generated a region of {patients:,} patients (+ records made for injected "
+                  f"defects) in [bold]{out}[/]: {rows}.")
+    console.print(f"Extract: {Path(out) / 'extract'}  reference: {Path(out) / 'reference'}  "
+                  f"ground truth: {Path(out) / 'truth.csv'}")
     return result
 
 
@@ -127,9 +133,12 @@ def run(
     """Ingest, check and publish: the nightly job."""
     from flows.nightly import nightly_flow
 
+    from flows.progress import show_progress
+
     try:
-        summary = nightly_flow(extracts, reference, out, warehouse, as_of, stale_hours,
-                               horizon_days, lang.value, force, lock_timeout)
+        with show_progress(console):
+            summary = nightly_flow(extracts, reference, out, warehouse, as_of, stale_hours,
+                                   horizon_days, lang.value, force, lock_timeout)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     _report(summary)
@@ -217,8 +226,11 @@ def demo(
             console.print(f"Generating a sample region of {patients:,} patients in {DEMO_DIR} ...")
             generate_region(DEMO_DIR, patients=patients, seed=7, region="50",
                             as_of=datetime(2026, 11, 25, 23, 0))
-        summary = nightly_flow(DEMO_DIR / "extract", DEMO_DIR / "reference", DEMO_OUT,
-                               DEFAULT_WAREHOUSE, None, 24, 14, lang.value, force=True)
+        from flows.progress import show_progress
+
+        with show_progress(console):
+            summary = nightly_flow(DEMO_DIR / "extract", DEMO_DIR / "reference", DEMO_OUT,
+                                   DEFAULT_WAREHOUSE, None, 24, 14, lang.value, force=True)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     _report(summary)

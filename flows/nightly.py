@@ -13,7 +13,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import pipeline, publish as publish_mod, warehouse
+from flows import pipeline, progress, publish as publish_mod, warehouse
 from flows.errors import InputError
 from flows.extract import batch, contract, reader
 from flows.lock import warehouse_lock
@@ -41,19 +41,25 @@ _READ = dict(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient, ca
 
 @task(name="read-extract-file", **_READ)
 def read_file(path: Path, spec: contract.ExtractFile):
-    return reader.read_extract_file(path, spec)
+    result = reader.read_extract_file(path, spec)
+    progress.step(f"Read {result.file_name}")
+    return result
 
 
 @task(name="read-reference", **_READ)
 def read_reference(reference_dir: Path):
-    return nsi.load_reference(reference_dir)
+    ref = nsi.load_reference(reference_dir)
+    progress.step("Read reference classifiers")
+    return ref
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)
 def load_warehouse(warehouse_path: Path, prepared: pipeline.Prepared, run_id: str, force: bool):
     with warehouse.connect(warehouse_path) as con:
         replaces = pipeline.check_rerun(con, prepared, force)
+        progress.describe("Loading the warehouse")
         pipeline.load_run(con, prepared, run_id, replaces)
+        progress.step("Loaded the warehouse")
         return pipeline.reconciliation(con, run_id)
 
 
@@ -72,13 +78,16 @@ def publish(findings, warehouse_path: Path, run_id: str, as_of: datetime, out: P
     from reports.validation import write_gx_page
 
     def render(folder: Path) -> None:
+        progress.describe("Writing reports")
         write_findings_csv(findings, folder / "findings.csv", lang)
         with warehouse.connect(warehouse_path) as con:
             write_gx_page(con, run_id, folder, lang)
             write_clinic_reports(con, run_id, folder, lang)
             write_auditor_report(con, run_id, folder, lang)
 
-    return publish_mod.publish(Path(out), publish_mod.run_label(as_of, run_id), render)
+    folder = publish_mod.publish(Path(out), publish_mod.run_label(as_of, run_id), render)
+    progress.step("Reports written")
+    return folder
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)

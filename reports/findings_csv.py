@@ -5,6 +5,7 @@ further, so it carries `value_masked` only.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -35,5 +36,6 @@ def write_findings_csv(findings: pl.DataFrame, path: Path, lang: str = "ru") -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     frame.write_csv(tmp)
+    os.chmod(tmp, 0o600)  # findings name clinics and records: owner only, like every output
     tmp.replace(path)
     return path
