@@ -2,7 +2,8 @@
 
 Exit codes: 0 the run completed (whatever it found, unless --fail-on says otherwise);
 1 findings at or above --fail-on; 2 the input cannot be processed (one-line message naming
-file, line and column); 3 an internal error.
+file, line and column); 3 an internal error; 4 another run holds the warehouse lock;
+5 some e-mails of `talon send` failed.
 """
 from __future__ import annotations
 
