@@ -237,5 +237,10 @@ def demo(
     _report(summary)
 
 
+from flows.delivery import send_command  # noqa: E402
+
+app.command(name="send", help="E-mail each clinic its fix list (XLSX), the unassigned list to the steward.")(send_command)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

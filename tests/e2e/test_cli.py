@@ -36,7 +36,7 @@ def _runs(db):
         return con.execute("SELECT run_id, status FROM runs ORDER BY run_id").fetchall()
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["ingest"], ["run"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["generate"], ["ingest"], ["run"], ["demo"], ["history"], ["serve"], ["send"]])
 def test_help(command):
     result = runner.invoke(app, command + ["--help"])
     assert result.exit_code == 0 and "Usage" in result.output
