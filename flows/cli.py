@@ -119,9 +119,9 @@ def ingest(
 
 @app.command()
 def run(
-    extracts: Path = typer.Option(..., "--extracts", help="Extract batch folder."),
-    reference: Path = typer.Option(..., "--reference", help="Reference classifiers folder."),
-    out: Path = typer.Option(..., "--out", help="Output folder for findings and reports."),
+    extracts: Path = typer.Option(..., "--extracts", help="Extract batch folder, or a folder of one batch per region (national run)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Reference classifiers folder (national runs: default for regions without their own)."),
+    out: Path = typer.Option(..., "--out", help="Output root for findings and reports."),
     warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", help="DuckDB warehouse file."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Override the manifest's extracted_at."),
     stale_hours: int = typer.Option(24, "--stale-hours", min=0, help="SCH.STALE: max age of a schedule update."),
@@ -130,23 +130,53 @@ def run(
     lang: Lang = typer.Option(Lang.ru, "--lang", help="Language of everything clinics and auditors read."),
     force: bool = typer.Option(False, "--force", help="Replace an earlier run of the same files and as_of instead of refusing."),
     lock_timeout: float = typer.Option(0.0, "--lock-timeout", min=0, help="Seconds to wait for another run on the same warehouse."),
+    dask_address: Optional[str] = typer.Option(None, "--dask-address", help="National run: Dask scheduler, e.g. tcp://host:8786."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="National run: start a local Dask cluster of N workers."),
+    warehouse_dir: Path = typer.Option(Path("data/warehouses"), "--warehouse-dir", help="National run: one DuckDB file per region here."),
 ) -> None:
-    """Ingest, check and publish: the nightly job."""
-    from flows.nightly import nightly_flow
-
+    """Ingest, check and publish: the nightly job (one region, or every region of a national delivery on Dask)."""
+    from flows import national
     from flows.progress import show_progress
 
     try:
-        with show_progress(console):
-            summary = nightly_flow(extracts, reference, out, warehouse, as_of, stale_hours,
-                                   horizon_days, lang.value, force, lock_timeout)
+        if national.is_national(extracts):
+            summary = national.national_flow(extracts, reference, out, warehouse_dir, as_of,
+                                             stale_hours, horizon_days, lang.value, dask_address,
+                                             workers, force, lock_timeout)
+        else:
+            if reference is None:
+                raise InputError("--reference is required for a single-region run",
+                                 file=str(extracts))
+            from flows.nightly import nightly_flow
+
+            with show_progress(console):
+                summary = nightly_flow(extracts, reference, out, warehouse, as_of, stale_hours,
+                                       horizon_days, lang.value, force, lock_timeout)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
-    _report(summary)
+    if isinstance(summary, national.NationalSummary):
+        _report_national(summary)
+        if summary.exit_code:
+            raise typer.Exit(summary.exit_code)
+    else:
+        _report(summary)
     counts = summary.findings_by_severity
     if (fail_on is FailOn.blocker and counts.get("blocker")) or (
             fail_on is FailOn.warning and (counts.get("blocker") or counts.get("warning"))):
         raise typer.Exit(1)
+
+
+def _report_national(summary) -> None:
+    table = Table(title="Regions")
+    for col in ("region", "status", "blockers", "warnings", "report / error"):
+        table.add_column(col)
+    for r in summary.regions:
+        counts = r.findings_by_severity
+        table.add_row(r.region, r.status, f"{counts.get('blocker', 0):,}",
+                      f"{counts.get('warning', 0):,}",
+                      str(r.folder.resolve()) if r.folder else (r.error or ""))
+    console.print(table)
+    console.print(f"National report: {summary.index.resolve()}")
 
 
 def _report(summary) -> None:

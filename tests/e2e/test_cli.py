@@ -165,3 +165,35 @@ def test_history_and_prune_keep_findings(prefect_server, region, tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(DISTINCT run_id) FROM raw_patients").fetchall()[0][0] == 1
         assert con.execute("SELECT count(*) FROM findings").fetchall()[0][0] == findings_before
+
+
+def test_national_delivery_is_routed_to_the_dask_flow(monkeypatch, tmp_path):
+    """`talon run` on a folder of regions calls the national flow with the Dask options and
+    exits with its code; the Dask run itself is tested in tests/e2e/test_national.py."""
+    from flows import national
+
+    calls = {}
+
+    def fake_flow(extracts, reference, out, warehouse_dir, as_of, stale_hours, horizon_days,
+                  lang, dask_address, workers, force, lock_timeout):
+        calls.update(extracts=extracts, workers=workers, dask=dask_address, wh=warehouse_dir)
+        index = out / "index.html"
+        return national.NationalSummary(index, [
+            national.RegionResult("50", warehouse_dir / "50.duckdb", out / "50", status="completed",
+                                  findings_by_severity={"blocker": 3}),
+            national.RegionResult("77", warehouse_dir / "77.duckdb", out / "77",
+                                  error="slots: missing required file", exit_code=2)])
+
+    monkeypatch.setattr(national, "is_national", lambda path: True)
+    monkeypatch.setattr(national, "national_flow", fake_flow)
+    result = runner.invoke(app, ["run", "--extracts", str(tmp_path), "--out", str(tmp_path / "o"),
+                                 "--workers", "2", "--warehouse-dir", str(tmp_path / "wh")])
+    assert result.exit_code == 2, result.output
+    assert calls == {"extracts": tmp_path, "workers": 2, "dask": None, "wh": tmp_path / "wh"}
+    assert "slots: missing required file" in result.output and "National report" in result.output
+
+
+def test_single_region_needs_reference(region, tmp_path):
+    result = runner.invoke(app, ["run", "--extracts", str(region / "extract"), "--out",
+                                 str(tmp_path / "o"), "--warehouse", str(tmp_path / "w.duckdb")])
+    assert result.exit_code == 2 and "--reference is required" in result.output

@@ -1,0 +1,407 @@
+"""National run: one extract batch per region, each region a task on a Dask cluster.
+
+Layout of `talon run --extracts DIR` (how TFOMS deliver: one folder per territorial fund):
+
+    DIR/<region>/extract/      patients, policies, attachments, slots (.csv or .parquet)
+                               + manifest.json (region_code, extracted_at)
+    DIR/<region>/reference/    that region's F002, F003, F008, F010, V021            (optional)
+  or, the batch directly in the region's folder:
+    DIR/<region>/              patients.csv, ..., manifest.json
+    DIR/<region>/reference/    (optional)
+    DIR/reference/             the shared classifiers, used by every region without its own
+                               (`--reference` overrides this folder)
+
+`<region>` is the folder name (e.g. `50`, `77`, `16-tatarstan`): ASCII letters, digits, `_`, `-`,
+`.` (not first). It names the region's warehouse `WAREHOUSE_DIR/<region>.duckdb` and its outputs
+`OUT/<region>/` (per-run folders and `latest`, exactly as a single-region `talon run` writes
+them). Hidden folders, `DIR/reference` and plain files are not regions; every other folder
+must hold a batch, so a region is never skipped silently.
+
+Each region runs as its own Prefect task on Dask (`DaskTaskRunner`): a temporary local cluster
+of `workers` single-threaded worker processes, or the scheduler at `dask_address`. The task runs
+the same plain functions as the nightly flow (prepare → load_run → run_checks → publish) under
+the region warehouse's lock. The national summary is then read back from each region's
+warehouse (nothing recomputed) into `OUT/index.html`.
+
+Workers read the extracts and write warehouses and reports themselves, so on a real cluster
+DIR, WAREHOUSE_DIR and OUT must be on a filesystem every worker and the submitting machine see
+at the same paths (and the Prefect API must be reachable from the workers).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import stat
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows import pipeline, publish as publish_mod, warehouse
+from flows.errors import InputError
+from flows.extract.contract import SUFFIXES
+from flows.lock import warehouse_lock
+from flows.logs import quiet_input_errors
+
+EXTRACT, REFERENCE = "extract", "reference"
+_REGION_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
+_RESERVED = {EXTRACT, REFERENCE, publish_mod.LATEST}
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class Region:
+    """One region's batch as found under DIR."""
+
+    name: str
+    extracts: Path
+    reference: Path
+
+
+def _is_dir(path: Path) -> bool:
+    """A real folder (a symlink is never followed, as for extract files)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _has_batch(folder: Path) -> bool:
+    return any(os.path.lexists(folder / f"patients{s}") for s in SUFFIXES)
+
+
+def _batch_folder(folder: Path) -> Path | None:
+    """The region's extract folder: the folder itself or its `extract` subfolder."""
+    direct, nested = _has_batch(folder), _is_dir(folder / EXTRACT) and _has_batch(folder / EXTRACT)
+    if direct and nested:
+        raise InputError(f"holds an extract batch both directly and in {EXTRACT}/; keep one",
+                         file=str(folder))
+    return folder if direct else (folder / EXTRACT if nested else None)
+
+
+def _candidates(root: Path) -> list[Path]:
+    """Every visible folder (or symlink, which discover_regions refuses) but DIR/reference."""
+    return sorted(p for p in root.iterdir()
+                  if not p.name.startswith(".") and p.name != REFERENCE
+                  and (p.is_symlink() or _is_dir(p)))
+
+
+def is_national(extracts: Path) -> bool:
+    """True when DIR is a national delivery: no batch of its own (no patients.*), no `extract`
+    folder (a single generated region), and at least one region folder holding a batch."""
+    root = Path(extracts)
+    if not _is_dir(root) or _has_batch(root) or os.path.lexists(root / EXTRACT):
+        return False
+    for folder in _candidates(root):
+        try:
+            if _batch_folder(folder) is not None:
+                return True
+        except InputError:
+            return True  # a region folder, if an ambiguous one: discover_regions says why
+    return False
+
+
+def discover_regions(extracts_root: Path, reference: Path | None = None) -> list[Region]:
+    """Every region under DIR with its extract and reference folders, sorted by name.
+
+    Raises InputError, before anything runs, for a folder that is not a region batch, a name
+    that cannot be a file name, or a region with no reference folder at all."""
+    root = Path(extracts_root)
+    if not _is_dir(root):
+        raise InputError("national extracts folder not found or not a folder", file=str(root))
+    shared = Path(reference) if reference is not None else (
+        root / REFERENCE if _is_dir(root / REFERENCE) else None)
+    regions = []
+    for folder in _candidates(root):
+        if folder.is_symlink():
+            raise InputError("region folder is a symlink; symlinks are never followed: "
+                             "put the batch itself there", file=str(folder))
+        if not _REGION_NAME.match(folder.name) or folder.name.lower() in _RESERVED:
+            raise InputError("region folder names may use ASCII letters, digits, '_', '-' and "
+                             f"'.' only (and not be {', '.join(sorted(_RESERVED))}); rename it",
+                             file=str(folder))
+        batch = _batch_folder(folder)
+        if batch is None:
+            raise InputError("region folder holds no extract batch (patients.csv or "
+                             f"patients.parquet, directly or in {EXTRACT}/)", file=str(folder))
+        own = folder / REFERENCE
+        ref = own if _is_dir(own) else shared
+        if ref is None:
+            raise InputError(f"region has no {REFERENCE}/ folder and no shared reference was "
+                             "given (--reference or DIR/reference)", file=str(folder))
+        regions.append(Region(folder.name, batch, ref))
+    if not regions:
+        raise InputError("no region folders found (expected DIR/<region>/extract or "
+                         "DIR/<region>/patients.csv)", file=str(root))
+    return regions
+
+
+# --------------------------------------------------------------------------- one region
+
+
+@dataclass
+class RegionResult:
+    """What a region task hands back through Dask: small, picklable, no personal data."""
+
+    region: str
+    warehouse: Path
+    out: Path  # OUT/<region>
+    status: str = "failed"  # completed | failed
+    run_id: str | None = None
+    as_of: datetime | None = None
+    region_code: str | None = None
+    folder: Path | None = None  # the run's own output folder OUT/<region>/<label>
+    recon: object = None  # polars DataFrame: reconciliation per file
+    findings_by_severity: dict = field(default_factory=dict)
+    error: str | None = None  # one line, for the national page
+    exit_code: int = 0  # 0 completed; InputError.exit_code (2, 4) or 3 for internal errors
+
+
+def _logger():
+    try:
+        return get_run_logger()
+    except Exception:  # noqa: BLE001  (called outside a Prefect run)
+        return logging.getLogger("talon.national")
+
+
+def render_run_outputs(folder: Path, findings, warehouse_path: Path, run_id: str,
+                       lang: str) -> None:
+    """Every output of one run into `folder` (what nightly's publish task renders)."""
+    from reports.auditor import write_auditor_report
+    from reports.clinic import write_clinic_reports
+    from reports.findings_csv import write_findings_csv
+    from reports.validation import write_gx_page
+
+    write_findings_csv(findings, folder / "findings.csv", lang)
+    with warehouse.connect(warehouse_path) as con:
+        write_gx_page(con, run_id, folder, lang)
+        write_clinic_reports(con, run_id, folder, lang)
+        write_auditor_report(con, run_id, folder, lang)
+
+
+def run_region(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
+               as_of: str | None = None, params: pipeline.CheckParams = pipeline.CheckParams(),
+               lang: str = "ru", force: bool = False, lock_timeout: float = 0.0,
+               name: str | None = None) -> RegionResult:
+    """One region's nightly run as plain functions, under its warehouse lock: prepare, load,
+    check, publish into `out` (per-run folder + `latest`), then mark the run completed.
+    Raises what the run raises (InputError for bad input) after marking a loaded run failed."""
+    log = _logger()
+    warehouse_path, out = Path(warehouse_path), Path(out)
+    with warehouse_lock(warehouse_path, lock_timeout):
+        publish_mod.clean_stale_temp(out)
+        with warehouse.connect(warehouse_path) as con:
+            for old in pipeline.recover_interrupted(con):
+                log.warning("run %s was interrupted earlier; marked failed", old)
+        prepared = pipeline.prepare(Path(extracts), Path(reference), as_of)
+        for w in prepared.warnings:
+            log.warning(w)
+        run_id = pipeline.new_run_id()
+        with warehouse.connect(warehouse_path) as con:
+            pipeline.load_run(con, prepared, run_id, pipeline.check_rerun(con, prepared, force))
+        try:
+            with warehouse.connect(warehouse_path) as con:
+                recon = pipeline.reconciliation(con, run_id)
+                if not recon["reconciled"].all():
+                    raise RuntimeError(f"reconciliation failed for run {run_id}")
+                findings = pipeline.run_checks(con, run_id, prepared.as_of, params,
+                                               db_path=warehouse_path)
+            folder = publish_mod.publish(
+                out, publish_mod.run_label(prepared.as_of, run_id),
+                lambda f: render_run_outputs(f, findings, warehouse_path, run_id, lang))
+        except BaseException as exc:
+            with warehouse.connect(warehouse_path) as con:
+                pipeline.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        with warehouse.connect(warehouse_path) as con:
+            pipeline.finish_run(con, run_id, "completed")
+    counts = findings.group_by("severity").len()
+    log.info("region %s: run %s, %s findings", name or extracts, run_id, findings.height)
+    return RegionResult(name or Path(extracts).name, warehouse_path, out, "completed", run_id,
+                        prepared.as_of, prepared.region_code, folder, recon,
+                        dict(zip(counts["severity"], counts["len"])))
+
+
+@task(name="region-run", cache_policy=NO_CACHE, task_run_name="region-{region.name}")
+def region_task(region: Region, out_root: Path, warehouse_dir: Path, as_of: str | None,
+                params: pipeline.CheckParams, lang: str, force: bool,
+                lock_timeout: float) -> RegionResult:
+    quiet_input_errors()  # this worker's Prefect handlers
+    return run_region(region.extracts, region.reference, Path(out_root) / region.name,
+                      region_warehouse(warehouse_dir, region.name), as_of, params, lang, force,
+                      lock_timeout, name=region.name)
+
+
+def region_warehouse(warehouse_dir: Path, name: str) -> Path:
+    return Path(warehouse_dir) / f"{name}.duckdb"
+
+
+def _failed(region: Region, out_root: Path, warehouse_dir: Path,
+            exc: BaseException) -> RegionResult:
+    """The national page shows an InputError's one line (file, line, column; no data values);
+    any other error only by type: its text may quote anything, and it is in the Prefect logs."""
+    if isinstance(exc, InputError):
+        message, code = exc.one_line(), exc.exit_code
+    else:
+        message, code = f"internal error ({type(exc).__name__}); see the run's log", 3
+    return RegionResult(region.name, region_warehouse(warehouse_dir, region.name),
+                        Path(out_root) / region.name, error=message[:500], exit_code=code)
+
+
+# --------------------------------------------------------------------------- national
+
+
+@dataclass
+class NationalSummary:
+    index: Path  # OUT/index.html
+    regions: list[RegionResult]  # sorted by region name
+
+    @property
+    def out(self) -> Path:
+        return self.index.parent
+
+    @property
+    def completed(self) -> list[RegionResult]:
+        return [r for r in self.regions if r.status == "completed"]
+
+    @property
+    def failed(self) -> list[RegionResult]:
+        return [r for r in self.regions if r.status != "completed"]
+
+    @property
+    def findings_by_severity(self) -> dict:
+        total: dict = {}
+        for r in self.completed:
+            for sev, n in r.findings_by_severity.items():
+                total[sev] = total.get(sev, 0) + n
+        return total
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every region completed, else the highest region exit code (2 bad input,
+        3 internal error, 4 warehouse busy)."""
+        return max((r.exit_code for r in self.failed), default=0)
+
+
+def task_runner(dask_address: str | None, workers: int | None, regions: int):
+    """DaskTaskRunner on the scheduler at `dask_address`, or on a temporary local cluster of
+    `workers` single-threaded processes (default: one per region, at most one per core)."""
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        _check_remote_api(dask_address)
+        if workers:
+            raise InputError("--workers starts a local cluster; it cannot be combined with "
+                             "--dask-address (size the remote cluster with `dask worker`)")
+        return DaskTaskRunner(address=dask_address)
+    if workers is not None and workers < 1:
+        raise InputError("--workers must be at least 1")
+    n = workers or max(1, min(regions, os.cpu_count() or 1))
+    return DaskTaskRunner(cluster_kwargs={
+        "n_workers": n, "threads_per_worker": 1, "processes": True,
+        "dashboard_address": ":0",  # a free port: several runs may share a host
+        # Each worker's polars gets its share of the cores (DuckDB sizes itself per process).
+        "env": {"POLARS_MAX_THREADS": str(max(1, (os.cpu_count() or 1) // n))},
+    })
+
+
+def _artifacts(summary: NationalSummary) -> None:
+    """Counts per region for the Prefect UI (no personal data) and a link to the report."""
+    from prefect.artifacts import create_link_artifact, create_table_artifact
+
+    rows = [{"region": r.region, "status": r.status, "run_id": r.run_id or "",
+             "blockers": r.findings_by_severity.get("blocker", 0),
+             "warnings": r.findings_by_severity.get("warning", 0), "error": r.error or ""}
+            for r in summary.regions]
+    create_table_artifact(key="talon-national-regions", table=rows,
+                          description="Findings per region of the national run")
+    create_link_artifact(key="talon-national-report", link=summary.index.resolve().as_uri(),
+                         link_text="Talon national report",
+                         description="The national summary (open on the report host)")
+
+
+def _workers_api():
+    """Workers report task states to the Prefect API this flow uses. Without PREFECT_API_URL
+    that is the temporary server this process started: hand its address to the workers (in
+    the serialised settings each task carries), or every worker would start its own."""
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    ctx = FlowRunContext.get()
+    if PREFECT_API_URL.value() or ctx is None or ctx.client is None:
+        return nullcontext()
+    return temporary_settings(updates={PREFECT_API_URL: str(ctx.client.api_url).rstrip("/")})
+
+
+def _check_remote_api(dask_address: str) -> None:
+    """Remote workers cannot reach a temporary server bound to this machine's loopback."""
+    from prefect.settings import PREFECT_API_URL
+
+    host = urlsplit(dask_address if "://" in dask_address else f"tcp://{dask_address}").hostname
+    if not PREFECT_API_URL.value() and host not in ("127.0.0.1", "localhost", "::1"):
+        raise InputError(
+            "a Dask cluster on other machines needs a Prefect server its workers can reach: "
+            "start `prefect server start --host 0.0.0.0` and set "
+            "PREFECT_API_URL=http://<this host>:4200/api", file=dask_address)
+
+
+@flow(name="talon-national")
+def national_run(regions: list[Region], out: Path, warehouse_dir: Path, as_of: str | None,
+                 params: pipeline.CheckParams, lang: str, force: bool,
+                 lock_timeout: float) -> NationalSummary:
+    """Submit every region to the flow's task runner, wait for all, render the national page."""
+    from reports.national import RegionEntry, write_national_report
+
+    quiet_input_errors()
+    log = get_run_logger()
+    out, warehouse_dir = Path(out), Path(warehouse_dir)
+    with _workers_api():
+        futures = [region_task.submit(r, out, warehouse_dir, as_of, params, lang, force,
+                                      lock_timeout) for r in regions]
+    results = []
+    for region, future in zip(regions, futures):
+        try:
+            result = future.result(raise_on_failure=False)
+        except (Exception, asyncio.CancelledError) as exc:  # a lost worker: distributed's errors
+            result = exc
+        if isinstance(result, BaseException):
+            log.error("region %s failed: %s", region.name,
+                      result.one_line() if isinstance(result, InputError) else repr(result))
+            result = _failed(region, out, warehouse_dir, result)
+        results.append(result)
+    index = write_national_report(
+        [RegionEntry(r.region, r.warehouse, r.run_id, r.error) for r in results], out, lang)
+    summary = NationalSummary(index, results)
+    _artifacts(summary)
+    return summary
+
+
+def national_flow(extracts_root: Path, reference: Path | None, out: Path, warehouse_dir: Path,
+                  as_of: str | None = None, stale_hours: int = 24, horizon_days: int = 14,
+                  lang: str = "ru", dask_address: str | None = None, workers: int | None = None,
+                  force: bool = False, lock_timeout: float = 0.0) -> NationalSummary:
+    """Run every region of DIR on Dask and write the national summary to OUT/index.html.
+
+    Layout errors raise InputError before any cluster starts; a region that fails does not
+    stop the others: it is listed with its error, and `NationalSummary.exit_code` says so."""
+    from flows.asof import resolve_as_of
+    from reports.i18n import check_lang
+
+    check_lang(lang)
+    if as_of is not None:
+        resolve_as_of(as_of, {})  # a bad --as-of stops here, not once per region
+    # Absolute paths: a remote worker's current folder is not this one.
+    regions = discover_regions(Path(extracts_root).absolute(),
+                               Path(reference).absolute() if reference is not None else None)
+    runner = task_runner(dask_address, workers, len(regions))
+    flow_ = national_run.with_options(task_runner=runner)
+    return flow_(regions, Path(out).absolute(), Path(warehouse_dir).absolute(), as_of,
+                 pipeline.CheckParams(stale_hours, horizon_days), lang, force, lock_timeout)
