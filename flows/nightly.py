@@ -148,7 +148,8 @@ def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehous
     with warehouse_lock(Path(warehouse_path), lock_timeout):
         prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of, force)
         with warehouse.connect(warehouse_path) as con:
-            pipeline.finish_run(con, run_id, "completed")
+            # not 'completed': no checks ran, so this run is no point of the findings history
+            pipeline.finish_run(con, run_id, "ingested")
     return RunSummary(run_id, prepared.as_of, Path(warehouse_path), None, recon.to_dicts(), {})
 
 

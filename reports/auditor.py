@@ -4,6 +4,10 @@ The run at a glance: findings by severity, check and clinic, and the booking imp
 patients (findings.patient_id) with at least one blocker — per clinic and per check, ranked.
 Auditors never see a full value: the `value` column is dropped as soon as the findings are
 read, and examples show `value_masked` (no names, SNILS, ENP, policy numbers or birth dates).
+
+History (checks/lifecycle.py): each example shows its status (new / open / reopened) and days
+open; the index shows the trend of open findings per check and per clinic over the last runs,
+and per check and clinic what is new and what was fixed since the last run.
 """
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from reports import charts, data
+from checks import lifecycle
+from reports import charts, data, trends
 from reports.clinic import UNASSIGNED, clinic_stems
 from reports.html import render
 from reports.i18n import Texts
@@ -61,8 +66,8 @@ def _clinic_table(frame: pl.DataFrame, stems: dict, names: dict, t: Texts) -> li
     return table.to_dicts()
 
 
-def _summary(frame: pl.DataFrame) -> dict[str, int]:
-    s = data.summary(frame)
+def _summary(frame: pl.DataFrame, fixed: pl.DataFrame) -> dict[str, int]:
+    s = data.summary(frame) | data.lifecycle_summary(frame, fixed)
     s["clinics_with_findings"] = frame["mo_code"].drop_nulls().n_unique()
     s["unassigned_count"] = frame.filter(pl.col("mo_code").is_null()).height
     return s
@@ -83,6 +88,39 @@ def _charts(frame: pl.DataFrame, history: pl.DataFrame, t: Texts) -> dict:
     }
 
 
+def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict,
+             check_stems: dict, names: dict, t: Texts):
+    """Trends per check and per clinic, and the changes since the last run, with page links
+    (a check or clinic with nothing open now has no page, so no link)."""
+    with_page = set(findings["mo_code"].unique().to_list())  # stems also has None, always
+
+    def clinic_link(key):
+        return f"clinic/{stems[key]}.html" if key in with_page else None
+
+    def check_link(key):
+        return f"check/{check_stems[key]}.html" if key in check_stems else None
+
+    titles = dict(data.catalogue_texts(t.lang).select("check_code", "title").iter_rows())
+    check_trend = trends.trend(con, run_id, "check_code", t,
+                               label_of=lambda key, series: titles.get(key, ""))
+    clinic_trend = trends.trend(con, run_id, "mo_code", t, label_of=lambda key, series: (
+        names.get(key, "") if key is not None else t.unassigned_title))
+    for row in check_trend.rows:
+        row["href"] = check_link(row["key"])
+    for row in clinic_trend.rows:
+        row["href"] = clinic_link(row["key"])
+    per_check = trends.changes(findings, fixed, "check_code")
+    for row in per_check:
+        row |= {"title": titles.get(row["check_code"], ""), "href": check_link(row["check_code"])}
+    per_clinic = trends.changes(findings, fixed, "mo_code")
+    for row in per_clinic:
+        key = row["mo_code"]
+        row |= {"label": key if key is not None else t.unassigned_name,
+                "name": names.get(key, "") if key is not None else t.unassigned_title,
+                "href": clinic_link(key)}
+    return check_trend, clinic_trend, {"check": per_check, "clinic": per_clinic}
+
+
 def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru") -> Path:
     """Write OUT/index.html and the per-clinic and per-check pages of `run_id`; return index."""
     t = Texts(lang)
@@ -90,7 +128,10 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru") -> Path:
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     run = data.load_run(con, run_id)
     # Auditors never see a full value: drop it before anything is counted or rendered.
-    findings = data.with_texts(data.load_findings(con, run_id).drop("value"), lang)
+    findings = data.with_texts(
+        data.with_lifecycle(con, run_id, data.load_findings(con, run_id).drop("value")), lang)
+    fixed = data.fixed(con, run_id).drop("value")
+    previous = lifecycle.previous_run(con, run_id)
     names = data.clinic_names(con, run_id)
     stems = clinic_stems(findings["mo_code"].unique().to_list())
     check_stems = {c: safe_stem(c) for c in findings["check_code"].unique().to_list()}
@@ -100,11 +141,14 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru") -> Path:
         _stem_expr("check_code", check_stems).alias("check_stem"))
     history = data.history(con, run_id)
     common = {"T": t, "lang": lang, "run": run}
+    fixed_by_clinic = fixed.partition_by("mo_code", as_dict=True)
+    fixed_by_check = fixed.partition_by("check_code", as_dict=True)
 
     for (mo_code,), part in findings.partition_by("mo_code", as_dict=True).items():
         heading = t.unassigned_title if mo_code is None else (names.get(mo_code) or mo_code)
         render("clinic_page.html.j2", out / "clinic" / f"{stems[mo_code]}.html", **common,
-               heading=heading, mo_code=mo_code, summary=_summary(part),
+               heading=heading, mo_code=mo_code,
+               summary=_summary(part, fixed_by_clinic.get((mo_code,), fixed.clear())),
                by_check=_check_table(part, check_stems), limit=EXAMPLES_PER_CLINIC_CHECK,
                rows=_first_per(part, "check_code", EXAMPLES_PER_CLINIC_CHECK).iter_rows(named=True))
 
@@ -113,7 +157,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru") -> Path:
         examples = part.sort(pl.col("mo_code").is_null(), "mo_code", "record_id").head(
             EXAMPLES_PER_CHECK)
         render("check_page.html.j2", out / "check" / f"{check_stems[code]}.html", **common,
-               check=head, summary=_summary(part),
+               check=head, summary=_summary(part, fixed_by_check.get((code,), fixed.clear())),
                by_clinic=_clinic_table(part, stems, names, t), limit=EXAMPLES_PER_CHECK,
                rows=examples.iter_rows(named=True))
 
@@ -125,8 +169,12 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru") -> Path:
         .pipe(data.sort_findings).to_dicts())
     reasons = (findings.filter(pl.col("mo_code").is_null()).group_by("unassigned_reason")
                .len("n").sort(["n", "unassigned_reason"], descending=[True, False]).to_dicts())
+    check_trend, clinic_trend, changes = _history(con, run_id, findings, fixed, stems,
+                                                  check_stems, names, t)
     return render(
-        "index.html.j2", out / "index.html", **common, links=links, summary=_summary(findings),
+        "index.html.j2", out / "index.html", **common, links=links,
+        summary=_summary(findings, fixed), previous=previous, check_trend=check_trend,
+        clinic_trend=clinic_trend, changes=changes,
         charts=_charts(findings, history, t), by_clinic=_clinic_table(findings, stems, names, t),
         by_check=_check_table(findings, check_stems), by_severity=by_severity, reasons=reasons,
         history=history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M")).to_dicts())

@@ -69,3 +69,47 @@ def trend(history: pl.DataFrame, t: Texts) -> Markup:
         color=alt.Color("severity:N", scale=_severity_scale(t), title=t.severity),
     ).properties(title=t.chart_trend, width=460, height=220)
     return to_svg(chart.configure(font=FONT))
+
+
+def _run_axis(runs: list[str], title: str | None, short: bool = False) -> alt.X:
+    """One evenly spaced tick per run (labels are unique per run); `short` shows the date only."""
+    axis = alt.Axis(labelAngle=-40, labelOverlap="greedy", labelLimit=120)
+    if short:
+        axis = alt.Axis(labelAngle=-40, labelOverlap="greedy", labelLimit=80,
+                        labelExpr="slice(datum.label, 0, 10)")
+    return alt.X("run:O", sort=runs, title=title, axis=axis)
+
+
+def trend_small_multiples(counts: pl.DataFrame, runs: list[str], order: list[str], t: Texts,
+                          title: str, columns: int = 4) -> Markup:
+    """One small line chart per series (e.g. per check), each with its own y scale, in `order`;
+    `counts` has run, series, n for every run and series (zeros included)."""
+    if counts.is_empty():
+        return Markup("")
+    base = alt.Chart(counts).mark_line(point=alt.OverlayMarkDef(size=25), color="#1f4e79").encode(
+        x=_run_axis(runs, None, short=True),
+        y=alt.Y("n:Q", title=None, axis=alt.Axis(format="d", tickCount=3, minExtent=28)),
+        tooltip=["series:N", "run:O", "n:Q"],
+    ).properties(width=190, height=80)
+    chart = base.facet(
+        facet=alt.Facet("series:N", sort=order, title=None,
+                        header=alt.Header(labelFontSize=11, labelFontWeight="bold",
+                                          labelLimit=170)),
+        columns=columns,
+    ).resolve_scale(y="independent").properties(title=title)
+    return to_svg(chart.configure(font=FONT))
+
+
+def trend_lines(counts: pl.DataFrame, runs: list[str], order: list[str], t: Texts,
+                title: str, legend: str) -> Markup:
+    """One line per series (e.g. the top clinics) on a shared scale; colours by `order`."""
+    if counts.is_empty():
+        return Markup("")
+    chart = alt.Chart(counts).mark_line(point=alt.OverlayMarkDef(size=40)).encode(
+        x=_run_axis(runs, t.chart_axis_run),
+        y=alt.Y("n:Q", title=t.chart_axis_findings, axis=_count_axis(counts["n"].max())),
+        color=alt.Color("series:N", sort=order, scale=alt.Scale(scheme="tableau10"),
+                        title=legend, legend=alt.Legend(labelLimit=220)),
+        tooltip=["series:N", "run:O", "n:Q"],
+    ).properties(title=title, width=520, height=240)
+    return to_svg(chart.configure(font=FONT))

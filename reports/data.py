@@ -1,5 +1,6 @@
 """What the reports read: one run's ledger row, its findings, clinic names, catalogue texts,
-and the history of runs. Only reads; every number is counted from the stored findings."""
+the history of runs and each finding's lifecycle (checks/lifecycle.py). Only reads; every
+number is counted from the stored findings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from checks import catalogue
+from checks import catalogue, lifecycle
 
 FINDING_COLUMNS = ("run_id", "check_code", "severity", "entity", "record_id", "mo_code",
                    "unassigned_reason", "field", "value", "value_masked", "patient_id")
@@ -129,3 +130,31 @@ def impact(findings: pl.DataFrame, by: str) -> pl.DataFrame:
                 pl.col("patient_id").drop_nulls().n_unique().alias("patients_affected"))
             .sort(["patients_blocked", "blockers", "findings", by],
                   descending=[True, True, True, False], nulls_last=True))
+
+
+LIFECYCLE_COLUMNS = ("status", "first_seen", "days_open")
+
+
+def with_lifecycle(con: duckdb.DuckDBPyConnection, run_id: str,
+                   findings: pl.DataFrame) -> pl.DataFrame:
+    """Add status (new | open | reopened), first_seen and days_open to the run's findings,
+    keeping their order."""
+    status = lifecycle.finding_status(con, run_id).select(*lifecycle.KEY, *LIFECYCLE_COLUMNS)
+    joined = findings.join(status, on=list(lifecycle.KEY), how="left", maintain_order="left")
+    # Every finding of the run has its status; a gap would be a bug, shown as "new".
+    return joined.with_columns(pl.col("status").fill_null("new"),
+                               pl.col("days_open").fill_null(0))
+
+
+def fixed(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """Findings of the previous run that this run no longer has (checks.lifecycle)."""
+    return sort_findings(lifecycle.fixed_findings(con, run_id))
+
+
+def lifecycle_summary(findings: pl.DataFrame, fixed_rows: pl.DataFrame) -> dict[str, int]:
+    """new / reopened counts of `findings` (with_lifecycle) and the fixed count."""
+    return {
+        "new_count": findings.filter(pl.col("status") == "new").height,
+        "reopened_count": findings.filter(pl.col("status") == "reopened").height,
+        "fixed_since_last": fixed_rows.height,
+    }

@@ -123,6 +123,43 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "sheet_schedule": ("Расписание", "Schedule"),
     "sheet_file": ("Файлы", "Files"),
     "sheet_by_check": ("По проверкам", "By check"),
+    # defect lifecycle across runs (checks/lifecycle.py)
+    "days_open": ("Дней открыто", "Days open"),
+    "new_count": ("Новых", "New"),
+    "reopened_count": ("Открыто повторно", "Reopened"),
+    "fixed_since_last": ("Исправлено с прошлого запуска", "Fixed since the last run"),
+    "previous_run": ("Предыдущий запуск", "Previous run"),
+    "no_previous_run": ("нет (первый запуск)", "none (first run)"),
+    "open_now": ("Открыто сейчас", "Open now"),
+    "lifecycle_note": (
+        "«Новое» — замечание появилось впервые; «Открыто» — было и в прошлом запуске; "
+        "«Повторно» — было исправлено, но появилось снова. «Дней открыто» — дней с даты данных "
+        "запуска, начиная с которого замечание присутствует без перерыва.",
+        "\"New\": seen for the first time; \"Open\": also in the last run; \"Reopened\": it "
+        "was fixed and came back. \"Days open\": days since the data date of the run from which "
+        "the finding has been present without a break."),
+    "fixed_list": ("Исправлено с прошлого запуска", "Fixed since the last run"),
+    "fixed_list_note": ("Эти замечания были в прошлом запуске ({run}) и больше не найдены.",
+                        "These findings were in the last run ({run}) and are no longer found."),
+    "changes": ("Изменения с прошлого запуска", "Changes since the last run"),
+    "changes_check": ("По проверкам", "Per check"),
+    "changes_clinic": ("По медицинским организациям", "Per clinic"),
+    "chart_trend_check": ("Открытые замечания по проверкам (первые {n})",
+                          "Open findings per check (top {n})"),
+    "chart_trend_clinic": ("Открытые замечания по МО (первые {n})",
+                           "Open findings per clinic (top {n})"),
+    "trend_check_table": ("Открытые замечания по проверкам и запускам",
+                          "Open findings per check and run"),
+    "trend_clinic_table": ("Открытые замечания по МО и запускам",
+                           "Open findings per clinic and run"),
+}
+
+#: Lifecycle status of a finding (checks.lifecycle.STATUSES, plus fixed).
+LIFECYCLE: dict[str, tuple[str, str]] = {
+    "new": ("Новое", "New"),
+    "open": ("Открыто", "Open"),
+    "reopened": ("Повторно", "Reopened"),
+    "fixed": ("Исправлено", "Fixed"),
 }
 
 SEVERITY: dict[str, tuple[str, str]] = {
@@ -191,6 +228,9 @@ class Texts:
 
     def reason_of(self, reason: str | None) -> str:
         return self._of(REASON, reason)
+
+    def status_of(self, status: str | None) -> str:
+        return self._of(LIFECYCLE, status)
 
     def mapping(self, table: dict[str, tuple[str, str]]) -> dict[str, str]:
         """A {key: text} dict for polars `replace`."""

@@ -16,6 +16,9 @@ from xlsxwriter.utility import xl_col_to_name
 from reports.safe import neutralise_frame, neutralise_text
 
 BLOCKER_FILL = {"bg_color": "#FDE7E5", "font_color": "#9C0006"}
+#: New findings: the status cell in bold blue on light blue, the whole row bold.
+NEW_CELL = {"bold": True, "bg_color": "#DDEBF7", "font_color": "#1F4E79"}
+NEW_ROW = {"bold": True}
 _WRAP = {"text_wrap": True, "valign": "top"}
 _TOP = {"valign": "top"}
 TABLE_STYLE = "Table Style Light 9"
@@ -25,11 +28,22 @@ def _formats(frame: pl.DataFrame, wrap: tuple[str, ...]) -> dict:
     return {c: (_WRAP if c in wrap else _TOP) for c in frame.columns}
 
 
+def _equals(column: int, label: str) -> dict:
+    """A conditional-format rule: the row's cell in `column` equals `label` (data from row 2)."""
+    quoted = label.replace('"', '""')
+    return {"type": "formula", "criteria": f'=${xl_col_to_name(column)}2="{quoted}"'}
+
+
 def write_workbook(path: Path, *, title: str, summary_sheet: str, summary: pl.DataFrame,
                    by_check: pl.DataFrame,
                    sheets: list[tuple[str, str, pl.DataFrame]], severity_column: str,
-                   blocker_label: str, widths: dict[str, int], wrap: tuple[str, ...]) -> Path:
-    """Write the workbook; `sheets` is [(sheet name, table name, frame)], headers already final."""
+                   blocker_label: str, widths: dict[str, int], wrap: tuple[str, ...],
+                   new_column: str | None = None, new_label: str | None = None) -> Path:
+    """Write the workbook; `sheets` is [(sheet name, table name, frame)], headers already final.
+
+    Rows whose `severity_column` is `blocker_label` are filled red; rows whose `new_column` is
+    `new_label` are bold with that cell highlighted (these rules come first, so they win where
+    both set the same property)."""
     options = {"strings_to_formulas": False, "strings_to_numbers": False,
                "strings_to_urls": False, "nan_inf_to_errors": True,
                "in_memory": True}  # no temporary files (slow to create and remove)
@@ -57,11 +71,17 @@ def write_workbook(path: Path, *, title: str, summary_sheet: str, summary: pl.Da
                               freeze_panes=(1, 0), autofilter=True,
                               column_widths={c: widths.get(c, 140) for c in frame.columns},
                               column_formats=_formats(frame, wrap))
-            if frame.height:
-                col = xl_col_to_name(frame.columns.index(severity_column))
-                label = blocker_label.replace('"', '""')
-                sheet.conditional_format(1, 0, frame.height, frame.width - 1, {
-                    "type": "formula", "criteria": f'=${col}2="{label}"',
-                    "format": wb.add_format(BLOCKER_FILL)})
+            if not frame.height:
+                continue
+            if new_column is not None and new_label is not None:
+                at = frame.columns.index(new_column)
+                rule = _equals(at, new_label)
+                sheet.conditional_format(1, at, frame.height, at,
+                                         {**rule, "format": wb.add_format(NEW_CELL)})
+                sheet.conditional_format(1, 0, frame.height, frame.width - 1,
+                                         {**rule, "format": wb.add_format(NEW_ROW)})
+            sheet.conditional_format(1, 0, frame.height, frame.width - 1, {
+                **_equals(frame.columns.index(severity_column), blocker_label),
+                "format": wb.add_format(BLOCKER_FILL)})
     os.chmod(path, 0o600)
     return path

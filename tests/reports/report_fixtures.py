@@ -193,3 +193,61 @@ def html_tables(path: Path) -> dict[str, list[list[str]]]:
     parser = _Tables()
     parser.feed(path.read_text(encoding="utf-8"))
     return parser.tables
+
+
+# --- History: several runs for the defect lifecycle (tests/reports/test_lifecycle_reports.py)
+
+HIST_RUNS = {  # run_id -> (as_of, status), in as_of order
+    "h1": (datetime(2026, 11, 20, 23, 0), "completed"),
+    "h2": (datetime(2026, 11, 21, 23, 0), "completed"),
+    "hf": (datetime(2026, 11, 22, 23, 0), "failed"),  # ignored: neither fixes nor opens
+    "h3": (datetime(2026, 11, 23, 23, 0), "completed"),
+    "h4": (datetime(2026, 11, 24, 23, 0), "running"),  # the run being reported
+}
+HIST_RUN = "h4"
+HIST_NAMES = {"500101": "Поликлиника №1", "500102": "Больница №2"}
+# finding row (as in FINDINGS) -> runs where it is present
+HIST_FINDINGS = {
+    ("PAT.SNILS.CHECKSUM", "blocker", "patient", "P1", "500101", None, "snils", "112-233-445 96", "P1"):
+        ("h1", "h2", "hf", "h3", "h4"),  # open since h1: 4 days
+    ("PAT.SEX.INVALID", "warning", "patient", "P2", "500101", None, "sex", "7", "P2"):
+        ("h1", "h2", "h4"),  # gone at h3, back at h4: reopened
+    ("SCH.STALE", "blocker", "doctor", "D1", "500101", None, "updated_at", "2026-11-01 10:00", None):
+        ("h4",),  # new
+    ("POL.ENP.CHECKSUM", "blocker", "policy", "POL1", "500101", None, "enp", "7700000000004444", "P1"):
+        ("h1", "h2", "hf", "h3"),  # fixed at h4 (500101)
+    ("SCH.DOUBLE_BOOKING", "blocker", "slot", "S1", "500102", None, "slot_start, slot_end",
+     "2026-11-26 10:00", "P4"): ("h2", "h3", "h4"),  # open since h2: 3 days
+    ("SCH.DOUBLE_BOOKING", "blocker", "slot", "S2", "500102", None, "slot_start, slot_end",
+     "2026-11-26 10:05", "P6"): ("hf", "h3"),  # fixed at h4 (500102)
+    ("ATT.MO.UNKNOWN", "blocker", "attachment", "A1", None, "mo_not_in_registry", "mo_code",
+     "999999", "P10"): ("h3", "h4"),  # open since h3 (unassigned): 1 day
+    ("PAT.NAME.INVALID", "blocker", "patient", "P9", None, "patient_not_found",
+     "last_name, first_name, middle_name", "Сидорова, Мария, Ивановна", "P9"): ("h3",),  # fixed
+    ("PAT.SNILS.FORMAT", "blocker", "patient", "P5", "500102", None, "snils", "402-102-488-0O", "P5"):
+        ("hf", "h4"),  # only the failed run had it before: new
+    ("SCH.SLOT.INVALID", "warning", "slot", "S3", "500102", None, "status", "x", None):
+        ("h1",),  # fixed at h2, long ago: not "fixed since the last run" at h4
+    ("PAT.SNILS.CHECKSUM", "blocker", "patient", "P7", "500102", None, "snils", "642-185-924 01", "P7"):
+        ("h2", "h3", "h4"),  # absent in the failed run only: still open since h2
+}
+
+
+def build_history_warehouse(path: Path, runs: dict = HIST_RUNS):
+    """Runs h1..h4 (+ failed hf) with findings that appear, persist, disappear and reappear."""
+    con = warehouse.connect(path)
+    for run_id, (as_of, status) in runs.items():
+        con.execute(
+            "INSERT INTO runs (run_id, as_of, as_of_source, region_code, extracts_dir, "
+            "reference_dir, started_at, status) VALUES (?, ?, 'cli', '50', 'x', 'y', ?, ?)",
+            [run_id, as_of, as_of.replace(minute=30), status])
+        for mcod, name in HIST_NAMES.items():
+            con.execute("INSERT INTO ref_f003 (run_id, mcod, name, d_begin) VALUES "
+                        "(?, ?, ?, DATE '2020-01-01')", [run_id, mcod, name])
+    for run_id in runs:
+        rows = [row for row, present in HIST_FINDINGS.items() if run_id in present]
+        if rows:
+            con.register("f_view", findings_frame(rows, run_id).to_arrow())
+            con.execute("INSERT INTO findings BY NAME SELECT * FROM f_view")
+            con.unregister("f_view")
+    return con

@@ -107,17 +107,23 @@ def test_xlsx_layout(rendered):
         assert table.ref.startswith("A1:")
         assert table.autoFilter is not None and table.autoFilter.ref == table.ref
         header = [c.value for c in ws[1]]
-        assert header[:2] == [RU.severity, RU.message]
-        assert ws.column_dimensions["B"].width > 40  # the message column is wide
-        assert ws.column_dimensions["G"].width > 40  # and so is the fix column
+        assert header[:4] == [RU.severity, RU.status, RU.days_open, RU.message]
+        assert ws.column_dimensions["D"].width > 40  # the message column is wide
+        assert ws.column_dimensions["I"].width > 40  # and so is the fix column
     patients = wb["Пациенты"]
     assert [r[0] for r in patients.iter_rows(min_row=2, values_only=True)] == [
         "Блокирующая", "Блокирующая", "Блокирующая", "Предупреждение"]
-    (rule_range,) = patients.conditional_formatting
-    assert str(rule_range.sqref) == "A2:J5"
-    (rule,) = rule_range.rules
-    assert rule.type == "expression" and rule.formula == ['$A2="Блокирующая"']
-    assert rule.dxf.fill.bgColor.rgb.endswith("FDE7E5")
+    rules = {(str(r.sqref), rule.formula[0]): rule for r in patients.conditional_formatting
+             for rule in r.rules}
+    assert set(rules) == {("B2:B5", '$B2="Новое"'), ("A2:L5", '$B2="Новое"'),
+                          ("A2:L5", '$A2="Блокирующая"')}
+    blocker = rules[("A2:L5", '$A2="Блокирующая"')]
+    assert blocker.type == "expression" and blocker.dxf.fill.bgColor.rgb.endswith("FDE7E5")
+    new_cell = rules[("B2:B5", '$B2="Новое"')]
+    assert new_cell.dxf.font.b and new_cell.dxf.fill.bgColor.rgb.endswith("DDEBF7")
+    assert rules[("A2:L5", '$B2="Новое"')].dxf.font.b
+    # The new-row rules come first so that they win where both rules set a property.
+    assert new_cell.priority < blocker.priority
     assert len(wb["Расписание"].tables["findings_schedule"].ref) and \
         wb["Расписание"].max_row == 4  # doctor + mo_specialty + slot findings
 
@@ -149,7 +155,7 @@ def test_csv_is_utf8_with_bom(rendered):
     raw = (out / "clinics" / "500101.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     text = raw[3:].decode("utf-8")
-    assert text.splitlines()[0].startswith("Важность;Что не так;")
+    assert text.splitlines()[0].startswith("Важность;Статус;Дней открыто;Что не так;")
     assert "Ивaнов, Пётр, Сергеевич" in text  # the value with its Latin "a", byte for byte
 
 
@@ -215,7 +221,7 @@ def test_english(wh, tmp_path):
     raw = (folder / "500101.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     csv = _csv(folder / "500101.csv", sep=",")
-    assert csv.columns[:3] == ["Severity", "What is wrong", "Record type"]
+    assert csv.columns[:4] == ["Severity", "Status", "Days open", "What is wrong"]
     assert set(csv["Severity"]) == {"Blocker", "Warning"}
     wb = openpyxl.load_workbook(folder / "500101.xlsx")
     assert wb.sheetnames == ["Summary", "Patients", "Policies", "Attachments", "Schedule"]

@@ -1,0 +1,185 @@
+"""The defect lifecycle across runs, computed on read from the `findings` table (issue "nightly
+operation", History and defect lifecycle). Nothing is stored: every answer is one SQL query
+over the run ledger and the findings of the runs that count as history.
+
+Definitions (for the run being reported, R):
+- A finding's key is (check_code, entity, record_id); `findings` holds one row per key and run.
+- History = the runs with status 'completed', plus R whatever its status (its reports render
+  while it is still 'running'), ordered by as_of, then started_at, then run_id. Runs ordered
+  after R are ignored (re-rendering an old run shows that run's view). Failed, running and
+  'replacing' runs other than R never count: a failed run between two completed ones neither
+  fixes nor reopens anything.
+- The previous run P = the history run just before R.
+- status of each finding of R:
+    `new`      never seen in any history run before R;
+    `open`     also present in P;
+    `reopened` absent in P but present in some earlier history run.
+- streak = the longest run of consecutive history runs ending at R in which the key is present.
+  first_seen = as_of of the first run of that streak (so a reopened finding starts again at R),
+  first_seen_ever = as_of of the first history run that had the key at all,
+  days_open = (date of R's as_of) - (date of first_seen), in days; 0 for new and reopened.
+- fixed = keys present in P and absent in R (listed with P's row: clinic, severity, value...).
+  A key that moved to another clinic is not fixed (it is still present).
+- trend = number of findings (open findings) per run of the history up to R, by check or clinic.
+"""
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+STATUSES = ("new", "open", "reopened")
+FIXED = "fixed"
+KEY = ("check_code", "entity", "record_id")
+
+#: Which runs are history besides the reported one ($run_id). One place to change it.
+HISTORY_PREDICATE = "status = 'completed'"
+
+_HISTORY = f"""
+hist AS (
+    SELECT run_id, as_of, started_at,
+           row_number() OVER (ORDER BY as_of, started_at, run_id) AS pos
+    FROM runs WHERE {HISTORY_PREDICATE} OR run_id = $run_id
+),
+cur AS (SELECT pos AS cur_pos, as_of AS cur_as_of FROM hist WHERE run_id = $run_id),
+h AS (SELECT hist.* FROM hist, cur WHERE hist.pos <= cur.cur_pos)
+"""
+
+_STATUS_SQL = f"""
+WITH {_HISTORY},
+cur_keys AS (  -- the reported run's keys, numbered: the heavy steps below work on integers
+    SELECT *, row_number() OVER () AS kid
+    FROM (SELECT DISTINCT check_code, entity, record_id FROM findings WHERE run_id = $run_id)
+),
+seen AS (  -- every history appearance of those keys
+    SELECT DISTINCT k.kid, h.pos, h.as_of
+    FROM findings f
+    JOIN h ON h.run_id = f.run_id
+    JOIN cur_keys k ON k.check_code = f.check_code AND k.entity = f.entity
+                   AND k.record_id = f.record_id
+),
+islands AS (  -- consecutive appearances share pos - rank (gaps and islands)
+    SELECT kid, pos, as_of, pos - row_number() OVER (PARTITION BY kid ORDER BY pos) AS grp
+    FROM seen
+),
+streaks AS (
+    SELECT kid, min(pos) AS start_pos, max(pos) AS end_pos, min(as_of) AS start_as_of
+    FROM islands GROUP BY kid, grp
+),
+ever AS (SELECT kid, min(pos) AS first_pos, min(as_of) AS first_seen_ever FROM seen GROUP BY kid)
+SELECT k.check_code, k.entity, k.record_id,
+       CASE WHEN s.start_pos < cur.cur_pos THEN 'open'
+            WHEN e.first_pos < cur.cur_pos THEN 'reopened'
+            ELSE 'new' END AS status,
+       s.start_as_of AS first_seen,
+       e.first_seen_ever,
+       date_diff('day', CAST(s.start_as_of AS DATE), CAST(cur.cur_as_of AS DATE)) AS days_open
+FROM streaks s
+JOIN ever e USING (kid)
+JOIN cur_keys k USING (kid)
+CROSS JOIN cur
+WHERE s.end_pos = cur.cur_pos
+ORDER BY k.check_code, k.entity, k.record_id
+"""
+
+_PREVIOUS_SQL = f"""
+WITH {_HISTORY}
+SELECT h.run_id, h.as_of FROM h, cur WHERE h.pos = cur.cur_pos - 1
+"""
+
+_FIXED_SQL = f"""
+WITH {_HISTORY},
+prev AS (SELECT h.run_id FROM h, cur WHERE h.pos = cur.cur_pos - 1)
+SELECT p.run_id AS previous_run_id, p.check_code, p.severity, p.entity, p.record_id,
+       p.mo_code, p.unassigned_reason, p.field, p.value, p.value_masked, p.patient_id
+FROM findings p
+JOIN prev ON prev.run_id = p.run_id
+WHERE NOT EXISTS (SELECT 1 FROM findings c
+                  WHERE c.run_id = $run_id AND c.check_code = p.check_code
+                    AND c.entity = p.entity AND c.record_id = p.record_id)
+ORDER BY p.check_code, p.entity, p.record_id
+"""
+
+_TREND_SQL = f"""
+WITH {_HISTORY}
+SELECT h.run_id, h.as_of, h.pos, f.{{by}} AS {{by}}, count(f.check_code) AS n
+FROM h CROSS JOIN cur
+JOIN findings f ON f.run_id = h.run_id
+WHERE h.pos > cur.cur_pos - $last
+GROUP BY ALL
+ORDER BY h.pos, {{by}} NULLS LAST
+"""
+
+_RUNS_SQL = f"""
+WITH {_HISTORY}
+SELECT h.run_id, h.as_of, h.pos FROM h CROSS JOIN cur
+WHERE h.pos > cur.cur_pos - $last ORDER BY h.pos
+"""
+
+STATUS_SCHEMA = {"check_code": pl.String, "entity": pl.String, "record_id": pl.String,
+                 "status": pl.String, "first_seen": pl.Datetime("us"),
+                 "first_seen_ever": pl.Datetime("us"), "days_open": pl.Int64}
+FIXED_COLUMNS = ("previous_run_id", "check_code", "severity", "entity", "record_id", "mo_code",
+                 "unassigned_reason", "field", "value", "value_masked", "patient_id")
+TREND_BY = ("check_code", "mo_code")
+
+
+def _require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    if not con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]:
+        raise ValueError(f"run {run_id!r} is not in the warehouse's run ledger")
+
+
+def previous_run(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The history run just before `run_id` (None for the first run)."""
+    _require_run(con, run_id)
+    rows = con.sql(_PREVIOUS_SQL, params={"run_id": run_id}).fetchall()
+    return rows[0][0] if rows else None
+
+
+def finding_status(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """One row per finding of `run_id`: check_code, entity, record_id, status (new | open |
+    reopened), first_seen, first_seen_ever (TIMESTAMP, as_of of those runs), days_open."""
+    _require_run(con, run_id)
+    frame = con.sql(_STATUS_SQL, params={"run_id": run_id}).pl()
+    return frame.cast(STATUS_SCHEMA) if frame.height else pl.DataFrame(schema=STATUS_SCHEMA)
+
+
+def fixed_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """Findings of the previous run absent from `run_id` (the previous run's rows, so `mo_code`
+    is the clinic that was asked to fix them). Empty for the first run."""
+    _require_run(con, run_id)
+    frame = con.sql(_FIXED_SQL, params={"run_id": run_id}).pl()
+    return frame.cast({c: pl.String for c in FIXED_COLUMNS}).select(FIXED_COLUMNS)
+
+
+def trend_runs(con: duckdb.DuckDBPyConnection, run_id: str, last: int = 30) -> pl.DataFrame:
+    """The last `last` history runs up to and including `run_id`: run_id, as_of, pos."""
+    _require_run(con, run_id)
+    return con.sql(_RUNS_SQL, params={"run_id": run_id, "last": last}).pl()
+
+
+def open_trend(con: duckdb.DuckDBPyConnection, run_id: str, by: str, last: int = 30) -> pl.DataFrame:
+    """Findings per history run (the last `last` up to `run_id`) and `by` (check_code or
+    mo_code; NULL mo_code = unassigned): run_id, as_of, pos, <by>, n. Zero counts are absent."""
+    if by not in TREND_BY:
+        raise ValueError(f"trend by {by!r}: use one of {TREND_BY}")
+    _require_run(con, run_id)
+    return con.sql(_TREND_SQL.format(by=by), params={"run_id": run_id, "last": last}).pl()
+
+
+def status_counts(status: pl.DataFrame, fixed: pl.DataFrame, by: str | None = None) -> pl.DataFrame:
+    """Counts of open (all current), new, reopened and fixed findings, overall or per `by`.
+
+    `status` must carry the `by` column (join it onto the findings first); `fixed` has it.
+    """
+    keys = [by] if by else []
+    agg = [pl.len().alias("open_now"),
+           (pl.col("status") == "new").sum().alias("new"),
+           (pl.col("status") == "reopened").sum().alias("reopened")]
+    if keys:
+        current = status.group_by(keys).agg(agg)
+        gone = fixed.group_by(keys).agg(pl.len().alias("fixed"))
+        both = current.join(gone, on=keys, how="full", coalesce=True, nulls_equal=True)
+    else:
+        both = status.select(agg).with_columns(pl.lit(fixed.height).alias("fixed"))
+    return both.with_columns(pl.col(c).fill_null(0).cast(pl.Int64)
+                             for c in ("open_now", "new", "reopened", "fixed"))
