@@ -1,0 +1,455 @@
+"""The baselines a team would otherwise write, on the very rows Talon checks.
+
+(a) Great Expectations 1.24 expectations on pandas DataFrames (pandas data source, one
+    dataframe asset and suite per extract file): the row-level rules as far as GX's built-in
+    expectations express them on the text columns (GX_RULES says, per rule, what is left out).
+(b) pandera (pandas backend) with vectorised checks: every row-level rule in full, dates parsed
+    with pandas, SNILS/ENP checksums in numpy integer arithmetic (no row loop).
+(c) The floor: one DuckDB query that reads every column of every raw table of the run.
+
+(a) and (b) read the run's raw tables from Talon's warehouse into pandas (`load_pandas`): by
+definition they materialise whole tables in pandas, so the bench runs each in a process of its
+own. The regexes are the ones Talon uses (checks.parsing, checks.identifiers, row_rules).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import duckdb  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from checks.identifiers import ENP_FORM, SNILS_FORM, SNILS_MIN_EXCLUSIVE  # noqa: E402
+from checks.parsing import _DATE_FORMATS, _TS_FORMATS  # noqa: E402
+from checks.row_rules import BIRTH_MIN, NAME_PATTERN  # noqa: E402
+from flows.extract.contract import FILES, SLOT_STATUSES  # noqa: E402
+
+ID_COLUMNS = {f.name: f.id_column for f in FILES}
+
+
+@dataclass(frozen=True)
+class Ctx:
+    as_of: datetime
+    f008_codes: tuple[str, ...]
+
+    @property
+    def d(self) -> pd.Timestamp:
+        return pd.Timestamp(self.as_of.date())
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def load_pandas(db_path: Path, run_id: str) -> dict[str, pd.DataFrame]:
+    """The run's loaded raw rows, every contract column as text, one DataFrame per file."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return {f.name: con.sql(f"SELECT {', '.join(f.columns)} FROM {f.raw_table} "
+                                "WHERE run_id = ?", params=[run_id]).df() for f in FILES}
+
+
+def run_context(db_path: Path, run_id: str) -> Ctx:
+    """as_of of the run and the F008 codes valid on its date (what cur_f008 holds)."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        as_of = con.execute("SELECT as_of FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]
+        codes = con.execute(
+            "SELECT DISTINCT iddoc FROM ref_f008 WHERE run_id = ? AND date_begin <= ? "
+            "AND (date_end IS NULL OR date_end >= ?)", [run_id, as_of.date(), as_of.date()]
+        ).fetchall()
+    return Ctx(as_of, tuple(sorted(r[0] for r in codes)))
+
+
+# --- (c) floor -------------------------------------------------------------------------------
+
+def floor_sql() -> str:
+    """One statement that reads every column of every raw table of the run `$run_id`:
+    row count and total text length per table."""
+    parts = []
+    for f in FILES:
+        chars = " + ".join(f"coalesce(sum(length({c})), 0)" for c in f.columns)
+        parts.append(f"(SELECT count(*) AS rows, sum(line_no) AS lines, {chars} AS chars "
+                     f"FROM {f.raw_table} WHERE run_id = $run_id) AS {f.name}")
+    cols = ", ".join(f"{f.name}.rows, {f.name}.lines, {f.name}.chars" for f in FILES)
+    return f"SELECT {cols} FROM " + ", ".join(parts)
+
+
+def run_floor(db_path: Path, run_id: str) -> dict[str, dict[str, int]]:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        row = con.execute(floor_sql(), {"run_id": run_id}).fetchall()[0]
+    return {f.name: {"rows": int(row[3 * i]), "chars": int(row[3 * i + 2])}
+            for i, f in enumerate(FILES)}
+
+
+# --- (b) pandera on pandas: every rule, vectorised ------------------------------------------
+
+def _empty(s: pd.Series) -> pd.Series:
+    return s.isna() | (s.str.len() == 0)
+
+
+def _matches(s: pd.Series, pattern: str) -> pd.Series:
+    with warnings.catch_warnings():  # "has match groups": NAME_PATTERN's group is only grouping
+        warnings.simplefilter("ignore", UserWarning)
+        return s.str.contains(pattern, regex=True, na=False).astype(bool)
+
+
+def _parse(s: pd.Series, formats) -> pd.Series:
+    """Strict parse: a value is tried only with the format whose ASCII-digit regex it matches."""
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    for pattern, fmt in formats:
+        hit = _matches(s, pattern)
+        if hit.any():
+            out[hit] = pd.to_datetime(s[hit], format=fmt, errors="coerce").astype("datetime64[us]")
+    return out
+
+
+def parse_date(s: pd.Series) -> pd.Series:
+    return _parse(s, _DATE_FORMATS)
+
+
+def parse_ts(s: pd.Series) -> pd.Series:
+    return _parse(s, _TS_FORMATS)
+
+
+def _digits(n: np.ndarray, power: int) -> np.ndarray:
+    return (n // (10 ** power)) % 10
+
+
+def snils_valid(s: pd.Series) -> pd.Series:
+    """Accepted form, first nine > 001001998 and the right check number; never NA."""
+    form = _matches(s, SNILS_FORM)
+    out = pd.Series(False, index=s.index)
+    if form.any():
+        n = s[form].str.replace(r"[ -]", "", regex=True).astype("int64").to_numpy()
+        first9, check = n // 100, n % 100
+        total = sum(_digits(first9, 9 - i) * (10 - i) for i in range(1, 10))
+        c = total % 101
+        c = np.where(c == 100, 0, c)
+        out[form] = (first9 > SNILS_MIN_EXCLUSIVE) & (check == c)
+    return out
+
+
+def enp_valid(s: pd.Series) -> pd.Series:
+    """16 ASCII digits passing Luhn; never NA."""
+    form = _matches(s, ENP_FORM)
+    out = pd.Series(False, index=s.index)
+    if form.any():
+        n = s[form].astype("int64").to_numpy()
+        total = np.zeros(len(n), dtype=np.int64)
+        for k in range(16):
+            d = _digits(n, 15 - k)
+            total += np.where(d >= 5, 2 * d - 9, 2 * d) if k % 2 == 0 else d
+        out[form] = total % 10 == 0
+    return out
+
+
+def _name_bad(s: pd.Series, optional: bool) -> pd.Series:
+    bad = ~_matches(s, NAME_PATTERN)
+    return bad & ~_empty(s) if optional else bad
+
+
+def _pat_birth(df: pd.DataFrame, c: Ctx) -> pd.Series:
+    b = parse_date(df["birth_date"])
+    return b.isna() | (b > c.d) | (b < pd.Timestamp(BIRTH_MIN))
+
+
+def _pol_number(df: pd.DataFrame, c: Ctx) -> pd.Series:
+    t = df["policy_type"]
+    t1, t2 = t == "1", t == "2"
+    return ((t2 & ~_matches(df["policy_number"], r"^[0-9]{9}$"))
+            | (t1 & _empty(df["policy_series"])) | (t1 & _empty(df["policy_number"]))
+            | (t.isin(["2", "3"]) & ~_empty(df["policy_series"])))
+
+
+def _pol_dates(df: pd.DataFrame, c: Ctx) -> pd.Series:
+    begin, end = parse_date(df["date_begin"]), parse_date(df["date_end"])
+    return begin.isna() | (~_empty(df["date_end"]) & end.isna()) | (end < begin)
+
+
+def _att_active(df: pd.DataFrame, c: Ctx) -> pd.Series:
+    attach, detach = parse_date(df["attach_date"]), parse_date(df["detach_date"])
+    return (attach <= c.d) & (_empty(df["detach_date"]) | (detach > c.d))
+
+
+def _sch_invalid(df: pd.DataFrame, c: Ctx) -> pd.Series:
+    start, end = parse_ts(df["slot_start"]), parse_ts(df["slot_end"])
+    status, patient = df["status"], df["patient_id"]
+    return (start.isna() | end.isna() | (end <= start) | ~status.isin(list(SLOT_STATUSES))
+            | ((status == "booked") & _empty(patient)) | ((status == "free") & ~_empty(patient)))
+
+
+def _as_of(c: Ctx) -> pd.Timestamp:
+    return pd.Timestamp(c.as_of)
+
+
+@dataclass(frozen=True)
+class PandasRule:
+    code: str
+    entity: str
+    column: str | None  # a column check (gets the Series) or None: a frame check (gets the frame)
+    violated: Callable  # (Series | DataFrame, Ctx) -> bool Series, True where the rule is broken
+
+
+PANDAS_RULES: tuple[PandasRule, ...] = (
+    PandasRule("PAT.SNILS.MISSING", "patients", "snils", lambda s, c: _empty(s)),
+    PandasRule("PAT.SNILS.FORMAT", "patients", "snils",
+               lambda s, c: ~_empty(s) & ~_matches(s, SNILS_FORM)),
+    PandasRule("PAT.SNILS.CHECKSUM", "patients", "snils",
+               lambda s, c: _matches(s, SNILS_FORM) & ~snils_valid(s)),
+    PandasRule("PAT.NAME.INVALID", "patients", None,
+               lambda df, c: (_name_bad(df["last_name"], False) | _name_bad(df["first_name"], False)
+                              | _name_bad(df["middle_name"], True))),
+    PandasRule("PAT.BIRTHDATE.INVALID", "patients", None, _pat_birth),
+    PandasRule("PAT.SEX.INVALID", "patients", "sex", lambda s, c: ~s.isin(["1", "2"])),
+    PandasRule("POL.TYPE.UNKNOWN", "policies", "policy_type",
+               lambda s, c: ~s.isin(list(c.f008_codes))),
+    PandasRule("POL.ENP.MISSING", "policies", None,
+               lambda df, c: (df["policy_type"] == "3") & _empty(df["enp"])),
+    PandasRule("POL.ENP.FORMAT", "policies", "enp",
+               lambda s, c: ~_empty(s) & ~_matches(s, ENP_FORM)),
+    PandasRule("POL.ENP.CHECKSUM", "policies", "enp",
+               lambda s, c: _matches(s, ENP_FORM) & ~enp_valid(s)),
+    PandasRule("POL.NUMBER.FORMAT", "policies", None, _pol_number),
+    PandasRule("POL.DATES.INVALID", "policies", None, _pol_dates),
+    PandasRule("ATT.METHOD.INVALID", "attachments", None,
+               lambda df, c: _att_active(df, c) & ~df["attach_method"].isin(["1", "2", "3"])),
+    PandasRule("ATT.DOCTOR.SNILS", "attachments", None,
+               lambda df, c: _att_active(df, c) & ~snils_valid(df["doctor_snils"])),
+    PandasRule("SCH.SLOT.INVALID", "slots", None, _sch_invalid),
+    PandasRule("SCH.PAST.FREE", "slots", None,
+               lambda df, c: (df["status"] == "free") & (parse_ts(df["slot_start"]) < _as_of(c))),
+    PandasRule("SCH.DOCTOR.INACTIVE", "slots", None,
+               lambda df, c: ((parse_ts(df["slot_start"]) >= _as_of(c)) & (df["status"] == "free")
+                              & (df["doctor_status"] != "active"))),
+)
+
+
+def pandera_schemas(ctx: Ctx) -> dict:
+    """One pandera.pandas DataFrameSchema per file; each check named by its rule code."""
+    import pandera.pandas as pa
+
+    schemas = {}
+    for f in FILES:
+        col_checks: dict[str, list] = {}
+        frame_checks = []
+        for rule in (r for r in PANDAS_RULES if r.entity == f.name):
+            check = pa.Check(lambda x, v=rule.violated: ~v(x, ctx), name=rule.code,
+                             ignore_na=False)
+            (col_checks.setdefault(rule.column, []) if rule.column else frame_checks).append(check)
+        columns = {c: pa.Column(str, nullable=True, checks=col_checks.get(c, []))
+                   for c in f.columns}
+        schemas[f.name] = pa.DataFrameSchema(columns, checks=frame_checks, name=f.name)
+    return schemas
+
+
+def run_pandera(frames: dict[str, pd.DataFrame], ctx: Ctx, schemas: dict) -> pd.DataFrame:
+    """(check_code, record_id) of every failing row, from lazy validation (like Talon's)."""
+    from pandera.errors import SchemaErrors
+
+    codes = {r.code for r in PANDAS_RULES}
+    out = [pd.DataFrame({"check_code": pd.Series([], dtype=str),
+                         "record_id": pd.Series([], dtype=str)})]
+    for name, schema in schemas.items():
+        frame = frames[name]
+        try:
+            schema.validate(frame, lazy=True)
+            continue
+        except SchemaErrors as exc:
+            cases = exc.failure_cases
+        foreign = cases[~cases["check"].isin(codes) | cases["index"].isna()]
+        if len(foreign):
+            raise RuntimeError(f"pandera-pandas {name}: failure outside the rules: "
+                               f"{foreign.head(5).to_dict('records')}")
+        cases = cases[["check", "index"]].drop_duplicates()
+        ids = frame[ID_COLUMNS[name]].to_numpy()[cases["index"].astype("int64").to_numpy()]
+        out.append(pd.DataFrame({"check_code": cases["check"].to_numpy(), "record_id": ids}))
+    return pd.concat(out, ignore_index=True)
+
+
+# --- (a) Great Expectations on pandas: what its expectations express ------------------------
+
+FULL, PARTIAL, NONE = "full", "partial", "not expressible"
+_DATE_RES = [p for p, _ in _DATE_FORMATS]
+_TS_RES = [p for p, _ in _TS_FORMATS]
+
+
+@dataclass(frozen=True)
+class GxRule:
+    code: str
+    entity: str
+    coverage: str  # full | partial | not expressible
+    expectations: Callable[[Ctx], list[Spec]]  # built-in expectations (none: not expressible)
+    missing: str = ""  # what the expectations do not check
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One built-in GX expectation: class name, arguments, optional row condition
+    ("==", column, value) or ("in", column, values). Built into GX objects by gx_setup only,
+    so describing the suite needs no GX import."""
+
+    expectation: str
+    kwargs: dict
+    where: tuple | None = None
+
+    def build(self):
+        import great_expectations.expectations as gxe
+        from great_expectations.expectations.row_conditions import Column
+
+        kwargs = dict(self.kwargs)
+        if self.where is not None:
+            op, column, value = self.where
+            kwargs["row_condition"] = (Column(column) == value if op == "=="
+                                       else Column(column).is_in(list(value)))
+        return getattr(gxe, self.expectation)(**kwargs)
+
+
+def _nonempty(column: str, where: tuple | None = None) -> Spec:
+    return Spec("ExpectColumnValueLengthsToBeBetween", {"column": column, "min_value": 1}, where)
+
+
+def _empty_where(column: str, where: tuple) -> Spec:
+    return Spec("ExpectColumnValueLengthsToEqual", {"column": column, "value": 0}, where)
+
+
+def _regex(column: str, regex: str, where: tuple | None = None) -> Spec:
+    return Spec("ExpectColumnValuesToMatchRegex", {"column": column, "regex": regex}, where)
+
+
+def _regex_any(column: str, regexes: list[str]) -> Spec:
+    return Spec("ExpectColumnValuesToMatchRegexList",
+                {"column": column, "regex_list": regexes, "match_on": "any"})
+
+
+def _in_set(column: str, values, where: tuple | None = None) -> Spec:
+    return Spec("ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}, where)
+
+
+def _optional(regex: str) -> str:
+    """Empty, or the anchored pattern."""
+    return f"^$|{regex}"
+
+
+_T1, _T2, _T23 = ("==", "policy_type", "1"), ("==", "policy_type", "2"), \
+    ("in", "policy_type", ("2", "3"))
+_BOOKED, _FREE = ("==", "status", "booked"), ("==", "status", "free")
+
+
+def _pol_number_gx(c: Ctx) -> list[Spec]:
+    return [_regex("policy_number", r"^[0-9]{9}$", _T2), _nonempty("policy_series", _T1),
+            _nonempty("policy_number", _T1), _empty_where("policy_series", _T23)]
+
+
+def _slot_gx(c: Ctx) -> list[Spec]:
+    return [_regex_any("slot_start", _TS_RES), _regex_any("slot_end", _TS_RES),
+            _in_set("status", SLOT_STATUSES), _nonempty("patient_id", _BOOKED),
+            _empty_where("patient_id", _FREE)]
+
+
+_NOT_DATES = ("calendar validity (31.02) needs strptime per format, and GX's "
+              "ExpectColumnValuesToMatchStrftimeFormat takes one format while the contract "
+              "allows two; ranges/order need a parsed column")
+
+GX_RULES: tuple[GxRule, ...] = (
+    GxRule("PAT.SNILS.MISSING", "patients", FULL, lambda c: [_nonempty("snils")]),
+    GxRule("PAT.SNILS.FORMAT", "patients", FULL,
+           lambda c: [_regex("snils", _optional(SNILS_FORM))]),
+    GxRule("PAT.SNILS.CHECKSUM", "patients", NONE, lambda c: [],
+           "mod-101 check number: no built-in expectation (form is PAT.SNILS.FORMAT's regex)"),
+    GxRule("PAT.NAME.INVALID", "patients", FULL,
+           lambda c: [_regex("last_name", NAME_PATTERN), _regex("first_name", NAME_PATTERN),
+                      _regex("middle_name", _optional(NAME_PATTERN))]),
+    GxRule("PAT.BIRTHDATE.INVALID", "patients", PARTIAL,
+           lambda c: [_regex_any("birth_date", _DATE_RES)],
+           "form only (regex list); " + _NOT_DATES + " (1900-01-01 <= birth <= D)"),
+    GxRule("PAT.SEX.INVALID", "patients", FULL, lambda c: [_in_set("sex", ("1", "2"))]),
+    GxRule("POL.TYPE.UNKNOWN", "policies", FULL,
+           lambda c: [_in_set("policy_type", c.f008_codes)]),
+    GxRule("POL.ENP.MISSING", "policies", FULL,
+           lambda c: [_nonempty("enp", ("==", "policy_type", "3"))]),
+    GxRule("POL.ENP.FORMAT", "policies", FULL, lambda c: [_regex("enp", _optional(ENP_FORM))]),
+    GxRule("POL.ENP.CHECKSUM", "policies", NONE, lambda c: [],
+           "Luhn: no built-in expectation"),
+    GxRule("POL.NUMBER.FORMAT", "policies", FULL, _pol_number_gx),
+    GxRule("POL.DATES.INVALID", "policies", PARTIAL,
+           lambda c: [_regex_any("date_begin", _DATE_RES),
+                      _regex_any("date_end", ["^$", *_DATE_RES])],
+           "form only; " + _NOT_DATES + " (date_end >= date_begin across two formats)"),
+    GxRule("ATT.METHOD.INVALID", "attachments", PARTIAL,
+           lambda c: [_in_set("attach_method", ("1", "2", "3"))],
+           "checked on every row: 'active on D' is a date comparison on text, not a row_condition"),
+    GxRule("ATT.DOCTOR.SNILS", "attachments", PARTIAL,
+           lambda c: [_regex("doctor_snils", SNILS_FORM)],
+           "form only, every row: no checksum, no 'active on D' condition"),
+    GxRule("SCH.SLOT.INVALID", "slots", PARTIAL, _slot_gx,
+           "timestamps: form only (six formats, regex list); calendar validity and "
+           "slot_end > slot_start need parsed columns"),
+    GxRule("SCH.PAST.FREE", "slots", NONE, lambda c: [],
+           "slot_start < as_of: a comparison of text in three formats"),
+    GxRule("SCH.DOCTOR.INACTIVE", "slots", PARTIAL,
+           lambda c: [_in_set("doctor_status", ("active",), _FREE)],
+           "every free slot: 'in the future' (slot_start >= as_of) is not expressible"),
+)
+
+
+def gx_setup(ctx: Ctx):
+    """Ephemeral context, pandas data source, one dataframe asset + suite + validation
+    definition per file. Returns {file: ValidationDefinition}."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig)
+
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(),
+                               analytics_enabled=False,
+                               progress_bars=ProgressBarsConfig(globally=False))
+    context = gx.get_context(project_config=config, mode="ephemeral")
+    source = context.data_sources.add_pandas("talon_bench")
+    definitions = {}
+    for f in FILES:
+        batch = source.add_dataframe_asset(name=f.name).add_batch_definition_whole_dataframe("all")
+        suite = context.suites.add(gx.ExpectationSuite(name=f"bench.{f.name}"))
+        for rule in (r for r in GX_RULES if r.entity == f.name):
+            for spec in rule.expectations(ctx):
+                expectation = spec.build()
+                expectation.meta = {"check_code": rule.code}
+                suite.add_expectation(expectation)
+        definitions[f.name] = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"bench.{f.name}", data=batch, suite=suite))
+    return definitions
+
+
+def run_gx(frames: dict[str, pd.DataFrame], definitions: dict,
+           result_format: str = "SUMMARY") -> dict:
+    """Validate every file; per check code: number of expectations, unexpected rows (summed
+    over its expectations), and whether all succeeded; raises when an expectation raised."""
+    out: dict[str, dict] = {}
+    for name, definition in definitions.items():
+        result = definition.run(batch_parameters={"dataframe": frames[name]},
+                                result_format=result_format)
+        for r in result.results:
+            code = r.expectation_config.meta["check_code"]
+            info = r.exception_info or {}
+            if info.get("raised_exception"):
+                raise RuntimeError(f"GX expectation of {code} raised: {info.get('exception_message')}")
+            row = out.setdefault(code, {"expectations": 0, "unexpected": 0, "success": True})
+            row["expectations"] += 1
+            row["unexpected"] += int((r.result or {}).get("unexpected_count") or 0)
+            row["success"] &= bool(r.success)
+    return out
+
+
+def gx_coverage() -> list[dict]:
+    """Per rule: how much of it GX expresses (for the results tables)."""
+    ctx = Ctx(datetime(2000, 1, 1), ("1",))
+    return [{"code": r.code, "entity": r.entity, "coverage": r.coverage,
+             "expectations": [e.expectation for e in r.expectations(ctx)],
+             "missing": r.missing} for r in GX_RULES]
+
+
+__all__ = ["Ctx", "load_pandas", "run_context", "floor_sql", "run_floor", "PANDAS_RULES",
+           "pandera_schemas", "run_pandera", "GX_RULES", "gx_setup", "run_gx", "gx_coverage"]

@@ -1,0 +1,396 @@
+"""Benchmark of a full nightly run against the baselines a team would otherwise write.
+
+    python -m tests.benchmarks.bench --sizes 100000 1000000 [--with-10m] [--out tests/benchmarks]
+
+Per size: generate a region (flows.synth, fixed seed and as_of; cached under --work so re-runs
+skip it), run the nightly job stage by stage with the plain functions the Prefect flow calls
+(prepare, load_run, staging, row rules, set rules, route/store, GX suite, reports, finish_run;
+Prefect itself, its server and its task orchestration are not measured), then the baselines
+on the same loaded rows: (a) GX on pandas, (b) pandera on pandas, (c) one DuckDB pass. Each of
+these runs in a fresh process of its own, so every peak RSS is that job's alone. Writes
+RESULTS.md and results.json into --out. Not part of the test suite (see test_bench_smoke.py).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+AS_OF = datetime(2026, 3, 2, 6, 0)
+SEED = 20260302
+DEFAULT_WORK = REPO / "data" / "bench"
+DEFAULT_OUT = Path(__file__).resolve().parent
+MARKER = "bench-region.json"
+BASELINES = ("gx", "pandera", "floor")
+#: Talon's stages in run order: (name, group). Groups follow the issue: ingest, pandera
+#: checks, GX/SQL checks, reports.
+TALON_STAGES = (
+    ("imports", "startup"), ("prepare", "ingest"), ("load", "ingest"),
+    ("staging", "checks"), ("row_rules", "checks"), ("set_rules", "checks"),
+    ("route_store", "checks"), ("gx_suite", "gx"),
+    ("findings_csv", "reports"), ("gx_page", "reports"), ("clinic_fix_lists", "reports"),
+    ("auditor_report", "reports"), ("finish", "reports"),
+)
+CHECK_STAGE = ("staging", "row_rules", "set_rules")
+
+
+# --- parent: orchestration ------------------------------------------------------------------
+
+def region_key(size: int, seed: int) -> str:
+    """Identity of a generated region: size, seed, as_of and the generator's source code."""
+    h = hashlib.sha256(f"{size}/{seed}/{AS_OF.isoformat()}".encode())
+    for path in sorted((REPO / "flows" / "synth").glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def region_dir(work: Path, size: int, seed: int) -> Path:
+    return work / f"region-{size}-seed{seed}"
+
+
+def spawn(child: str, size: int, work: Path, seed: int, **options) -> dict:
+    """Run one job in a fresh interpreter; returns the JSON it wrote."""
+    result = work / f"result-{child}-{size}.json"
+    result.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "tests.benchmarks.bench", "--child", child, "--size", str(size),
+           "--work", str(work), "--seed", str(seed), "--result", str(result)]
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        cmd.append(f"--{key.replace('_', '-')}")
+        if value is not True:
+            cmd.extend([str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)])
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, "GX_ANALYTICS_ENABLED": "false"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark job {child} at {size} failed (exit {proc.returncode})")
+    data = json.loads(result.read_text())
+    data["process_wall_s"] = round(time.perf_counter() - started, 3)  # incl. interpreter + imports
+    return data
+
+
+def ensure_region(work: Path, size: int, seed: int) -> dict:
+    region = region_dir(work, size, seed)
+    marker = region / MARKER
+    key = region_key(size, seed)
+    if marker.is_file():
+        info = json.loads(marker.read_text())
+        if info.get("key") == key:
+            return {**info, "cached": True}
+    shutil.rmtree(region, ignore_errors=True)
+    spawn("generate", size, work, seed)
+    return {**json.loads(marker.read_text()), "cached": False}
+
+
+def run_size(size: int, work: Path, seed: int, baselines: tuple[str, ...], verify: bool,
+             profile: list[str], gx_result_format: str) -> dict:
+    print(f"[bench] {size:,} patients: region", flush=True)
+    generation = ensure_region(work, size, seed)
+    print(f"[bench] {size:,}: Talon run", flush=True)
+    talon = spawn("talon", size, work, seed, verify=verify, profile=profile or None)
+    out = {"patients": size, "seed": seed, "as_of": AS_OF.isoformat(), "generation": generation,
+           "talon": talon, "baselines": {}}
+    for name in baselines:
+        print(f"[bench] {size:,}: baseline {name}", flush=True)
+        out["baselines"][name] = spawn(name, size, work, seed, run_id=talon["run_id"],
+                                       gx_result_format=gx_result_format if name == "gx" else None)
+    from tests.benchmarks import tables
+
+    out["ratios"] = tables.ratios(out)
+    out["agreement"] = tables.agreement(out)
+    return out
+
+
+def machine() -> dict:
+    import platform
+
+    def version(module: str) -> str:
+        from importlib.metadata import PackageNotFoundError, version as v
+        try:
+            return v(module)
+        except PackageNotFoundError:
+            return "absent"
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.processor() or "?")
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                capture_output=True, text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=REPO,
+                                    capture_output=True, text=True).stdout.strip())
+    except OSError:
+        commit, dirty = "?", None
+    return {
+        "cpu_model": cpu, "nproc": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(),
+        "mem_total_gb": round(mem_kb / 1024 / 1024, 1), "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {m: version(m) for m in ("polars", "duckdb", "great_expectations", "pandera",
+                                             "pandas", "pyarrow", "prefect", "numpy")},
+        "commit": commit, "dirty_worktree": dirty,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
+                        help="patients per region (default: 100000 1000000)")
+    parser.add_argument("--with-10m", action="store_true", help="also 10,000,000 patients")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="where RESULTS.md and results.json go (default: tests/benchmarks)")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                        help="regions, warehouses, reports, profiles (default: data/bench)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--baselines", nargs="*", choices=BASELINES, default=list(BASELINES))
+    parser.add_argument("--note", default="",
+                        help='shown on top of RESULTS.md, e.g. "shared machine — preliminary"')
+    parser.add_argument("--profile", nargs="*", default=[], metavar="STAGE",
+                        help="cProfile these Talon stages into WORK/run-N/profile-STAGE.pstats/.txt "
+                             "(slows them down: use on a separate run)")
+    parser.add_argument("--gx-result-format", default="SUMMARY",
+                        choices=("BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE"))
+    parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                        help="only re-render RESULTS.md beside --out from an existing results.json")
+    parser.add_argument("--verify", action="store_true",
+                        help="after the staged run, also run pipeline.run_checks and require "
+                             "the same findings (guards the bench against pipeline drift)")
+    # internal: one job in a child process
+    parser.add_argument("--child", choices=("generate", "talon") + BASELINES, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--run-id", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    work = args.work.resolve()
+
+    if args.child:
+        result = CHILDREN[args.child](args, work)
+        args.result.write_text(json.dumps(result, indent=1, default=str))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Skip interpreter teardown: nothing is left to clean up, and the duckdb bindings
+        # print pages of nanobind "leaked instance" noise at exit.
+        os._exit(0)
+
+    if args.render:
+        from tests.benchmarks import tables
+
+        info = json.loads(args.render.read_text(encoding="utf-8"))
+        info.pop("gx_coverage", None)
+        print(f"[bench] wrote {tables.write(info, args.out)[0]}")
+        return 0
+    unknown = set(args.profile) - {name for name, _ in TALON_STAGES}
+    if unknown:
+        parser.error(f"unknown stages to profile: {sorted(unknown)}")
+    sizes = list(dict.fromkeys(args.sizes + ([10_000_000] if args.with_10m else [])))
+    work.mkdir(parents=True, exist_ok=True)
+    started = datetime.now()
+    command = "python -m tests.benchmarks.bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    info = {"started": started.isoformat(timespec="seconds"), "command": command,
+            "note": args.note, "machine": machine(), "load_avg_start": os.getloadavg(),
+            "gx_result_format": args.gx_result_format, "sizes": []}
+    for size in sizes:
+        info["sizes"].append(run_size(size, work, args.seed, tuple(args.baselines), args.verify,
+                                      args.profile, args.gx_result_format))
+    info["load_avg_end"] = os.getloadavg()
+    info["finished"] = datetime.now().isoformat(timespec="seconds")
+    from tests.benchmarks import tables
+
+    md, js = tables.write(info, args.out)
+    print(f"[bench] wrote {md} and {js}")
+    return 0
+
+
+# --- children: one job each -----------------------------------------------------------------
+
+def _generate_child(args, work: Path) -> dict:
+    from flows.synth import generate_region
+    from tests.benchmarks.measure import Recorder
+
+    region = region_dir(work, args.size, args.seed)
+    rec = Recorder()
+    with rec.stage("generate", "generate"):
+        res = generate_region(region, patients=args.size, seed=args.seed, as_of=AS_OF)
+    info = {"key": region_key(args.size, args.seed), "patients": args.size, "seed": args.seed,
+            "as_of": AS_OF.isoformat(), "lines": res.rows, "stages": rec.as_dicts(),
+            "process_peak_mb": rec.peak_mb(),
+            "generated": datetime.now().isoformat(timespec="seconds")}
+    (region / MARKER).write_text(json.dumps(info, indent=1))
+    return info
+
+
+def _talon_child(args, work: Path) -> dict:
+    """The nightly flow's work (flows/nightly.py) without Prefect, one measured stage each."""
+    from tests.benchmarks.measure import Recorder, profiled
+
+    region = region_dir(work, args.size, args.seed)
+    run_dir = work / f"run-{args.size}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    db, out, lang = run_dir / "warehouse.duckdb", run_dir / "out", "ru"
+    rec = Recorder()
+    profile = set(args.profile or ())
+
+    @contextmanager
+    def stage(name: str):
+        group = dict(TALON_STAGES)[name]
+        path = run_dir / f"profile-{name}.pstats" if name in profile else None
+        with rec.stage(name, group) as info, profiled(path):
+            yield info
+
+    t0 = time.perf_counter()
+    with stage("imports"):  # what a `talon run` imports on its way (polars, DuckDB, GX, reports)
+        import polars as pl
+
+        import checks.gx_suite  # noqa: F401  (imported lazily by the run, GX is heavy)
+        from checks import findings as findings_mod
+        from checks import row_rules, set_rules, staging
+        from flows import pipeline, publish as publish_mod, warehouse
+        from reports.auditor import write_auditor_report
+        from reports.clinic import write_clinic_reports
+        from reports.findings_csv import write_findings_csv
+        from reports.validation import write_gx_page
+    params = pipeline.CheckParams()
+    with stage("prepare"):
+        prepared = pipeline.prepare(region / "extract", region / "reference")
+    as_of = prepared.as_of
+    rows = {f.spec.name: f.rows_loaded for f in prepared.files}
+    with warehouse.connect(db) as con:
+        with stage("load"):
+            replaces = pipeline.check_rerun(con, prepared, force=False)
+            run_id = pipeline.new_run_id()
+            pipeline.load_run(con, prepared, run_id, replaces)
+            if not pipeline.reconciliation(con, run_id)["reconciled"].all():
+                raise RuntimeError("reconciliation failed")
+        with stage("staging"):
+            staged = staging.build_staging(con, run_id, as_of)
+        with stage("row_rules"):
+            row_found = row_rules.run_row_rules(staged, as_of, staged.f008_codes)
+        with stage("set_rules"):
+            set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours,
+                                                params.horizon_days)
+        with stage("route_store"):
+            raw = pl.concat([
+                row_found.with_columns(pl.lit(None, pl.String).alias("entity")),
+                set_found.with_columns(pl.lit(None, pl.String).alias("entity")),
+                findings_mod.quarantine_findings(con, run_id),
+            ], how="diagonal_relaxed")
+            routed = findings_mod.route_and_store(con, run_id, raw)
+        del staged, row_found, raw  # run_checks returns only the routed findings
+        with stage("gx_suite"):
+            pipeline.validate_with_gx(con, db, run_id, as_of, params, set_found)
+        del set_found
+
+    def render(folder: Path) -> None:  # flows.nightly.publish's render
+        with stage("findings_csv"):
+            write_findings_csv(routed, folder / "findings.csv", lang)
+        with warehouse.connect(db) as con2:
+            with stage("gx_page"):
+                write_gx_page(con2, run_id, folder, lang)
+            with stage("clinic_fix_lists"):
+                write_clinic_reports(con2, run_id, folder, lang)
+            with stage("auditor_report"):
+                write_auditor_report(con2, run_id, folder, lang)
+
+    folder = publish_mod.publish(out, publish_mod.run_label(as_of, run_id), render)
+    with stage("finish"):
+        with warehouse.connect(db) as con:
+            pipeline.finish_run(con, run_id, "completed")
+    end_to_end = time.perf_counter() - t0
+
+    counts = dict(routed.group_by("check_code").len().iter_rows())
+    result = {"run_id": run_id, "rows": rows, "total_rows": sum(rows.values()),
+              "stages": rec.as_dicts(), "rss_method": rec.rss_method,
+              "end_to_end_s": round(end_to_end, 3),
+              "process_peak_mb": rec.peak_mb(),
+              "findings": routed.height, "counts": counts,
+              "row_rule_codes": list(row_rules.CODES), "set_rule_codes": list(set_rules.CODES),
+              "report_files": sum(1 for p in folder.rglob("*") if p.is_file()),
+              "warehouse_mb": round(db.stat().st_size / 2**20, 1)}
+    if args.verify:
+        result["verified"] = _verify(db, run_id, as_of, routed)
+    return result
+
+
+def _verify(db: Path, run_id: str, as_of: datetime, routed) -> bool:
+    """pipeline.run_checks on the same run must store exactly the bench's findings."""
+    from flows import pipeline, warehouse
+
+    keys = ["check_code", "entity", "record_id", "mo_code", "field", "value"]
+    with warehouse.connect(db) as con:
+        again = pipeline.run_checks(con, run_id, as_of, pipeline.CheckParams(gx=False))
+    if not routed.select(keys).sort(keys).equals(again.select(keys).sort(keys)):
+        raise RuntimeError("the bench's stage-by-stage run and pipeline.run_checks disagree: "
+                           "update tests/benchmarks/bench.py to follow flows/pipeline.py")
+    return True
+
+
+def _baseline_child(args, work: Path) -> dict:
+    from tests.benchmarks import baselines as bl
+    from tests.benchmarks.measure import Recorder
+
+    db = work / f"run-{args.size}" / "warehouse.duckdb"
+    rec = Recorder()
+    result: dict = {"baseline": args.child}
+    if args.child == "floor":
+        with rec.stage("one_pass", "baseline"):
+            result["read"] = bl.run_floor(db, args.run_id)
+    else:
+        ctx = bl.run_context(db, args.run_id)
+        if args.child == "gx":
+            import great_expectations  # noqa: F401  (import time is not validation time)
+        else:
+            import pandera.pandas  # noqa: F401
+        with rec.stage("load_pandas", "baseline"):
+            frames = bl.load_pandas(db, args.run_id)
+        if args.child == "gx":
+            with rec.stage("setup", "baseline"):
+                definitions = bl.gx_setup(ctx)
+            with rec.stage("validate", "baseline"):
+                result["counts"] = bl.run_gx(frames, definitions, args.gx_result_format)
+            result["result_format"] = args.gx_result_format
+        else:
+            with rec.stage("setup", "baseline"):
+                schemas = bl.pandera_schemas(ctx)
+            with rec.stage("validate", "baseline"):
+                found = bl.run_pandera(frames, ctx, schemas)
+            result["counts"] = {k: int(v) for k, v in found.groupby("check_code").size().items()}
+            result["same_findings_as_talon"] = _same_row_findings(db, args.run_id, found)
+    result.update(stages=rec.as_dicts(), rss_method=rec.rss_method,
+                  process_peak_mb=rec.peak_mb())
+    return result
+
+
+def _same_row_findings(db: Path, run_id: str, found) -> dict:
+    """Compare (check_code, record_id) of pandera-pandas with Talon's stored row findings."""
+    import duckdb
+
+    from tests.benchmarks.baselines import PANDAS_RULES
+
+    codes = [r.code for r in PANDAS_RULES]
+    with duckdb.connect(str(db), read_only=True) as con:
+        talon = con.execute("SELECT check_code, record_id FROM findings WHERE run_id = ? AND "
+                            "check_code IN (SELECT unnest(?))", [run_id, codes]).fetchall()
+    ours = set(zip(found["check_code"], found["record_id"]))
+    theirs = set(talon)
+    return {"equal": ours == theirs, "talon": len(theirs), "baseline": len(ours),
+            "only_baseline": sorted(ours - theirs)[:10], "only_talon": sorted(theirs - ours)[:10]}
+
+
+CHILDREN = {"generate": _generate_child, "talon": _talon_child, "gx": _baseline_child,
+            "pandera": _baseline_child, "floor": _baseline_child}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

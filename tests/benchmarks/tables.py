@@ -1,0 +1,218 @@
+"""Ratios, agreement and the RESULTS.md / results.json tables of a benchmark run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.benchmarks.baselines import gx_coverage
+
+#: (size, end-to-end seconds, peak MB) targets of the issue; sizes without a target: n/a.
+TARGETS = {1_000_000: (60, 3 * 1024), 10_000_000: (600, 8 * 1024)}
+SPEEDUP_TARGET_VS_GX = 10
+BASELINE_NAMES = {"gx": "(a) GX on pandas", "pandera": "(b) pandera on pandas",
+                  "floor": "(c) DuckDB one pass"}
+#: Talon parts compared, and which baseline steps they are compared with.
+COMPARISONS = (
+    ("row rules", ("row_rules",), ("setup", "validate")),
+    ("staging + row rules", ("staging", "row_rules"), ("load_pandas", "setup", "validate")),
+    ("check stage (staging + row + set rules)", ("staging", "row_rules", "set_rules"),
+     ("load_pandas", "setup", "validate", "one_pass")),
+)
+
+
+def _walls(stages: list[dict]) -> dict[str, float]:
+    return {s["name"]: s["wall_s"] for s in stages}
+
+
+def _cpus(stages: list[dict]) -> dict[str, float]:
+    return {s["name"]: s["cpu_s"] for s in stages}
+
+
+def ratios(size_result: dict) -> list[dict]:
+    """Talon part vs each baseline: seconds of both and baseline / Talon (>1: Talon faster),
+    by wall time and by CPU time (Talon's CPU counts both cores' threads; pandas uses one)."""
+    talon = _walls(size_result["talon"]["stages"])
+    talon_cpu = _cpus(size_result["talon"]["stages"])
+    out = []
+    for label, talon_parts, baseline_parts in COMPARISONS:
+        t = sum(talon[p] for p in talon_parts)
+        tc = sum(talon_cpu[p] for p in talon_parts)
+        for name, result in size_result["baselines"].items():
+            walls, cpus = _walls(result["stages"]), _cpus(result["stages"])
+            parts = [p for p in baseline_parts if p in walls]
+            if name == "floor" and "set_rules" not in talon_parts:
+                continue  # the floor is compared with the whole check stage only
+            b, bc = sum(walls[p] for p in parts), sum(cpus[p] for p in parts)
+            out.append({"talon_part": label, "talon_s": round(t, 3), "baseline": name,
+                        "baseline_part": " + ".join(parts), "baseline_s": round(b, 3),
+                        "baseline_over_talon": round(b / t, 2) if t else None,
+                        "talon_cpu_s": round(tc, 3), "baseline_cpu_s": round(bc, 3),
+                        "baseline_over_talon_cpu": round(bc / tc, 2) if tc else None})
+    return out
+
+
+def agreement(size_result: dict) -> dict:
+    talon_counts = size_result["talon"]["counts"]
+    out: dict = {}
+    pandera = size_result["baselines"].get("pandera")
+    if pandera:
+        out["pandera"] = pandera["same_findings_as_talon"]
+    gx = size_result["baselines"].get("gx")
+    if gx:
+        out["gx"] = {c["code"]: {"coverage": c["coverage"], "talon": talon_counts.get(c["code"], 0),
+                                 "gx_unexpected": gx["counts"].get(c["code"], {}).get("unexpected")}
+                     for c in gx_coverage()}
+    return out
+
+
+def _e2e(size_result: dict) -> tuple[float, float]:
+    talon = size_result["talon"]
+    return talon["end_to_end_s"], talon["process_peak_mb"]
+
+
+def _gx_speedup(size_result: dict) -> float | None:
+    return next((r["baseline_over_talon"] for r in size_result["ratios"]
+                 if r["baseline"] == "gx" and r["talon_part"].startswith("check stage")), None)
+
+
+def _fmt(x, digits: int = 2) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _us(seconds: float, rows: int) -> float:
+    return round(seconds / rows * 1e6, 3) if rows else 0.0
+
+
+def _stage_rows(stages: list[dict], rows: int, label=lambda s: s["name"]) -> list[list]:
+    return [[label(s), s["group"], s["wall_s"], s["cpu_s"], s["peak_rss_mb"], _us(s["wall_s"], rows)]
+            for s in stages]
+
+
+def markdown(info: dict) -> str:
+    m = info["machine"]
+    v = m["versions"]
+    lines = ["# Talon benchmark results", ""]
+    if info.get("note"):
+        lines += [f"> **{info['note']}**", ""]
+    lines += [
+        f"Produced by `{info['command']}` ({info['started']} – {info['finished']}), commit "
+        f"`{m['commit']}`{' with uncommitted changes' if m['dirty_worktree'] else ''}. "
+        "How to run and what each number means: [README.md](README.md).", "",
+        "## Machine", "",
+        f"- CPU: {m['cpu_model']}, {m['nproc']} CPUs available (nproc); RAM {m['mem_total_gb']} GB",
+        f"- {m['os']}; Python {m['python']}; polars {v['polars']}, duckdb {v['duckdb']}, "
+        f"great_expectations {v['great_expectations']}, pandera {v['pandera']}, "
+        f"pandas {v['pandas']}, pyarrow {v['pyarrow']}, numpy {v['numpy']}, prefect {v['prefect']}",
+        f"- Load average (1, 5, 15 min) at start {tuple(round(x, 1) for x in info['load_avg_start'])}, "
+        f"at end {tuple(round(x, 1) for x in info['load_avg_end'])}",
+        "- Talon is measured through the plain functions the Prefect flow calls; Prefect server "
+        "start and Prefect's task orchestration are excluded. Every job (generation, Talon run, "
+        "each baseline) runs in a fresh process: its peak RSS is its own.",
+        f"- Per-stage peak RSS: {info['sizes'][0]['talon']['rss_method'] if info['sizes'] else '–'}; "
+        "µs/row = wall time / all loaded rows of the four files.",
+        f"- GX result format: {info['gx_result_format']} (counts and a few examples; Talon "
+        "keeps every failing record).", "",
+        "## Summary against the targets", ""]
+    rows = []
+    for s in info["sizes"]:
+        e2e, peak = _e2e(s)
+        target = TARGETS.get(s["patients"])
+        speed = _gx_speedup(s)
+        rows.append([s["patients"], s["talon"]["total_rows"], e2e,
+                     f"≤ {target[0]}" if target else "n/a", peak,
+                     f"≤ {target[1]:,}" if target else "n/a",
+                     ("met" if e2e <= target[0] and peak <= target[1] else "missed") if target else "n/a",
+                     speed, "met" if speed and speed >= SPEEDUP_TARGET_VS_GX else "missed"])
+    lines += _table(["patients", "rows (4 files)", "end to end s", "target s", "peak RSS MB",
+                     "target MB", "time+memory", "check stage vs (a) ×", "≥ 10×"], rows)
+    for s in info["sizes"]:
+        lines += _size_section(s)
+    lines += ["## What GX expresses of the row rules (baseline a)", "",
+              "Built-in expectations on the text columns (pandas data source). No pandas-level "
+              "precomputed columns: what a rule needs beyond these is left out and listed.", ""]
+    lines += _table(["rule", "coverage", "GX expectations", "not checked by GX"],
+                    [[c["code"], c["coverage"], ", ".join(c["expectations"]) or "–",
+                      c["missing"] or "–"] for c in gx_coverage()])
+    return "\n".join(lines)
+
+
+def _size_section(s: dict) -> list[str]:
+    talon = s["talon"]
+    n, rows = s["patients"], talon["total_rows"]
+    gen = s["generation"]
+    lines = [f"## {n:,} patients", "",
+             "Loaded rows: " + ", ".join(f"{k} {v:,}" for k, v in talon["rows"].items())
+             + f"; total {rows:,}. Warehouse file {talon['warehouse_mb']} MB; "
+             f"{talon['findings']:,} findings; {talon['report_files']:,} report files.", "",
+             "### Talon, stage by stage", ""]
+    body = _stage_rows(talon["stages"], rows)
+    stage_sum = round(sum(st["wall_s"] for st in talon["stages"]), 3)
+    body.append(["**end to end** (sum of stages " + _fmt(stage_sum) + ")", "", talon["end_to_end_s"],
+                 round(sum(st["cpu_s"] for st in talon["stages"]), 3), talon["process_peak_mb"],
+                 _us(talon["end_to_end_s"], rows)])
+    g = gen["stages"][0]
+    body.append([f"generation ({'cached, ' if gen['cached'] else ''}not part of the run)", "generate",
+                 g["wall_s"], g["cpu_s"], g["peak_rss_mb"], _us(g["wall_s"], rows)])
+    lines += _table(["stage", "group", "wall s", "CPU s", "peak RSS MB", "µs / row"], body)
+    lines += ["Peak RSS of the end-to-end row: the whole Talon process (the largest stage peak "
+              "or ru_maxrss). Imports alone take the first few hundred MB.", ""]
+    if s["baselines"]:
+        lines += ["### Baselines (same loaded rows, own process each)", ""]
+        brows = []
+        for name, b in s["baselines"].items():
+            brows += _stage_rows(b["stages"], rows, label=lambda st, nm=name:
+                                 f"{BASELINE_NAMES[nm]}: {st['name']}")
+            brows.append([f"{BASELINE_NAMES[name]}: process peak", "", None, None,
+                          b["process_peak_mb"], None])
+        lines += _table(["baseline step", "group", "wall s", "CPU s", "peak RSS MB", "µs / row"],
+                        brows)
+        lines += ["### Ratios (baseline s / Talon s: above 1, Talon is faster)", ""]
+        lines += _table(["Talon part", "Talon s", "baseline", "baseline steps", "baseline s",
+                         "baseline / Talon (wall)", "baseline / Talon (CPU)"],
+                        [[r["talon_part"], r["talon_s"], BASELINE_NAMES[r["baseline"]],
+                          r["baseline_part"], r["baseline_s"], r["baseline_over_talon"],
+                          r["baseline_over_talon_cpu"]]
+                         for r in s["ratios"]])
+        lines += ["CPU time is user + system of all the process's threads: on a loaded machine "
+                  "it is the steadier figure; Talon's stages run on both cores, pandas on one.", ""]
+        lines += _agreement_lines(s)
+    return lines
+
+
+def _agreement_lines(s: dict) -> list[str]:
+    a = s["agreement"]
+    lines = []
+    if "pandera" in a:
+        p = a["pandera"]
+        verdict = "identical" if p["equal"] else (
+            f"DIFFERENT (only baseline e.g. {p['only_baseline'][:3]}, only Talon e.g. "
+            f"{p['only_talon'][:3]})")
+        lines += [f"(b) pandera-pandas findings vs Talon's row-rule findings (check, record): "
+                  f"{verdict} — {p['baseline']:,} vs {p['talon']:,}.", ""]
+    if "gx" in a:
+        lines += ["(a) GX unexpected rows (summed over a rule's expectations) vs Talon's findings:", ""]
+        lines += _table(["rule", "coverage", "Talon", "GX unexpected"],
+                        [[code, r["coverage"], r["talon"], r["gx_unexpected"]]
+                         for code, r in a["gx"].items()])
+    return lines
+
+
+def write(info: dict, out_dir: Path) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "RESULTS.md", out_dir / "results.json"
+    md.write_text(markdown(info) + "\n", encoding="utf-8")
+    info = {**info, "gx_coverage": gx_coverage()}
+    js.write_text(json.dumps(info, indent=1, ensure_ascii=False, default=str) + "\n",
+                  encoding="utf-8")
+    return md, js
