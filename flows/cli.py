@@ -201,13 +201,19 @@ def history(
     from flows import pipeline
     from flows.warehouse import connect
 
+    from flows.lock import warehouse_lock
+
     if not warehouse.exists():
         _fail(InputError("no warehouse here yet (run `talon run` first)", file=str(warehouse)))
-    with connect(warehouse) as con:
+    try:
         if keep_runs is not None:
-            pruned = pipeline.prune_raw(con, keep_runs)
+            with warehouse_lock(warehouse), connect(warehouse) as con:
+                pruned = pipeline.prune_raw(con, keep_runs)
             console.print(f"Pruned raw data of {len(pruned)} run(s); their findings are kept.")
-        runs = pipeline.history(con, last)
+        with connect(warehouse, read_only=True) as con:
+            runs = pipeline.history(con, last)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
     table = Table(title=f"Runs in {warehouse}")
     for col in ("run", "as_of", "status", "blockers", "warnings", "clinics", "finished"):
         table.add_column(col)

@@ -214,7 +214,7 @@ def run_region(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
                     raise RuntimeError(f"reconciliation failed for run {run_id}")
                 findings = pipeline.run_checks(con, run_id, prepared.as_of, params,
                                                db_path=warehouse_path)
-            folder = publish_mod.publish(
+            folder = publish_mod.stage(
                 out, publish_mod.run_label(prepared.as_of, run_id),
                 lambda f: render_run_outputs(f, findings, warehouse_path, run_id, lang))
         except BaseException as exc:
@@ -223,6 +223,7 @@ def run_region(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
             raise
         with warehouse.connect(warehouse_path) as con:
             pipeline.finish_run(con, run_id, "completed")
+        publish_mod.promote(out, folder.name)
     counts = findings.group_by("severity").len()
     log.info("region %s: run %s, %s findings", name or extracts, run_id, findings.height)
     return RegionResult(name or Path(extracts).name, warehouse_path, out, "completed", run_id,

@@ -85,7 +85,8 @@ def publish(findings, warehouse_path: Path, run_id: str, as_of: datetime, out: P
             write_clinic_reports(con, run_id, folder, lang)
             write_auditor_report(con, run_id, folder, lang)
 
-    folder = publish_mod.publish(Path(out), publish_mod.run_label(as_of, run_id), render)
+    # staged only: `latest` moves after the run is marked completed (see nightly_flow)
+    folder = publish_mod.stage(Path(out), publish_mod.run_label(as_of, run_id), render)
     progress.step("Reports written")
     return folder
 
@@ -166,12 +167,18 @@ def nightly_flow(extracts: Path, reference: Path, out: Path,
             findings = check_run(warehouse_path, run_id, prepared.as_of,
                                  pipeline.CheckParams(stale_hours, horizon_days))
             folder = publish(findings, warehouse_path, run_id, prepared.as_of, Path(out), lang)
-            publish_artifacts(warehouse_path, run_id, folder)
         except BaseException as exc:
             _fail_run(warehouse_path, run_id, exc)
             raise
+        # Completed first, then `latest`: a kill in between leaves a completed run whose folder
+        # is not yet latest (the next run promotes its own), never a failed run shown as latest.
         with warehouse.connect(warehouse_path) as con:
             pipeline.finish_run(con, run_id, "completed")
+        publish_mod.promote(Path(out), folder.name)
+        try:
+            publish_artifacts(warehouse_path, run_id, folder)
+        except Exception as exc:  # noqa: BLE001  (the run and its reports are complete already)
+            get_run_logger().warning("Prefect artifacts not created: %s", type(exc).__name__)
     counts = findings.group_by("severity").len()
     return RunSummary(run_id, prepared.as_of, warehouse_path, folder, recon.to_dicts(),
                       dict(zip(counts["severity"], counts["len"])))

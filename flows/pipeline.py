@@ -5,7 +5,9 @@ them directly without a server.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +20,30 @@ from flows import warehouse
 from flows.errors import InputError
 from flows.extract import batch, contract, load, reader
 from flows.reference import nsi
+
+
+PAUSE_AT_ENV = "TALON_TEST_PAUSE_AT"
+PAUSE_FILE_ENV = "TALON_TEST_PAUSE_FILE"
+PAUSE_STAGES = ("loading", "loaded", "checked", "rendered", "published")
+
+
+def pause_point(stage: str) -> None:
+    """Test hook for the crash-safety tests (tests/e2e/test_crash_safety.py); inert unless the
+    environment variable TALON_TEST_PAUSE_AT names `stage`.
+
+    Then the run writes the stage to the file named by TALON_TEST_PAUSE_FILE and blocks while
+    that file exists, so a test can SIGKILL it at a known point, or delete the file to let it
+    go on. Stages: loading (inside the load transaction, raw rows inserted, not committed),
+    loaded (committed), checked (findings stored, before the GX cross-check), rendered (report
+    folder complete under its temporary name), published (`latest` switched).
+    """
+    if os.environ.get(PAUSE_AT_ENV) != stage:
+        return
+    signal = os.environ.get(PAUSE_FILE_ENV)
+    if signal:
+        Path(signal).write_text(f"{stage} {os.getpid()}\n")
+    while signal is None or Path(signal).exists():
+        time.sleep(0.05)
 
 
 @dataclass
@@ -84,12 +110,24 @@ class AlreadyProcessed(InputError):
 
 
 def recover_interrupted(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Mark runs left 'running' by a killed process as failed (call with the lock held)."""
+    """Mark runs left 'running' by a killed process as failed (call with the lock held), and
+    give back the runs a killed `--force` rerun was replacing their 'completed' status."""
     stale = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
-    if stale:
-        con.execute("UPDATE runs SET status = 'failed', finished_at = ?, "
-                    "message = 'interrupted: found running at the next start' "
-                    "WHERE status = 'running'", [datetime.now()])
+    set_aside = con.execute("SELECT count(*) FROM runs WHERE status = 'replacing'").fetchall()[0][0]
+    if not stale and not set_aside:
+        return []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if stale:
+            con.execute("UPDATE runs SET status = 'failed', finished_at = ?, "
+                        "message = 'interrupted: found running at the next start' "
+                        "WHERE status = 'running'", [datetime.now()])
+        con.execute("UPDATE runs SET status = 'completed', replaced_by = NULL "
+                    "WHERE status = 'replacing'")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return stale
 
 
@@ -111,12 +149,17 @@ def check_rerun(con: duckdb.DuckDBPyConnection, prepared: Prepared, force: bool)
 
 def load_run(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str,
              replaces: list[str] = ()) -> None:
-    """Write the run's ledger entry, raw tables, quarantine and reference in one transaction
-    (deleting the runs it replaces in the same transaction)."""
+    """Write the run's ledger entry, raw tables, quarantine and reference in one transaction.
+
+    The runs it replaces (`--force`) are only set aside here (status 'replacing', out of
+    reports and history); finish_run deletes them when this run completes, or gives them back
+    if it fails, so a rerun killed half-way never costs the previous run's findings.
+    """
     con.execute("BEGIN TRANSACTION")
     try:
         for old in replaces:
-            warehouse.delete_run(con, old)
+            con.execute("UPDATE runs SET status = 'replacing', replaced_by = ? WHERE run_id = ?",
+                        [run_id, old])
         con.execute(
             """INSERT INTO runs (run_id, as_of, as_of_source, region_code, extracts_dir,
                                  reference_dir, input_digest, started_at, status)
@@ -127,16 +170,34 @@ def load_run(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str,
         for result in prepared.files:
             load.load_file(con, run_id, result)
         nsi.store_reference(con, run_id, prepared.reference)
+        pause_point("loading")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    pause_point("loaded")
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
                message: str | None = None) -> None:
-    con.execute("UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE run_id = ?",
-                [status, datetime.now(), message, run_id])
+    """Close the run in one transaction: failed → the runs it was replacing are 'completed'
+    again; any other end (completed, ingested) → they are deleted."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE run_id = ?",
+                    [status, datetime.now(), message, run_id])
+        replaced = [r[0] for r in con.execute(
+            "SELECT run_id FROM runs WHERE replaced_by = ?", [run_id]).fetchall()]
+        if status == "failed":
+            con.execute("UPDATE runs SET status = 'completed', replaced_by = NULL "
+                        "WHERE replaced_by = ?", [run_id])
+        else:
+            for old in replaced:
+                warehouse.delete_run(con, old)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def reconciliation(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
@@ -155,18 +216,26 @@ def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     Expectations suite and its verdicts stored in `gx_results` beside Talon's own counts.
     """
     from checks import findings, row_rules, set_rules, staging
+    from flows import progress
 
+    progress.describe("Staging typed tables")
     staged = staging.build_staging(con, run_id, as_of)
-    f008 = {r[0] for r in con.execute("SELECT iddoc FROM cur_f008").fetchall()}
+    progress.step("Row-level checks (pandera)")
+    row_found = row_rules.run_row_rules(staged, as_of, staged.f008_codes)
+    progress.step("Set-level checks (SQL)")
     set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
+    progress.step("Routing findings to clinics")
     raw = pl.concat([
-        row_rules.run_row_rules(staged, as_of, f008).with_columns(pl.lit(None, pl.String).alias("entity")),
+        row_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         set_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         findings.quarantine_findings(con, run_id),
     ], how="diagonal_relaxed")
     routed = findings.route_and_store(con, run_id, raw)
+    pause_point("checked")
+    progress.step("Great Expectations suite")
     if params.gx and db_path is not None:
         validate_with_gx(con, Path(db_path), run_id, as_of, params, set_found)
+    progress.step("Checks done")
     return routed
 
 

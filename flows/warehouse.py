@@ -26,8 +26,9 @@ CREATE TABLE IF NOT EXISTS runs (
     input_digest  VARCHAR,               -- sha256 over the input files' sha256 and as_of
     started_at    TIMESTAMP NOT NULL,
     finished_at   TIMESTAMP,
-    status        VARCHAR NOT NULL,      -- running | completed | failed
-    message       VARCHAR
+    status        VARCHAR NOT NULL,      -- running | completed | ingested (no checks) | failed | replacing
+    message       VARCHAR,
+    replaced_by   VARCHAR                -- status 'replacing': the --force rerun replacing it
 );
 CREATE TABLE IF NOT EXISTS run_files (
     run_id           VARCHAR NOT NULL,
@@ -112,7 +113,17 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "Could not set lock" not in str(exc):
+            raise
+        from flows.lock import WarehouseBusy  # another process has the file open (a run, a shell)
+
+        holder = (str(exc).partition("Conflicting lock is held in ")[2].partition(". See")[0]
+                  or "another process")
+        raise WarehouseBusy(f"the warehouse file is open in {holder}; try again when it has "
+                            "finished", file=str(path)) from None
     con.execute("SET enable_progress_bar = false")  # Talon's own progress is shown by the CLI
     if not read_only:
         if fresh:
@@ -121,8 +132,13 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     return con
 
 
+_MIGRATIONS = """
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS replaced_by VARCHAR;
+"""
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(_LEDGER + _REFERENCE + _raw_ddl())
+    con.execute(_LEDGER + _REFERENCE + _raw_ddl() + _MIGRATIONS)
 
 
 def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
