@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Optional
 
 import duckdb
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -153,19 +154,20 @@ class RunData:
 _EMAIL_SQL = """
     SELECT mcod, FIRST(e_mail ORDER BY d_begin DESC NULLS LAST, d_end DESC NULLS FIRST, name)
     FROM ref_f003 WHERE run_id = ? AND mcod IS NOT NULL GROUP BY mcod"""
-# History as in checks/lifecycle.py: completed runs ordered by as_of, started_at, run_id; the
-# previous run is the one just before this run. A finding's key is (check_code, entity, record_id).
-_PREVIOUS_SQL = """
-    SELECT p.run_id FROM runs p, runs r
-    WHERE r.run_id = ? AND p.run_id <> r.run_id AND p.status = 'completed'
-      AND (p.as_of < r.as_of OR (p.as_of = r.as_of AND (p.started_at < r.started_at
-           OR (p.started_at = r.started_at AND p.run_id < r.run_id))))
-    ORDER BY p.as_of DESC, p.started_at DESC, p.run_id DESC LIMIT 1"""
-_ABSENT_SQL = """
-    SELECT a.mo_code, count(*) FROM findings a
-    WHERE a.run_id = ? AND NOT EXISTS (SELECT 1 FROM findings b WHERE b.run_id = ?
-          AND b.check_code = a.check_code AND b.entity = a.entity AND b.record_id = a.record_id)
-    GROUP BY a.mo_code"""
+def _changes(con: duckdb.DuckDBPyConnection, run_id: str,
+             findings: pl.DataFrame) -> tuple[dict, dict, str | None]:
+    """Per clinic: findings absent from the previous run (new or reopened), and findings of the
+    previous run absent now (fixed), as the lifecycle of checks/lifecycle.py defines them."""
+    from checks import lifecycle
+
+    previous_run = lifecycle.previous_run(con, run_id)
+    if previous_run is None:
+        return {}, {}, None
+    key = ["check_code", "entity", "record_id"]
+    fresh = lifecycle.finding_status(con, run_id).filter(pl.col("status") != "open")
+    new = findings.join(fresh, on=key, how="semi").group_by("mo_code").len()
+    fixed = lifecycle.fixed_findings(con, run_id).group_by("mo_code").len()
+    return dict(new.iter_rows()), dict(fixed.iter_rows()), previous_run
 
 
 def load_run_data(con: duckdb.DuckDBPyConnection, where: RunFolder) -> RunData:
@@ -186,11 +188,7 @@ def load_run_data(con: duckdb.DuckDBPyConnection, where: RunFolder) -> RunData:
         raise InputError("this run has no fix lists (no clinics folder)", file=str(clinics_dir))
     names = data.clinic_names(con, where.run_id)
     emails = dict(con.execute(_EMAIL_SQL, [where.run_id]).fetchall())
-    previous = con.execute(_PREVIOUS_SQL, [where.run_id]).fetchall()
-    previous_run = previous[0][0] if previous else None
-    new, fixed = ({}, {}) if previous_run is None else (
-        dict(con.execute(_ABSENT_SQL, [where.run_id, previous_run]).fetchall()),
-        dict(con.execute(_ABSENT_SQL, [previous_run, where.run_id]).fetchall()))
+    new, fixed, previous_run = _changes(con, where.run_id, findings)
     parts = findings.partition_by("mo_code", as_dict=True)
     stems = clinic_stems([key[0] for key in parts])
     lists = {mo: Clinic(mo, stems[mo], names.get(mo, "") if mo is not None else "",
