@@ -111,6 +111,9 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     """Open (creating if needed, owner-only permissions) and make sure the schema exists."""
     path = Path(path)
     if not read_only:
+        # The warehouse and its write-ahead log (created later, by DuckDB) hold personal data:
+        # every file this process creates from here on is readable by its owner only.
+        os.umask(0o077)
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
     try:

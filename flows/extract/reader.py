@@ -415,19 +415,47 @@ def _read_parquet(path: Path, spec: ExtractFile) -> ReadResult:
     rows = frame.select(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("line_no"),
         *[_text_expr(c, frame.schema[c]) for c in spec.columns])
+    rows = rows.with_columns(_value_problem(spec.columns).alias("_problem"))
+    as_json = _cap(pl.struct(spec.columns).struct.json_encode()).alias("raw_line")
+    malformed = rows.filter(pl.col("_problem").is_not_null()).select(
+        "line_no", reason=pl.lit(MALFORMED), detail="_problem",
+        record_id=pl.lit(None, pl.String), raw_line=as_json)
+    rows = rows.filter(pl.col("_problem").is_null()).drop("_problem")
     loaded, duplicates = _split_duplicates(rows, spec)
     if duplicates.height:
-        as_json = rows.filter(pl.col("line_no").is_in(duplicates["line_no"].implode())).select(
-            "line_no", _cap(pl.struct(spec.columns).struct.json_encode()).alias("raw_line"))
-        duplicates = duplicates.join(as_json, on="line_no", how="left")
+        texts = rows.filter(pl.col("line_no").is_in(duplicates["line_no"].implode())).select(
+            "line_no", as_json)
+        duplicates = duplicates.join(texts, on="line_no", how="left")
     else:
         duplicates = duplicates.with_columns(raw_line=pl.lit(None, pl.String))
+    quarantined = pl.concat([malformed.cast(QUARANTINE_SCHEMA),
+                             duplicates.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)])
     return ReadResult(
         file_name=file_name, entity=spec.entity, format="parquet", size_bytes=size,
         sha256=digest, encoding=None, delimiter=None, rows_read=frame.height, blank_lines=0,
         ignored_columns=ignored, warnings=_ignored_warning(file_name, ignored),
-        loaded=loaded, quarantined=duplicates.select(list(QUARANTINE_SCHEMA))
-        .cast(QUARANTINE_SCHEMA).sort("line_no"), spec=spec)
+        loaded=loaded, quarantined=quarantined.sort("line_no"), spec=spec)
+
+
+def _value_problem(columns: tuple[str, ...]) -> pl.Expr:
+    """Why a Parquet row cannot be a record (null: it can): the characters a CSV line may not
+    hold (see _line_problem) and line breaks, which a CSV record cannot carry either. So the
+    warehouse holds the same kind of text whichever format a file came in, and no control
+    character reaches a clinic's spreadsheet (XML 1.0, hence XLSX, cannot hold most of them)."""
+    def any_value(test) -> pl.Expr:
+        return pl.any_horizontal([test(pl.col(c)) for c in columns])
+
+    return (pl.when(any_value(lambda v: v.str.contains("\x00", literal=True)))
+            .then(pl.lit("NUL byte in a value"))
+            .when(any_value(lambda v: v.str.contains("\ufeff", literal=True)))
+            .then(pl.lit("byte order mark in a value"))
+            .when(any_value(lambda v: v.str.contains("[\r\n]")))
+            .then(pl.lit("line break in a value"))
+            .when(any_value(lambda v: v.str.contains(dl.BAD_CHARS)))
+            .then(pl.lit("control character other than TAB in a value"))
+            .when(any_value(lambda v: v.str.len_chars() > dl.MAX_LINE_CHARS))
+            .then(pl.lit(f"value longer than {dl.MAX_LINE_CHARS} characters"))
+            .otherwise(pl.lit(None, pl.String)))
 
 
 def _short(exc: Exception) -> str:

@@ -129,6 +129,14 @@ def decode(path: Path, data: bytes) -> tuple[str, str]:
     if bom and codec != "utf-8":
         raise InputError(f"starts with a UTF-8 byte order mark but declares {label!r}",
                          file=name, line=1, column=1)
+    if codec == "cp1251" and not body.isascii() and _is_utf8(body):
+        # checked first: UTF-8 Cyrillic often holds 0x98 (И, ш), undefined in cp1251, and
+        # "byte 0x98 is not valid windows-1251" would hide what is really wrong
+        first = next(i for i, b in enumerate(body) if b > 0x7F)
+        line, col = _where(data, first)  # no BOM here: refused above with windows-1251
+        raise InputError("declares windows-1251 but its bytes are UTF-8 (text would be "
+                         "garbled); re-encode it or fix the declaration",
+                         file=name, line=line, column=col)
     try:
         text = body.decode(codec)
     except UnicodeDecodeError as exc:
@@ -136,18 +144,15 @@ def decode(path: Path, data: bytes) -> tuple[str, str]:
         raise InputError(f"byte 0x{body[exc.start]:02x} is not valid {_ENCODINGS[codec]} "
                          f"(the encoding its XML declaration names)",
                          file=name, line=line, column=col) from None
-    if codec == "cp1251" and not body.isascii():
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:
-            first = next(i for i, b in enumerate(body) if b > 0x7F)
-            line, col = _where(data, first)
-            raise InputError("declares windows-1251 but its bytes are UTF-8 (text would be "
-                             "garbled); re-encode it or fix the declaration",
-                             file=name, line=line, column=col)
     return text, _ENCODINGS[codec]
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_xml(path: Path, max_bytes: int = MAX_XML_BYTES) -> XmlText:
