@@ -138,8 +138,8 @@ def test_clinic_fix_list_and_auditor_clinic_page_render_offline(chromium, render
 
 def test_net_log_check_sees_a_page_that_loads_remote_assets(chromium, tmp_path):
     """The negative control: the same check fails on a page with remote references."""
-    remote = ["http://talon-test.invalid/logo.png", "https://cdn.talon-test.invalid/app.css",
-              "https://cdn.talon-test.invalid/app.js"]
+    remote = ["http://talon-test.invalid/logo.png", "https://assets.talon-test.invalid/app.css",
+              "https://assets.talon-test.invalid/app.js"]
     bad = tmp_path / "bad.html"
     bad.write_text(
         f'<!doctype html><html><head><link rel="stylesheet" href="{remote[1]}">'
