@@ -65,6 +65,16 @@ def _int_literal(name: str, value: int) -> str:
     return str(value)
 
 
+#: Reading 11, declared once for every doctor check: a doctor's findings go to the most
+#: frequent mo_code among the doctor's future slots (CTE `f` of the query), ties to the
+#: smallest. Templates use it as `route AS ($doctor_route)`.
+DOCTOR_ROUTE = """
+    SELECT doctor_id, mo_code
+    FROM (SELECT doctor_id, mo_code, count(*) AS n FROM f GROUP BY doctor_id, mo_code)
+    QUALIFY row_number() OVER (PARTITION BY doctor_id ORDER BY n DESC, mo_code) = 1
+"""
+
+
 def render_sql(template: str, *, batch: str, run_id: str, as_of: datetime,
                stale_hours: int = 24, horizon_days: int = 14) -> str:
     """Substitute the run parameters into a template as SQL literals; the only substitution.
@@ -82,6 +92,7 @@ def render_sql(template: str, *, batch: str, run_id: str, as_of: datetime,
         "d": f"DATE '{as_of.date().isoformat()}'",
         "stale_hours": _int_literal("stale_hours", stale_hours),
         "horizon_days": _int_literal("horizon_days", horizon_days),
+        "doctor_route": DOCTOR_ROUTE,
     }
     return string.Template(template).substitute(values)
 

@@ -3,11 +3,7 @@
 WITH f AS (
     SELECT doctor_id, mo_code, doctor_snils, doctor_snils_valid FROM $batch WHERE is_future
 ),
-route AS (
-    SELECT doctor_id, mo_code
-    FROM (SELECT doctor_id, mo_code, count(*) AS n FROM f GROUP BY doctor_id, mo_code)
-    QUALIFY row_number() OVER (PARTITION BY doctor_id ORDER BY n DESC, mo_code) = 1
-),
+route AS ($doctor_route),
 bad AS (
     SELECT doctor_id, min(doctor_snils) AS value
     FROM f

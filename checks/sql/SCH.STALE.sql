@@ -5,11 +5,7 @@
 WITH f AS (
     SELECT doctor_id, mo_code, updated_at, updated_ts FROM $batch WHERE is_future
 ),
-route AS (
-    SELECT doctor_id, mo_code
-    FROM (SELECT doctor_id, mo_code, count(*) AS n FROM f GROUP BY doctor_id, mo_code)
-    QUALIFY row_number() OVER (PARTITION BY doctor_id ORDER BY n DESC, mo_code) = 1
-),
+route AS ($doctor_route),
 latest AS (
     SELECT doctor_id, max(updated_ts) AS last_ts,
            arg_max(updated_at, struct_pack(t := updated_ts, raw := updated_at))
