@@ -260,6 +260,24 @@ def _utf8_mixed(data: bytes) -> tuple[pl.Series, pl.Series]:
     do not spell out (a real U+FFFD in the file is EF BF BD). Undecodable lines are shown as
     Windows-1251, which is what such a line in a UTF-8 extract almost always is.
     """
+    a = np.frombuffer(data, dtype=np.uint8)
+    _, undecodable = utf8_line_stats(data)
+    lengths = np.diff(_line_offsets(a, data))
+    if undecodable.size == lengths.size and undecodable.size:
+        # Set-based: the valid lines' bytes as they are, the others decoded as Windows-1251,
+        # each group split on its own and scattered back into place. Trusted only when both
+        # groups split into the expected number of lines (a lone CR before a removed line
+        # could join two lines of a group); otherwise the line-exact path below.
+        in_bad = np.repeat(undecodable, lengths)
+        good = split_lines(a[~in_bad].tobytes())
+        shown = split_lines(a[in_bad].tobytes().decode(CP1251, "replace").encode("utf-8"))
+        n_bad = int(undecodable.sum())
+        if good.len() == undecodable.size - n_bad and shown.len() == n_bad:
+            bad = pl.Series("undecodable", undecodable)
+            text = pl.repeat("", undecodable.size, dtype=pl.String, eager=True).alias("line")
+            text = text.scatter(np.flatnonzero(~undecodable), good)
+            text = text.scatter(np.flatnonzero(undecodable), shown)
+            return text, bad
     replaced = split_lines(data.decode("utf-8", "replace").encode("utf-8"))
     latin = split_lines(data.decode("latin-1").encode("utf-8"))
     bad = (replaced.str.count_matches("\ufffd", literal=True)

@@ -28,12 +28,18 @@ def load_file(con: duckdb.DuckDBPyConnection, run_id: str, result: ReadResult) -
     loaded, quarantined = f"_talon_loaded_{tag}", f"_talon_quarantine_{tag}"
     # large_string Arrow columns insert faster than string views
     oldest = pl.CompatLevel.oldest()
-    con.register(loaded, result.loaded.select("line_no", *spec.columns).to_arrow(
-        compat_level=oldest))
+    if result.frame is not None:
+        con.register(loaded, result.frame.select("line_no", *spec.columns).to_arrow(
+            compat_level=oldest))
+        source = loaded
+    else:  # spooled: DuckDB reads the Parquet file itself, in parallel, minus the duplicates
+        con.register(loaded, result.excluded.to_frame("line_no").to_arrow(compat_level=oldest))
+        source = (f"read_parquet({_quote(str(result.spool_path))}) AS s "
+                  f"WHERE NOT EXISTS (SELECT 1 FROM {loaded} AS x WHERE x.line_no = s.line_no)")
     con.register(quarantined, result.quarantined.to_arrow(compat_level=oldest))
     try:
         con.execute(f"INSERT INTO {spec.raw_table} (run_id, line_no, {cols}) "
-                    f"SELECT ?, line_no, {cols} FROM {loaded}", [run_id])
+                    f"SELECT ?, line_no, {cols} FROM {source}", [run_id])
         con.execute(f"INSERT INTO quarantine (run_id, file_name, entity, line_no, reason, detail, "
                     f"record_id, raw_line) SELECT ?, ?, ?, line_no, reason, detail, record_id, "
                     f"raw_line FROM {quarantined}", [run_id, result.file_name, result.entity])
@@ -82,6 +88,11 @@ def check_reconciliation(con: duckdb.DuckDBPyConnection, run_id: str, file_name:
     if problems:
         raise RuntimeError(f"{file_name}: reconciliation failed for run {run_id}: "
                            + "; ".join(problems))
+
+
+def _quote(text: str) -> str:
+    """A SQL string literal (a path cannot be a bound parameter of a table function here)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _raw_table(entity: str) -> str:

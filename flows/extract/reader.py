@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,12 +30,20 @@ MALFORMED, DUPLICATE = "ROW.MALFORMED", "ROW.DUPLICATE_ID"
 QUARANTINE_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "detail": pl.String,
                      "record_id": pl.String, "raw_line": pl.String}
 _BAD_SCHEMA = {"line_no": pl.Int64, "detail": pl.String, "raw_line": pl.String}
+#: Appended as one more field to every line before parsing (see _fields): a control character,
+#: so never part of a line that gets there.
+_SENTINEL = "\x01"
 _HEADER_BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\ufeff]")
 
 
 @dataclass
 class ReadResult:
-    """What one file held: the loaded rows, the quarantined ones, and the ledger facts."""
+    """What one file held: the loaded rows, the quarantined ones, and the ledger facts.
+
+    The loaded rows are either in memory (``frame``) or, when the file was read with a spool
+    folder, in ``spool_path`` (Parquet, written block by block so a large file never sits in
+    memory) minus the line numbers in ``excluded`` (later duplicates, quarantined).
+    """
 
     file_name: str
     entity: str
@@ -47,13 +56,26 @@ class ReadResult:
     blank_lines: int
     ignored_columns: list[str]
     warnings: list[str]
-    loaded: pl.DataFrame  # line_no Int64, then every contract column as String ("" = missing)
+    frame: pl.DataFrame | None  # line_no Int64, then every contract column as String ("" = missing)
     quarantined: pl.DataFrame  # QUARANTINE_SCHEMA
     spec: ExtractFile = field(repr=False)
+    n_loaded: int = 0
+    spool_path: Path | None = None
+    excluded: pl.Series = field(default_factory=lambda: pl.Series("line_no", [], pl.Int64))
+
+    @property
+    def loaded(self) -> pl.DataFrame:
+        """The loaded rows as one frame (read back from the spool file when spooled)."""
+        if self.frame is not None:
+            return self.frame
+        rows = pl.read_parquet(self.spool_path)
+        if self.excluded.len():
+            rows = rows.filter(~pl.col("line_no").is_in(self.excluded.implode()))
+        return rows
 
     @property
     def rows_loaded(self) -> int:
-        return self.loaded.height
+        return self.frame.height if self.frame is not None else self.n_loaded
 
     @property
     def rows_quarantined(self) -> int:
@@ -64,24 +86,26 @@ def loaded_schema(spec: ExtractFile) -> dict[str, pl.DataType]:
     return {"line_no": pl.Int64, **{c: pl.String for c in spec.columns}}
 
 
-def read_extract_file(path: Path, spec: ExtractFile) -> ReadResult:
+def read_extract_file(path: Path, spec: ExtractFile, spool: Path | None = None) -> ReadResult:
     """Read ``path`` (``.csv`` or ``.parquet``) as the extract file ``spec``.
 
     Raises InputError when the file cannot be processed at all (unreadable, empty, a required
     column missing or duplicated); anything wrong in a single row only quarantines that row.
+    With a ``spool`` folder, the loaded rows of a CSV file go to ``spool/<name>.parquet`` block
+    by block instead of memory (the caller owns the folder and removes it).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        result = _read_csv(path, spec)
+        result = _read_csv(path, spec, Path(spool) / f"{spec.name}.parquet" if spool else None)
     elif suffix == ".parquet":
         result = _read_parquet(path, spec)
     else:
         raise InputError(f"unsupported file type {suffix!r} (expected .csv or .parquet)",
                          file=path.name)
-    if result.rows_read != result.loaded.height + result.quarantined.height:
+    if result.rows_read != result.rows_loaded + result.rows_quarantined:
         raise RuntimeError(f"{path.name}: {result.rows_read} rows read but "
-                           f"{result.loaded.height} loaded + {result.quarantined.height} "
+                           f"{result.rows_loaded} loaded + {result.rows_quarantined} "
                            "quarantined")
     return result
 
@@ -197,10 +221,41 @@ def _count_problem(n: pl.Expr, expected: int) -> pl.Expr:
     return pl.format("expected {} fields, found {}", pl.lit(expected), n)
 
 
-def _columns(flat: pl.Series, layout: _Layout, schema: dict) -> list[pl.Series]:
-    """Contract columns from the flat field values of lines that all have n_fields fields."""
-    return [flat.gather_every(layout.n_fields, i).alias(c).cast(schema[c])
-            for c, i in layout.positions.items()]
+def _csv_bytes(lines: pl.Series, suffix: str) -> bytes:
+    """The lines joined into one CSV text, each ending with ``suffix`` and a newline.
+
+    Joined by polars and handed over as the bytes of one Arrow value: no Python string of the
+    whole block is ever built."""
+    joined = lines.str.join(suffix + "\n").to_arrow(compat_level=pl.CompatLevel.oldest())
+    _, offsets, data = joined.buffers()
+    start, end = np.frombuffer(offsets, dtype=np.int64)[:2]
+    return bytes(memoryview(data)[start:end]) + (suffix + "\n").encode()
+
+
+def _fields(lines: pl.Series, layout: _Layout) -> pl.DataFrame:
+    """Parse grammar-valid lines with polars' CSV reader, one sentinel field appended to each.
+
+    A line has exactly n_fields fields iff the sentinel lands in column n_fields: with fewer the
+    sentinel comes earlier, with more a real field is there (extra columns are cut off). The
+    sentinel is a control character, which no line that reaches this point contains. The
+    grammar (checked before) accepts exactly the RFC 4180 quoting that the reader parses, so
+    the values are those the regex grammar defines.
+    """
+    names = [f"f{i}" for i in range(layout.n_fields + 1)]
+    if lines.is_empty():
+        return pl.DataFrame(schema={n: pl.String for n in names})
+    return pl.read_csv(_csv_bytes(lines, layout.delimiter + _SENTINEL), has_header=False,
+                       separator=layout.delimiter, quote_char='"',
+                       schema={n: pl.String for n in names}, empty_string_is_null=False,
+                       truncate_ragged_lines=True, missing_columns="insert", extra_columns="ignore",
+                       raise_if_empty=False)
+
+
+def _field_count(lines: pl.Expr, grammar: dl.Grammar, quoted: pl.Expr) -> pl.Expr:
+    """Number of fields of grammar-valid lines (only used for the few with a wrong count)."""
+    d = grammar.delimiter
+    return (pl.when(quoted).then(grammar.matches(pl.lit(d) + lines).list.len())
+            .otherwise(lines.str.count_matches(d, literal=True) + 1))
 
 
 def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
@@ -215,39 +270,28 @@ def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
                     suspect.filter(pl.col("detail").is_null()).select(df.columns)])
     if suspect.height:
         df = df.sort("line_no")
-    df = df.with_columns(quoted=pl.col("line").str.contains('"', literal=True))
-    d, n_fields, g = layout.delimiter, layout.n_fields, layout.grammar
-    good = []
-
-    # Lines without a quote: the field count is the delimiter count + 1.
-    plain = df.filter(~pl.col("quoted")).select(
-        "line_no", "line", n=pl.col("line").str.count_matches(d, literal=True) + 1)
-    bad.append(plain.filter(pl.col("n") != n_fields)
-               .select("line_no", _count_problem(pl.col("n"), n_fields).alias("detail"), "line"))
-    plain = plain.filter(pl.col("n") == n_fields)
-    flat = plain["line"].str.split(d).explode()
-    good.append(pl.DataFrame([plain["line_no"], *_columns(flat, layout, schema)]))
-
-    # Lines with a quote: the whole line must match the grammar, then one match per field.
-    quoted = df.filter(pl.col("quoted")).select(
-        "line_no", "line", p=pl.lit(d) + pl.col("line"))
-    if quoted.height:
-        quoted = quoted.with_columns(valid=pl.col("p").str.contains(g.line))
-        bad.append(quoted.filter(~pl.col("valid"))
-                   .select("line_no", g.quoting_problem(pl.col("p")).alias("detail"), "line"))
-        quoted = quoted.filter("valid").with_columns(f=g.matches(pl.col("p")))
-        quoted = quoted.with_columns(n=pl.col("f").list.len())
-        bad.append(quoted.filter(pl.col("n") != n_fields)
-                   .select("line_no", _count_problem(pl.col("n"), n_fields).alias("detail"),
-                           "line"))
-        quoted = quoted.filter(pl.col("n") == n_fields)
-        flat = g.values(quoted["f"].explode())
-        good.append(pl.DataFrame([quoted["line_no"], *_columns(flat, layout, schema)]))
-
-    loaded = good[0] if len(good) == 1 else good[0].merge_sorted(good[1], key="line_no")
+    g = layout.grammar
+    line = pl.col("line")
+    # A line with a quote must match the grammar as a whole; one without is always valid.
+    df = df.select("line_no", "line", quoted=line.str.contains('"', literal=True))
+    df = df.with_columns(valid=~pl.col("quoted") | (pl.lit(g.delimiter) + line).str.contains(g.line))
+    broken = df.filter(~pl.col("valid"))
+    if broken.height:
+        bad.append(broken.select("line_no", g.quoting_problem(pl.lit(g.delimiter) + line)
+                                 .alias("detail"), "line"))
+        df = df.filter("valid")
+    fields = _fields(df["line"], layout)
+    counted = (fields[f"f{layout.n_fields}"] == _SENTINEL).fill_null(False)
+    if not counted.all():
+        wrong = df.filter(~counted)
+        bad.append(wrong.select("line_no", _count_problem(
+            _field_count(line, g, pl.col("quoted")), layout.n_fields).alias("detail"), "line"))
+        df, fields = df.filter(counted), fields.filter(counted)
+    loaded = fields.select(df["line_no"], *[pl.col(f"f{i}").alias(c)
+                                            for c, i in layout.positions.items()])
     malformed = pl.concat([b.select("line_no", "detail", _cap(pl.col("line")).alias("raw_line"))
-                           .cast(_BAD_SCHEMA) for b in bad])
-    return loaded.select(list(schema)), malformed, n_blank
+                           .cast(_BAD_SCHEMA) for b in bad]).sort("line_no")
+    return loaded.select(list(schema)).cast(schema), malformed, n_blank
 
 
 def _overlong(block: dl.Block, line_no: int, encoding: str) -> pl.DataFrame:
@@ -274,14 +318,64 @@ def _numbered_lines(path: Path, encoding: str, hasher=None):
             line_no += lines.height
 
 
-def _read_csv(path: Path, spec: ExtractFile) -> ReadResult:
+class _Sink:
+    """Where the loaded rows of a CSV file go, block by block: a list of frames in memory, or a
+    Parquet spool file. Either way the (line_no, id) keys stay in memory for the duplicate
+    check, which needs the whole file."""
+
+    def __init__(self, spec: ExtractFile, path: Path | None):
+        self.id_column, self.path = spec.id_column, path
+        self.frames: list[pl.DataFrame] = []
+        self.keys: list[pl.DataFrame] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def add(self, rows: pl.DataFrame) -> None:
+        self.rows += rows.height
+        if self.path is None:
+            self.frames.append(rows)
+            return
+        self.keys.append(rows.select("line_no", self.id_column))
+        table = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="snappy")
+        self.writer.write_table(table)
+
+    def close(self, schema: dict) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+        """(the rows in memory or None when spooled, the (line_no, id) keys)."""
+        if self.path is None:
+            rows = pl.concat(self.frames) if self.frames else pl.DataFrame(schema=schema)
+            return rows, rows.select("line_no", self.id_column)
+        if self.writer is None:  # no row at all: an empty spool file all the same
+            self.add(pl.DataFrame(schema=schema))
+        self.writer.close()
+        keys = (pl.concat(self.keys) if self.keys
+                else pl.DataFrame(schema={"line_no": pl.Int64, self.id_column: pl.String}))
+        return None, keys
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _read_csv(path: Path, spec: ExtractFile, spool_path: Path | None = None) -> ReadResult:
+    sink = _Sink(spec, spool_path)
+    try:
+        return _read_csv_into(path, spec, sink)
+    except BaseException:
+        sink.abort()
+        raise
+
+
+def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink) -> ReadResult:
     file_name = path.name
     decision = dl.detect_encoding(path)
     encoding = decision.encoding
     schema = loaded_schema(spec)
     hasher = hashlib.sha256()
     layout: _Layout | None = None
-    goods: list[pl.DataFrame] = []
     bads: list[pl.DataFrame] = []
     n_lines = n_blank = 0
     for first, lines in _numbered_lines(path, encoding, hasher):
@@ -298,18 +392,20 @@ def _read_csv(path: Path, spec: ExtractFile) -> ReadResult:
             layout = _layout(line, undecodable, spec, file_name, encoding)
             lines = lines.slice(1)
         good, bad, blank = _parse_block(lines, layout, encoding, schema)
-        goods.append(good)
+        sink.add(good)
         bads.append(bad)
         n_blank += blank
     if layout is None:
         raise InputError("the file is empty (no header line)", file=file_name)
     size = path.stat().st_size
 
-    loaded = pl.concat(goods) if goods else pl.DataFrame(schema=schema)
+    frame, keys = sink.close(schema)
     malformed = (pl.concat(bads) if bads else pl.DataFrame(schema=_BAD_SCHEMA)).with_columns(
         reason=pl.lit(MALFORMED), record_id=pl.lit(None, pl.String))
-    loaded, duplicates = _split_duplicates(loaded, spec)
+    duplicates = _duplicates(keys, spec)
     if duplicates.height:
+        if frame is not None:
+            frame = frame.filter(~pl.col("line_no").is_in(duplicates["line_no"].implode()))
         raw = _raw_lines(path, encoding, duplicates["line_no"])
         duplicates = duplicates.join(raw, on="line_no", how="left")
     else:
@@ -323,27 +419,34 @@ def _read_csv(path: Path, spec: ExtractFile) -> ReadResult:
         file_name=file_name, entity=spec.entity, format="csv", size_bytes=size,
         sha256=hasher.hexdigest(), encoding=encoding, delimiter=layout.delimiter,
         rows_read=n_lines - 1 - n_blank, blank_lines=n_blank, ignored_columns=layout.ignored,
-        warnings=warnings, loaded=loaded, quarantined=quarantined.cast(QUARANTINE_SCHEMA),
-        spec=spec)
+        warnings=warnings, frame=frame, quarantined=quarantined.cast(QUARANTINE_SCHEMA),
+        spec=spec, n_loaded=sink.rows - duplicates.height, spool_path=sink.path,
+        excluded=duplicates["line_no"])
+
+
+def _duplicates(keys: pl.DataFrame, spec: ExtractFile) -> pl.DataFrame:
+    """Quarantine rows of the later occurrences of an id: the first (lowest line) stays."""
+    keys = keys.sort("line_no") if not keys["line_no"].is_sorted() else keys
+    first = keys[spec.id_column].is_first_distinct()
+    if first.all():
+        return pl.DataFrame(schema={k: QUARANTINE_SCHEMA[k]
+                                    for k in ("line_no", "reason", "detail", "record_id")})
+    later = keys.filter(~first).select("line_no", pl.col(spec.id_column).alias("record_id"))
+    origin = keys.filter(first).select(pl.col(spec.id_column).alias("record_id"),
+                                       pl.col("line_no").alias("first_line"))
+    return later.join(origin, on="record_id", how="left", maintain_order="left").select(
+        "line_no", reason=pl.lit(DUPLICATE),
+        detail=pl.format("{} already on line {}", pl.lit(spec.id_column), pl.col("first_line")),
+        record_id="record_id")
 
 
 def _split_duplicates(rows: pl.DataFrame, spec: ExtractFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The first occurrence (lowest line) of each id stays; later ones are quarantined."""
     rows = rows.sort("line_no") if not rows["line_no"].is_sorted() else rows
-    first = rows[spec.id_column].is_first_distinct()
-    if first.all():
-        empty = pl.DataFrame(schema={k: QUARANTINE_SCHEMA[k]
-                                     for k in ("line_no", "reason", "detail", "record_id")})
-        return rows, empty
-    loaded = rows.filter(first)
-    later = rows.filter(~first).select("line_no", pl.col(spec.id_column).alias("record_id"))
-    origin = loaded.select(pl.col(spec.id_column).alias("record_id"),
-                           pl.col("line_no").alias("first_line"))
-    later = later.join(origin, on="record_id", how="left", maintain_order="left").select(
-        "line_no", reason=pl.lit(DUPLICATE),
-        detail=pl.format("{} already on line {}", pl.lit(spec.id_column), pl.col("first_line")),
-        record_id="record_id")
-    return loaded, later
+    later = _duplicates(rows.select("line_no", spec.id_column), spec)
+    if not later.height:
+        return rows, later
+    return rows.filter(~pl.col("line_no").is_in(later["line_no"].implode())), later
 
 
 def _raw_lines(path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
@@ -434,7 +537,7 @@ def _read_parquet(path: Path, spec: ExtractFile) -> ReadResult:
         file_name=file_name, entity=spec.entity, format="parquet", size_bytes=size,
         sha256=digest, encoding=None, delimiter=None, rows_read=frame.height, blank_lines=0,
         ignored_columns=ignored, warnings=_ignored_warning(file_name, ignored),
-        loaded=loaded, quarantined=quarantined.sort("line_no"), spec=spec)
+        frame=loaded, quarantined=quarantined.sort("line_no"), spec=spec)
 
 
 def _value_problem(columns: tuple[str, ...]) -> pl.Expr:

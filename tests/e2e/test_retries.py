@@ -22,12 +22,12 @@ def _flaky(monkeypatch, exc: Exception, failures: int) -> dict:
     calls = {"slots": 0}
     real = reader.read_extract_file
 
-    def read(path, spec):
+    def read(path, spec, spool=None):
         if spec.name == "slots":
             calls["slots"] += 1
             if calls["slots"] <= failures:
                 raise exc
-        return real(path, spec)
+        return real(path, spec, spool)
 
     monkeypatch.setattr(nightly.reader, "read_extract_file", read)
     return calls
