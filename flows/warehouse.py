@@ -107,6 +107,10 @@ def _raw_ddl() -> str:
     return "\n".join(parts)
 
 
+#: Environment variable: DuckDB's memory limit for every warehouse connection (e.g. "4GB").
+MEMORY_LIMIT_ENV = "TALON_DUCKDB_MEMORY_LIMIT"
+
+
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed, owner-only permissions) and make sure the schema exists."""
     path = Path(path)
@@ -128,6 +132,17 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise WarehouseBusy(f"the warehouse file is open in {holder}; try again when it has "
                             "finished", file=str(path)) from None
     con.execute("SET enable_progress_bar = false")  # Talon's own progress is shown by the CLI
+    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    if limit:
+        # DuckDB sizes its buffer pool to 80% of the machine by default; a region server that
+        # also runs other jobs (or one Dask worker of several) caps it, and DuckDB then
+        # spills to `<warehouse>.tmp` instead of growing.
+        try:
+            con.execute("SET memory_limit = ?", [limit])
+        except duckdb.Error as exc:
+            con.close()
+            raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a DuckDB memory size "
+                             f"(e.g. 4GB): {exc}") from None
     if not read_only:
         if fresh:
             os.chmod(path, 0o600)
