@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from time import perf_counter
 
+import duckdb
 import pandera.polars as pa
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
 from checks.identifiers import enp_form_ok, enp_valid, snils_form_ok
-from checks.staging import Staged, is_empty
+from checks.staging import ENTITIES, is_empty, stage_entity
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, SLOT_STATUSES, SLOTS
 
 NAME_PATTERN = r"^[А-Яа-яЁё]+([ '-][А-Яа-яЁё]+)*$"
@@ -251,26 +253,45 @@ def _empty_findings() -> pl.DataFrame:
     return pl.DataFrame(schema={c: pl.Utf8 for c in FINDING_COLUMNS})
 
 
-def run_row_rules(staged: Staged, as_of: datetime, f008_codes: set[str]) -> pl.DataFrame:
-    """All row-level findings of a run in the raw-finding shape (one row per code and record)."""
-    schemas = build_schemas(as_of, f008_codes)
+def run_entity_rules(entity: str, frame: pl.DataFrame, as_of: datetime,
+                     f008_codes) -> pl.DataFrame:
+    """The row-level findings of one staged entity frame, in the raw-finding shape (one row
+    per code and record). Needs nothing but that frame, so a run checks one entity at a time."""
+    schema = build_schema(entity, Context(as_of, frozenset(f008_codes)))
+    positions = failing_positions(schema, frame)
+    record_id, patient_id, route_mo = _KEYS[entity]
     out = [_empty_findings()]
-    for entity, schema in schemas.items():
-        frame: pl.DataFrame = getattr(staged, entity)
-        positions = failing_positions(schema, frame)
-        record_id, patient_id, route_mo = _KEYS[entity]
-        for rule in ROW_RULES:
-            if rule.entity != entity:
-                continue
-            index = positions.filter(pl.col("check") == rule.code)["index"].sort()
-            if index.is_empty():
-                continue
-            out.append(frame[index].select(
-                check_code=pl.lit(rule.code, pl.Utf8),
-                record_id=record_id,
-                field=rule.field.cast(pl.Utf8),
-                value=rule.value.cast(pl.Utf8),
-                patient_id=patient_id.cast(pl.Utf8),
-                route_mo=route_mo.cast(pl.Utf8),
-            ))
+    for rule in ROW_RULES:
+        if rule.entity != entity:
+            continue
+        index = positions.filter(pl.col("check") == rule.code)["index"].sort()
+        if index.is_empty():
+            continue
+        out.append(frame[index].select(
+            check_code=pl.lit(rule.code, pl.Utf8),
+            record_id=record_id,
+            field=rule.field.cast(pl.Utf8),
+            value=rule.value.cast(pl.Utf8),
+            patient_id=patient_id.cast(pl.Utf8),
+            route_mo=route_mo.cast(pl.Utf8),
+        ))
+    return pl.concat(out, how="vertical")
+
+
+def stage_and_check(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime, f008_codes,
+                    seconds: dict[str, float] | None = None) -> pl.DataFrame:
+    """Stage each entity (TEMP stg_*) and run its row rules before staging the next, so only
+    one typed frame is alive at a time; returns the run's row-level findings. The cur_* tables
+    come first (build_current_reference gives `f008_codes`). `seconds`, if given, accumulates
+    the time spent under 'staging' and 'row_rules' (for the benchmark)."""
+    seconds = {} if seconds is None else seconds
+    out = [_empty_findings()]
+    for entity in ENTITIES:
+        started = perf_counter()
+        frame = stage_entity(con, run_id, entity, as_of)
+        staged = perf_counter()
+        out.append(run_entity_rules(entity, frame, as_of, f008_codes))
+        del frame
+        seconds["staging"] = seconds.get("staging", 0.0) + staged - started
+        seconds["row_rules"] = seconds.get("row_rules", 0.0) + perf_counter() - staged
     return pl.concat(out, how="vertical")

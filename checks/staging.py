@@ -1,13 +1,17 @@
 """Typed staging tables of one run, so both rule engines share one parsing implementation.
 
-The raw_* rows of the run are read once (DuckDB → Arrow → polars), typed with the polars
-expressions of checks.parsing and checks.identifiers, written back as stg_* tables for the SQL
-rules and returned for the pandera rules. The cur_* tables resolve the reference classifiers
-of the run on D = as_of.date().
+One entity at a time, the raw_* rows of the run are read (DuckDB → Arrow → polars), typed with
+the polars expressions of checks.parsing and checks.identifiers, stored as a TEMP stg_* table
+for the SQL rules and handed to the pandera rules, after which the caller drops the frame: only
+one entity's frame is ever alive. The cur_* tables resolve the reference classifiers of the run
+on D = as_of.date().
+
+stg_* and cur_* are TEMP tables of the run's connection: they never reach the warehouse file
+(writing them there cost more than the typing) and vanish with the connection. Only that
+connection sees them; DuckDB cursors (`con.cursor()`) are separate connections and do not.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 import duckdb
@@ -16,23 +20,6 @@ import polars as pl
 from checks.identifiers import snils_digits, snils_valid
 from checks.parsing import parse_date, parse_timestamp
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, SLOTS, ExtractFile
-
-
-@dataclass(frozen=True, eq=False)
-class Staged:
-    """The typed frames of one run (the content of stg_*), and the F008 codes valid on D."""
-
-    run_id: str
-    as_of: datetime
-    patients: pl.DataFrame
-    policies: pl.DataFrame
-    attachments: pl.DataFrame
-    slots: pl.DataFrame
-    f008_codes: frozenset[str]
-
-    @property
-    def d(self) -> date:
-        return self.as_of.date()
 
 
 def is_empty(column: str) -> pl.Expr:
@@ -85,12 +72,17 @@ def stage_slots(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     )
 
 
-_STAGERS = (
-    (PATIENTS, stage_patients),
-    (POLICIES, stage_policies),
-    (ATTACHMENTS, stage_attachments),
-    (SLOTS, stage_slots),
-)
+_STAGERS = {
+    PATIENTS.name: (PATIENTS, stage_patients),
+    POLICIES.name: (POLICIES, stage_policies),
+    ATTACHMENTS.name: (ATTACHMENTS, stage_attachments),
+    SLOTS.name: (SLOTS, stage_slots),
+}
+
+#: The staged entities, in the order a run stages them.
+ENTITIES: tuple[str, ...] = tuple(_STAGERS)
+STAGING_TABLES: tuple[str, ...] = tuple(f"stg_{e}" for e in ENTITIES)
+CURRENT_TABLES = ("cur_mo", "cur_smo", "cur_f008", "cur_f010")
 
 
 def read_raw(con: duckdb.DuckDBPyConnection, spec: ExtractFile, run_id: str) -> pl.DataFrame:
@@ -102,14 +94,40 @@ def read_raw(con: duckdb.DuckDBPyConnection, spec: ExtractFile, run_id: str) -> 
     return rel.pl()  # Arrow under the hood
 
 
-def write_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    """CREATE OR REPLACE TABLE name from a polars frame (via a registered Arrow view)."""
+def write_temp_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """CREATE OR REPLACE TEMP TABLE name from a polars frame (via a registered Arrow view;
+    the newest compat level hands string views over without converting them)."""
     view = f"_talon_{name}_src"
-    con.register(view, frame.to_arrow())
+    con.register(view, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
     finally:
         con.unregister(view)
+
+
+def drop_persisted_staging(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Drop the persistent stg_*/cur_* tables that warehouses of earlier versions hold: they
+    waste space and would answer for the TEMP tables on any other connection. One catalog
+    query when there are none."""
+    found = con.execute(
+        "SELECT database_name, table_name FROM duckdb_tables() WHERE NOT temporary "
+        "AND database_name = current_database() AND schema_name = 'main' "
+        "AND list_contains($names, table_name)",
+        {"names": list(STAGING_TABLES + CURRENT_TABLES)}).fetchall()
+    for database, table in found:
+        quoted = database.replace('"', '""')
+        con.execute(f'DROP TABLE "{quoted}".main.{table}')
+    return [table for _, table in found]
+
+
+def stage_entity(con: duckdb.DuckDBPyConnection, run_id: str, entity: str,
+                 as_of: datetime) -> pl.DataFrame:
+    """Type one raw table of the run, store it as the TEMP table stg_<entity> (replacing the
+    previous run's) and return the frame; the caller drops it once the row rules ran."""
+    spec, stage = _STAGERS[entity]
+    frame = stage(read_raw(con, spec, run_id), as_of)
+    write_temp_table(con, f"stg_{entity}", frame)
+    return frame
 
 
 # Excluded: every inclusion period (F003 medInclude / F002 insInclude) ended before D. The
@@ -120,38 +138,39 @@ _EXCLUDED = """COALESCE(
         TRUE)"""
 
 _CURRENT_SQL = (
-    f"""CREATE OR REPLACE TABLE cur_mo AS
+    f"""CREATE OR REPLACE TEMP TABLE cur_mo AS
     SELECT mcod,
            FIRST(name ORDER BY d_begin DESC NULLS LAST, d_end DESC NULLS FIRST, name) AS name,
            FIRST(e_mail ORDER BY d_begin DESC NULLS LAST, d_end DESC NULLS FIRST, name) AS e_mail,
            {_EXCLUDED} AS excluded
     FROM ref_f003 WHERE run_id = $run_id GROUP BY mcod""",
-    f"""CREATE OR REPLACE TABLE cur_smo AS
+    f"""CREATE OR REPLACE TEMP TABLE cur_smo AS
     SELECT smocod, {_EXCLUDED} AS excluded
     FROM ref_f002 WHERE run_id = $run_id GROUP BY smocod""",
-    """CREATE OR REPLACE TABLE cur_f008 AS
+    """CREATE OR REPLACE TEMP TABLE cur_f008 AS
     SELECT DISTINCT iddoc FROM ref_f008
     WHERE run_id = $run_id AND date_begin <= $d AND (date_end IS NULL OR date_end >= $d)""",
-    """CREATE OR REPLACE TABLE cur_f010 AS
+    """CREATE OR REPLACE TEMP TABLE cur_f010 AS
     SELECT DISTINCT kod_okato, kod_tf FROM ref_f010
     WHERE run_id = $run_id AND date_begin <= $d AND (date_end IS NULL OR date_end >= $d)""",
 )
 
 
-def build_current_reference(con: duckdb.DuckDBPyConnection, run_id: str, d: date) -> None:
-    """cur_mo, cur_smo, cur_f008, cur_f010: the run's classifiers as they stand on D."""
+def build_current_reference(con: duckdb.DuckDBPyConnection, run_id: str,
+                            d: date) -> frozenset[str]:
+    """TEMP cur_mo, cur_smo, cur_f008, cur_f010: the run's classifiers as they stand on D (after
+    dropping persistent leftovers of earlier versions); returns the F008 codes valid on D."""
+    drop_persisted_staging(con)
     for sql in _CURRENT_SQL:
         params = {"run_id": run_id, "d": d} if "$d" in sql else {"run_id": run_id}
         con.execute(sql, params)
+    return frozenset(r[0] for r in con.execute("SELECT iddoc FROM cur_f008").fetchall())
 
 
-def build_staging(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> Staged:
-    """Build stg_* and cur_* for one run (replacing the previous run's) and return the frames."""
-    frames = {}
-    for spec, stage in _STAGERS:
-        frame = stage(read_raw(con, spec, run_id), as_of)
-        write_table(con, f"stg_{spec.name}", frame)
-        frames[spec.name] = frame
-    build_current_reference(con, run_id, as_of.date())
-    codes = frozenset(r[0] for r in con.execute("SELECT iddoc FROM cur_f008").fetchall())
-    return Staged(run_id=run_id, as_of=as_of, f008_codes=codes, **frames)
+def build_staging(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> frozenset[str]:
+    """Every stg_* and cur_* table of one run, keeping no frame; returns the F008 codes valid
+    on D. The nightly run stages with stage_entity instead, to check each frame in between."""
+    codes = build_current_reference(con, run_id, as_of.date())
+    for entity in ENTITIES:
+        stage_entity(con, run_id, entity, as_of)
+    return codes

@@ -201,12 +201,15 @@ def run_region(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
         with warehouse.connect(warehouse_path) as con:
             for old in pipeline.recover_interrupted(con):
                 log.warning("run %s was interrupted earlier; marked failed", old)
-        prepared = pipeline.prepare(Path(extracts), Path(reference), as_of)
-        for w in prepared.warnings:
-            log.warning(w)
-        run_id = pipeline.new_run_id()
-        with warehouse.connect(warehouse_path) as con:
-            pipeline.load_run(con, prepared, run_id, pipeline.check_rerun(con, prepared, force))
+        pipeline.clean_stale_spools(warehouse_path)
+        with pipeline.spooling(warehouse_path) as spool:
+            prepared = pipeline.prepare(Path(extracts), Path(reference), as_of, spool)
+            for w in prepared.warnings:
+                log.warning(w)
+            run_id = pipeline.new_run_id()
+            with warehouse.connect(warehouse_path) as con:
+                pipeline.load_run(con, prepared, run_id,
+                                  pipeline.check_rerun(con, prepared, force))
         try:
             with warehouse.connect(warehouse_path) as con:
                 recon = pipeline.reconciliation(con, run_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import pipeline, progress, publish as publish_mod, warehouse
 from flows.errors import InputError
@@ -40,8 +41,8 @@ _READ = dict(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient, ca
 
 
 @task(name="read-extract-file", **_READ)
-def read_file(path: Path, spec: contract.ExtractFile):
-    result = reader.read_extract_file(path, spec)
+def read_file(path: Path, spec: contract.ExtractFile, spool: Path | None = None):
+    result = reader.read_extract_file(path, spec, spool)
     progress.step(f"Read {result.file_name}")
     return result
 
@@ -65,13 +66,37 @@ def load_warehouse(warehouse_path: Path, prepared: pipeline.Prepared, run_id: st
 
 @task(name="run-checks", cache_policy=NO_CACHE)
 def check_run(warehouse_path: Path, run_id: str, as_of: datetime, params: pipeline.CheckParams):
-    with warehouse.connect(warehouse_path) as con:
-        return pipeline.run_checks(con, run_id, as_of, params, db_path=warehouse_path)
+    """(findings, the GX cross-check still running on a thread, or None without GX).
+
+    GX goes on on this task's connection (it reads the TEMP staging tables) while the reports
+    are rendered through another one: the two overlap instead of adding up."""
+    con = warehouse.connect(warehouse_path)
+    gx = None
+    try:
+        findings, set_found = pipeline.check_findings(con, run_id, as_of, params)
+        if params.gx:
+            gx = pipeline.BackgroundGx(con, warehouse_path, run_id, as_of, params, set_found)
+    finally:
+        if gx is None:
+            con.close()
+    progress.step("Great Expectations suite started")
+    return findings, gx
+
+
+def _join(gx: pipeline.BackgroundGx | None) -> None:
+    """Wait for the GX thread on the way out of a failed run (its error is secondary)."""
+    if gx is not None:
+        try:
+            gx.wait()
+        except BaseException:  # noqa: BLE001
+            pass
 
 
 @task(name="publish-reports", cache_policy=NO_CACHE)
-def publish(findings, warehouse_path: Path, run_id: str, as_of: datetime, out: Path, lang: str) -> Path:
-    """Render every output of the run into a fresh folder, then make it `latest` atomically."""
+def publish(findings, warehouse_path: Path, run_id: str, as_of: datetime, out: Path, lang: str,
+            gx: pipeline.BackgroundGx | None = None) -> Path:
+    """Render every output of the run into a fresh folder, then make it `latest` atomically.
+    The GX page comes last: it waits for the GX thread (`gx`) if one is still running."""
     from reports.auditor import write_auditor_report
     from reports.clinic import write_clinic_reports
     from reports.findings_csv import write_findings_csv
@@ -81,9 +106,13 @@ def publish(findings, warehouse_path: Path, run_id: str, as_of: datetime, out: P
         progress.describe("Writing reports")
         write_findings_csv(findings, folder / "findings.csv", lang)
         with warehouse.connect(warehouse_path) as con:
-            write_gx_page(con, run_id, folder, lang)
             write_clinic_reports(con, run_id, folder, lang)
-            write_auditor_report(con, run_id, folder, lang)
+            write_auditor_report(con, run_id, folder, lang, gx_page=True)
+            if gx is not None:
+                progress.describe("Waiting for the Great Expectations suite")
+                gx.wait()
+            progress.step("Great Expectations suite done")
+            write_gx_page(con, run_id, folder, lang)
 
     # staged only: `latest` moves after the run is marked completed (see nightly_flow)
     folder = publish_mod.stage(Path(out), publish_mod.run_label(as_of, run_id), render)
@@ -109,27 +138,33 @@ class RunSummary:
     findings_by_severity: dict
 
 
-def _prepare(extracts: Path, reference: Path, as_of: str | None) -> pipeline.Prepared:
+def _prepare(extracts: Path, reference: Path, as_of: str | None,
+             spool: Path | None = None, gx: bool = False) -> pipeline.Prepared:
     ts, source, manifest = pipeline.resolve_as_of(extracts, as_of)
     paths = batch.locate_files(extracts)
-    futures = [read_file.submit(paths[spec.name], spec) for spec in contract.FILES]
+    futures = [read_file.submit(paths[spec.name], spec, spool) for spec in contract.FILES]
     ref_future = read_reference.submit(reference)
+    if gx:  # while the reads run on worker threads, the main thread imports GX (seconds)
+        pipeline.import_gx()
     files = [f.result() for f in futures]
     return pipeline.finish_prepare(extracts, reference, ts, source, manifest, files,
                                    ref_future.result())
 
 
-def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None, force: bool):
+def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None, force: bool,
+            gx: bool = False):
     quiet_input_errors()  # Prefect may have configured its handlers again for this run
     logger = get_run_logger()
     with warehouse.connect(warehouse_path) as con:
         for old in pipeline.recover_interrupted(con):
             logger.warning("run %s was interrupted earlier; marked failed", old)
-    prepared = _prepare(Path(extracts), Path(reference), as_of)
-    for w in prepared.warnings:
-        logger.warning(w)
-    run_id = pipeline.new_run_id()
-    recon = load_warehouse(Path(warehouse_path), prepared, run_id, force)
+    pipeline.clean_stale_spools(Path(warehouse_path))
+    with pipeline.spooling(Path(warehouse_path)) as spool:
+        prepared = _prepare(Path(extracts), Path(reference), as_of, spool, gx)
+        for w in prepared.warnings:
+            logger.warning(w)
+        run_id = pipeline.new_run_id()
+        recon = load_warehouse(Path(warehouse_path), prepared, run_id, force)
     for row in recon.iter_rows(named=True):
         logger.info("%s: read %s, loaded %s, quarantined %s", row["file_name"], row["rows_read"],
                     row["rows_loaded"], row["rows_quarantined"])
@@ -143,7 +178,7 @@ def _fail_run(warehouse_path: Path, run_id: str, exc: BaseException) -> None:
         pipeline.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
 
 
-@flow(name="talon-ingest")
+@flow(name="talon-ingest", task_runner=ThreadPoolTaskRunner(max_workers=pipeline.READ_WORKERS))
 def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehouse.DEFAULT_WAREHOUSE,
                 as_of: str | None = None, force: bool = False, lock_timeout: float = 0.0) -> RunSummary:
     with warehouse_lock(Path(warehouse_path), lock_timeout):
@@ -154,7 +189,7 @@ def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehous
     return RunSummary(run_id, prepared.as_of, Path(warehouse_path), None, recon.to_dicts(), {})
 
 
-@flow(name="talon-nightly")
+@flow(name="talon-nightly", task_runner=ThreadPoolTaskRunner(max_workers=pipeline.READ_WORKERS))
 def nightly_flow(extracts: Path, reference: Path, out: Path,
                  warehouse_path: Path = warehouse.DEFAULT_WAREHOUSE, as_of: str | None = None,
                  stale_hours: int = 24, horizon_days: int = 14, lang: str = "ru",
@@ -162,12 +197,17 @@ def nightly_flow(extracts: Path, reference: Path, out: Path,
     warehouse_path = Path(warehouse_path)
     with warehouse_lock(warehouse_path, lock_timeout):
         publish_mod.clean_stale_temp(Path(out))
-        prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of, force)
+        prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of, force,
+                                          gx=True)
+        gx = None
         try:
-            findings = check_run(warehouse_path, run_id, prepared.as_of,
-                                 pipeline.CheckParams(stale_hours, horizon_days))
-            folder = publish(findings, warehouse_path, run_id, prepared.as_of, Path(out), lang)
+            findings, gx = check_run(warehouse_path, run_id, prepared.as_of,
+                                     pipeline.CheckParams(stale_hours, horizon_days))
+            folder = publish(findings, warehouse_path, run_id, prepared.as_of, Path(out), lang, gx)
+            if gx is not None:
+                gx.wait()  # joined already by the GX page; raises if GX failed
         except BaseException as exc:
+            _join(gx)
             _fail_run(warehouse_path, run_id, exc)
             raise
         # Completed first, then `latest`: a kill in between leaves a completed run whose folder

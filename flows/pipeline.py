@@ -7,10 +7,15 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import polars as pl
@@ -96,13 +101,63 @@ def finish_prepare(extracts: Path, reference_dir: Path, as_of: datetime, source:
                     files, reference, input_digest(files, reference, as_of), warnings)
 
 
-def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None) -> Prepared:
-    """Read and validate the whole batch; raises InputError before anything is written."""
+#: Extract files read at once: each read is itself multi-threaded (polars), so more than the
+#: cores only adds memory.
+READ_WORKERS = max(1, min(len(contract.FILES), os.cpu_count() or 1))
+
+
+def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None,
+            spool: Path | None = None, workers: int = 1,
+            while_reading: Callable[[], None] | None = None) -> Prepared:
+    """Read and validate the whole batch; raises InputError before anything is written.
+
+    With a `spool` folder (see `spooling`) the loaded rows wait there as Parquet instead of in
+    memory, so a region of any size is read in bounded memory. `workers` files are read at
+    once (as the nightly flow's read tasks are); `while_reading` runs in the calling thread
+    meanwhile (e.g. import_gx).
+    """
     ts, source, manifest = resolve_as_of(extracts, as_of)
     paths = batch.locate_files(Path(extracts))
-    files = [reader.read_extract_file(paths[spec.name], spec) for spec in contract.FILES]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talon-read") as pool:
+        futures = [pool.submit(reader.read_extract_file, paths[spec.name], spec, spool)
+                   for spec in contract.FILES]
+        if while_reading is not None:
+            while_reading()
+        files = [f.result() for f in futures]
     reference = nsi.load_reference(Path(reference_dir))
     return finish_prepare(extracts, reference_dir, ts, source, manifest, files, reference)
+
+
+SPOOL_SUFFIX = ".spool-"
+
+
+def _spool_prefix(warehouse_path: Path) -> str:
+    return f".{Path(warehouse_path).name}{SPOOL_SUFFIX}"
+
+
+@contextmanager
+def spooling(warehouse_path: Path):
+    """A private folder (0700) beside the warehouse for the rows read but not yet loaded; it
+    holds personal data, so it is removed when the block ends, whatever happens. Beside the
+    warehouse because that disk is sized for the data (a tmpfs /tmp may not be)."""
+    warehouse_path = Path(warehouse_path)
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=_spool_prefix(warehouse_path),
+                                   dir=warehouse_path.parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def clean_stale_spools(warehouse_path: Path) -> list[Path]:
+    """Remove spool folders a killed run left beside this warehouse (call with the lock held:
+    then no other run of this warehouse can be using one)."""
+    warehouse_path = Path(warehouse_path)
+    stale = sorted(warehouse_path.parent.glob(_spool_prefix(warehouse_path) + "*"))
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
 
 
 class AlreadyProcessed(InputError):
@@ -208,20 +263,21 @@ def reconciliation(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
            FROM run_files WHERE run_id = ? ORDER BY file_name""", params=[run_id]).pl()
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
-               params: CheckParams = CheckParams(), db_path: Path | None = None) -> pl.DataFrame:
-    """Stage the run, run both engines, route and store the findings; returns them.
+def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
+                   params: CheckParams = CheckParams()) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Stage the run, run both engines, route and store the findings.
 
-    With `params.gx` and `db_path`, the set-level rules are also validated by the Great
-    Expectations suite and its verdicts stored in `gx_results` beside Talon's own counts.
+    Returns (routed findings, the set-level findings GX will be compared with). The staging
+    tables (stg_*, cur_*) are TEMP tables of `con`: everything that reads them, the GX suite
+    included, must use `con`.
     """
     from checks import findings, row_rules, set_rules, staging
     from flows import progress
 
-    progress.describe("Staging typed tables")
-    staged = staging.build_staging(con, run_id, as_of)
-    progress.step("Row-level checks (pandera)")
-    row_found = row_rules.run_row_rules(staged, as_of, staged.f008_codes)
+    progress.describe("Classifiers on D")
+    f008_codes = staging.build_current_reference(con, run_id, as_of.date())
+    progress.step("Staging and row-level checks (pandera)")
+    row_found = row_rules.stage_and_check(con, run_id, as_of, f008_codes)
     progress.step("Set-level checks (SQL)")
     set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
     progress.step("Routing findings to clinics")
@@ -232,6 +288,16 @@ def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     ], how="diagonal_relaxed")
     routed = findings.route_and_store(con, run_id, raw)
     pause_point("checked")
+    return routed, set_found
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
+               params: CheckParams = CheckParams(), db_path: Path | None = None) -> pl.DataFrame:
+    """check_findings, then (with `params.gx` and `db_path`) the Great Expectations suite in
+    the same thread, its verdicts stored in `gx_results`; returns the routed findings."""
+    from flows import progress
+
+    routed, set_found = check_findings(con, run_id, as_of, params)
     progress.step("Great Expectations suite")
     if params.gx and db_path is not None:
         validate_with_gx(con, Path(db_path), run_id, as_of, params, set_found)
@@ -239,9 +305,59 @@ def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     return routed
 
 
+def import_gx() -> None:
+    """Import the GX suite (5–8 s of imports) in the calling thread, which must be the main
+    one (imports may install signal handlers): call it while other threads read the files."""
+    from checks import gx_suite  # noqa: F401
+
+
+class BackgroundGx:
+    """The GX cross-check of a run on a thread of its own, so it overlaps report rendering.
+
+    It takes over `con` (whose TEMP staging tables GX reads): nothing else may use it, and it
+    is closed when GX is done. `wait()` joins and re-raises GX's error; the run must call it
+    before it completes (the GX page and the run's status depend on it).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, db_path: Path, run_id: str,
+                 as_of: datetime, params: CheckParams, set_found: pl.DataFrame):
+        import threading
+
+        import_gx()  # here, in the calling (main) thread
+        self.seconds: float | None = None
+        self._error: BaseException | None = None
+        self._args = (con, Path(db_path), run_id, as_of, params, set_found)
+        self._thread = threading.Thread(target=self._run, name=f"talon-gx-{run_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        con = self._args[0]
+        started = time.perf_counter()
+        try:
+            validate_with_gx(*self._args)
+        except BaseException as exc:  # noqa: BLE001  (handed to wait())
+            self._error = exc
+        finally:
+            self.seconds = time.perf_counter() - started
+            self._args = None
+            con.close()
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
 def validate_with_gx(con: duckdb.DuckDBPyConnection, db_path: Path, run_id: str, as_of: datetime,
                      params: CheckParams, set_found: pl.DataFrame) -> pl.DataFrame:
-    """Run the GX suite and store its verdicts next to the uncapped counts Talon found."""
+    """Run the GX suite and store its verdicts next to the uncapped counts Talon found.
+
+    Uses nothing but `con` (after run_checks staged the run on it; GX reads its TEMP tables
+    through it), so it may run in a background thread while other connections read the
+    warehouse, as long as nothing else uses `con` meanwhile. Writes only this run's rows of
+    gx_results, in one short transaction.
+    """
     from checks import gx_suite
 
     outcome = gx_suite.run_gx_suite(db_path, con, run_id, as_of, params.stale_hours,
@@ -259,9 +375,14 @@ def validate_with_gx(con: duckdb.DuckDBPyConnection, db_path: Path, run_id: str,
         "unexpected_count": pl.Int64, "talon_count": pl.Int64, "error": pl.String,
         "query": pl.String})
     con.register("gx_rows", rows.to_arrow())
+    con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM gx_results WHERE run_id = ?", [run_id])
         con.execute("INSERT INTO gx_results SELECT * FROM gx_rows")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.unregister("gx_rows")
     return rows

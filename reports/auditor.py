@@ -14,11 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from markupsafe import Markup
 
 from checks import lifecycle
-from reports import charts, data, trends
+from reports import charts, data, parallel, trends
 from reports.clinic import UNASSIGNED, clinic_stems
-from reports.html import render
+from reports.html import Page
 from reports.i18n import Texts
 from reports.safe import safe_stem
 
@@ -41,11 +42,6 @@ def _clinic_columns(frame: pl.DataFrame, stems: dict, names: dict, t: Texts) -> 
         pl.col("mo_code").fill_null(pl.lit(t.unassigned_name)).alias("clinic_label"),
         pl.col("mo_code").replace_strict(names, default="", return_dtype=pl.String)
           .fill_null("").alias("clinic_name"))
-
-
-def _first_per(frame: pl.DataFrame, key: str, n: int) -> pl.DataFrame:
-    """The first `n` rows of each `key` group, in the frame's order (vectorised)."""
-    return frame.filter(pl.int_range(pl.len()).over(key) < n)
 
 
 def _check_table(frame: pl.DataFrame, check_stems: dict) -> list[dict]:
@@ -73,7 +69,7 @@ def _summary(frame: pl.DataFrame, fixed: pl.DataFrame) -> dict[str, int]:
     return s
 
 
-def _charts(frame: pl.DataFrame, history: pl.DataFrame, t: Texts) -> dict:
+def _chart_specs(frame: pl.DataFrame, history: pl.DataFrame, t: Texts) -> dict:
     labelled = frame.with_columns(pl.col("mo_code").fill_null(pl.lit(t.unassigned_name))
                                   .alias("clinic"))
     per_clinic = labelled.group_by("clinic", "severity").len("n")
@@ -82,16 +78,72 @@ def _charts(frame: pl.DataFrame, history: pl.DataFrame, t: Texts) -> dict:
     per_clinic = per_clinic.filter(pl.col("clinic").is_in(top.implode()))
     per_check = frame.group_by("check_code", "severity").len("n")
     return {
-        "clinic": charts.stacked_bars(per_clinic, "clinic", t, t.chart_clinic),
-        "check": charts.stacked_bars(per_check, "check_code", t, t.chart_check),
-        "trend": charts.trend(history, t),
+        "clinic": charts.stacked_bars_spec(per_clinic, "clinic", t, t.chart_clinic),
+        "check": charts.stacked_bars_spec(per_check, "check_code", t, t.chart_check),
+        "trend": charts.trend_spec(history, t),
     }
+
+
+def _clinic_pages(findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict, check_stems: dict,
+                  names: dict, t: Texts, out: Path, common: dict) -> list[Page]:
+    """Every clinic's page, each cut from frames computed once for all clinics (what `_summary`
+    and `_check_table` give for one clinic's findings, and its first examples per check)."""
+    summaries = data.summaries(findings, fixed, "mo_code")
+    by_check = (data.impact(findings, "check_code", within="mo_code",
+                            extra=(pl.col("title").first(), pl.col("severity").first()))
+                .with_columns(_stem_expr("check_code", check_stems).alias("stem"))
+                .partition_by("mo_code", as_dict=True, maintain_order=True, include_key=False))
+    examples = findings.filter(
+        pl.int_range(pl.len()).over("mo_code", "check_code") < EXAMPLES_PER_CLINIC_CHECK
+    ).partition_by("mo_code", as_dict=True, maintain_order=True)
+    pages = []
+    for (mo_code,), rows in examples.items():
+        heading = t.unassigned_title if mo_code is None else (names.get(mo_code) or mo_code)
+        summary = summaries[mo_code] | {
+            "clinics_with_findings": 0 if mo_code is None else 1,
+            "unassigned_count": summaries[mo_code]["findings_total"] if mo_code is None else 0}
+        pages.append(Page("clinic_page.html.j2", out / "clinic" / f"{stems[mo_code]}.html", {
+            **common, "heading": heading, "mo_code": mo_code, "summary": summary,
+            "by_check": by_check[(mo_code,)].to_dicts(), "limit": EXAMPLES_PER_CLINIC_CHECK,
+            "rows": rows}))
+    return pages
+
+
+def _check_pages(findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict, check_stems: dict,
+                 names: dict, t: Texts, out: Path, common: dict) -> list[Page]:
+    """Every check's page, cut like `_clinic_pages`: its first finding's texts, `_summary`,
+    `_clinic_table` and the first examples by clinic and record."""
+    mo = pl.col("mo_code")
+    summaries = data.summaries(findings, fixed, "check_code")
+    spread = {code: (n, unassigned) for code, n, unassigned in findings.group_by("check_code").agg(
+        mo.drop_nulls().n_unique(), mo.is_null().sum().alias("unassigned")).iter_rows()}
+    heads = {row["check_code"]: row for row in findings.unique(
+        "check_code", keep="first", maintain_order=True).iter_rows(named=True)}
+    by_clinic = (data.impact(findings, "mo_code", within="check_code").with_columns(
+        _stem_expr("mo_code", stems, UNASSIGNED).alias("stem"),
+        mo.fill_null(pl.lit(t.unassigned_name)).alias("label"),
+        mo.replace_strict(names, default="", return_dtype=pl.String)
+          .fill_null(pl.lit(t.unassigned_title)).alias("name"))
+        .partition_by("check_code", as_dict=True, maintain_order=True, include_key=False))
+    examples = (findings.sort(mo.is_null(), mo, "record_id", maintain_order=True)
+                .filter(pl.int_range(pl.len()).over("check_code") < EXAMPLES_PER_CHECK)
+                .partition_by("check_code", as_dict=True, maintain_order=True))
+    pages = []
+    for code, head in heads.items():
+        n_clinics, unassigned = spread[code]
+        summary = summaries[code] | {"clinics_with_findings": n_clinics,
+                                     "unassigned_count": unassigned}
+        pages.append(Page("check_page.html.j2", out / "check" / f"{check_stems[code]}.html", {
+            **common, "check": head, "summary": summary,
+            "by_clinic": by_clinic[(code,)].to_dicts(), "limit": EXAMPLES_PER_CHECK,
+            "rows": examples[(code,)]}))
+    return pages
 
 
 def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict,
              check_stems: dict, names: dict, t: Texts):
-    """Trends per check and per clinic, and the changes since the last run, with page links
-    (a check or clinic with nothing open now has no page, so no link)."""
+    """Trends per check and per clinic (charts not drawn yet), and the changes since the last
+    run, with page links (a check or clinic with nothing open now has no page, so no link)."""
     with_page = set(findings["mo_code"].unique().to_list())  # stems also has None, always
 
     def clinic_link(key):
@@ -102,9 +154,9 @@ def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stem
 
     titles = dict(data.catalogue_texts(t.lang).select("check_code", "title").iter_rows())
     check_trend = trends.trend(con, run_id, "check_code", t,
-                               label_of=lambda key, series: titles.get(key, ""))
+                               label_of=lambda key, series: titles.get(key, ""), draw=False)
     clinic_trend = trends.trend(con, run_id, "mo_code", t, label_of=lambda key, series: (
-        names.get(key, "") if key is not None else t.unassigned_title))
+        names.get(key, "") if key is not None else t.unassigned_title), draw=False)
     for row in check_trend.rows:
         row["href"] = check_link(row["key"])
     for row in clinic_trend.rows:
@@ -121,12 +173,20 @@ def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stem
     return check_trend, clinic_trend, {"check": per_check, "clinic": per_clinic}
 
 
-def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru") -> Path:
-    """Write OUT/index.html and the per-clinic and per-check pages of `run_id`; return index."""
+def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
+                         workers: int | None = None, gx_page: bool | None = None) -> Path:
+    """Write OUT/index.html and the per-clinic and per-check pages of `run_id`; return index.
+
+    `gx_page`: whether OUT/gx/index.html is or will be written (the flow writes it after the
+    GX thread is done, so after this page); None: link it if the file is there.
+
+    `workers`: processes drawing the charts and rendering the clinic and check pages
+    (default: one per core; small runs stay in this process, see reports.parallel)."""
     t = Texts(lang)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     run = data.load_run(con, run_id)
+    parallel.warm_up(data.clinic_count(con, run_id), workers)  # (and a page per check)
     # Auditors never see a full value: drop it before anything is counted or rendered.
     findings = data.with_texts(
         data.with_lifecycle(con, run_id, data.load_findings(con, run_id).drop("value")), lang)
@@ -141,40 +201,43 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru") -> Path:
         _stem_expr("check_code", check_stems).alias("check_stem"))
     history = data.history(con, run_id)
     common = {"T": t, "lang": lang, "run": run}
-    fixed_by_clinic = fixed.partition_by("mo_code", as_dict=True)
-    fixed_by_check = fixed.partition_by("check_code", as_dict=True)
-
-    for (mo_code,), part in findings.partition_by("mo_code", as_dict=True).items():
-        heading = t.unassigned_title if mo_code is None else (names.get(mo_code) or mo_code)
-        render("clinic_page.html.j2", out / "clinic" / f"{stems[mo_code]}.html", **common,
-               heading=heading, mo_code=mo_code,
-               summary=_summary(part, fixed_by_clinic.get((mo_code,), fixed.clear())),
-               by_check=_check_table(part, check_stems), limit=EXAMPLES_PER_CLINIC_CHECK,
-               rows=_first_per(part, "check_code", EXAMPLES_PER_CLINIC_CHECK).iter_rows(named=True))
-
-    for (code,), part in findings.partition_by("check_code", as_dict=True).items():
-        head = part.row(0, named=True)
-        examples = part.sort(pl.col("mo_code").is_null(), "mo_code", "record_id").head(
-            EXAMPLES_PER_CHECK)
-        render("check_page.html.j2", out / "check" / f"{check_stems[code]}.html", **common,
-               check=head, summary=_summary(part, fixed_by_check.get((code,), fixed.clear())),
-               by_clinic=_clinic_table(part, stems, names, t), limit=EXAMPLES_PER_CHECK,
-               rows=examples.iter_rows(named=True))
-
-    links = [(GX_INDEX.as_posix(), t.gx_docs)] if (out / GX_INDEX).is_file() else []
-    if (out / FINDINGS_CSV).is_file():
-        links.append((FINDINGS_CSV.as_posix(), t.findings_csv))
-    by_severity = (findings.group_by("severity").agg(
-        pl.len().alias("findings"), pl.col("patient_id").drop_nulls().n_unique().alias("patients"))
-        .pipe(data.sort_findings).to_dicts())
-    reasons = (findings.filter(pl.col("mo_code").is_null()).group_by("unassigned_reason")
-               .len("n").sort(["n", "unassigned_reason"], descending=[True, False]).to_dicts())
+    where = out.resolve()  # pages may be written by workers with another working directory
     check_trend, clinic_trend, changes = _history(con, run_id, findings, fixed, stems,
                                                   check_stems, names, t)
-    return render(
-        "index.html.j2", out / "index.html", **common, links=links,
-        summary=_summary(findings, fixed), previous=previous, check_trend=check_trend,
-        clinic_trend=clinic_trend, changes=changes,
-        charts=_charts(findings, history, t), by_clinic=_clinic_table(findings, stems, names, t),
-        by_check=_check_table(findings, check_stems), by_severity=by_severity, reasons=reasons,
-        history=history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M")).to_dicts())
+    specs = _chart_specs(findings, history, t)
+    pages = findings["mo_code"].n_unique() + len(check_stems)
+
+    with parallel.Pool(parallel.use_pool(pages, workers)) as pool:
+        # the charts first: vl-convert takes seconds and holds the GIL all along
+        drawn = pool.submit(charts.svgs, [*specs.values(), check_trend.spec, clinic_trend.spec])
+        pages = (_clinic_pages(findings, fixed, stems, check_stems, names, t, where, common)
+                 + _check_pages(findings, fixed, stems, check_stems, names, t, where, common))
+        rendered = pool.submit_all(Page.render, pages, [p.context["rows"].height for p in pages])
+
+        if gx_page is None:
+            gx_page = (out / GX_INDEX).is_file()
+        links = [(GX_INDEX.as_posix(), t.gx_docs)] if gx_page else []
+        if (out / FINDINGS_CSV).is_file():
+            links.append((FINDINGS_CSV.as_posix(), t.findings_csv))
+        by_severity = (findings.group_by("severity").agg(
+            pl.len().alias("findings"),
+            pl.col("patient_id").drop_nulls().n_unique().alias("patients"))
+            .pipe(data.sort_findings).to_dicts())
+        reasons = (findings.filter(pl.col("mo_code").is_null()).group_by("unassigned_reason")
+                   .len("n").sort(["n", "unassigned_reason"], descending=[True, False])
+                   .to_dicts())
+        context = {
+            **common, "links": links, "summary": _summary(findings, fixed),
+            "previous": previous, "check_trend": check_trend, "clinic_trend": clinic_trend,
+            "changes": changes, "by_clinic": _clinic_table(findings, stems, names, t),
+            "by_check": _check_table(findings, check_stems), "by_severity": by_severity,
+            "reasons": reasons,
+            "history": history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M"))
+                              .to_dicts()}
+        svgs = [Markup(svg) for svg in drawn.result()]
+        context["charts"] = dict(zip(specs, svgs))
+        check_trend.chart, clinic_trend.chart = svgs[-2:]
+        index = Page("index.html.j2", out / "index.html", context).render()
+        for page in rendered:
+            page.result()
+    return index

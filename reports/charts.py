@@ -17,11 +17,25 @@ _XMLNS = re.compile(r'\s+xmlns(?::xlink)?="[^"]*"')
 FONT = "DejaVu Sans"
 
 
-def to_svg(chart: alt.TopLevelMixin) -> Markup:
-    """SVG markup for inlining in HTML (the HTML parser puts <svg> in the SVG namespace)."""
-    svg = vlc.vegalite_to_svg(chart.to_dict())
-    svg = _XMLNS.sub("", svg, count=2)
-    return Markup(defang_urls(svg))
+def svg(spec: dict | None) -> Markup:
+    """SVG markup of a Vega-Lite spec for inlining in HTML (the HTML parser puts <svg> in the
+    SVG namespace); no spec, no chart. vl-convert holds the GIL while it draws, so a caller
+    that wants to do something else meanwhile runs this in another process (reports.parallel).
+    """
+    if spec is None:
+        return Markup("")
+    text = vlc.vegalite_to_svg(spec)
+    text = _XMLNS.sub("", text, count=2)
+    return Markup(defang_urls(text))
+
+
+def svgs(specs: list[dict | None]) -> list[str]:
+    """`svg` of each spec, as plain strings (a worker process's result)."""
+    return [str(svg(spec)) for spec in specs]
+
+
+def _spec(chart: alt.TopLevelMixin) -> dict:
+    return chart.configure(font=FONT).to_dict()
 
 
 def _severity_scale(t: Texts) -> alt.Scale:
@@ -39,7 +53,14 @@ def _count_axis(top: int | None) -> alt.Axis:
 
 
 def stacked_bars(counts: pl.DataFrame, label: str, t: Texts, title: str) -> Markup:
-    """Horizontal bars per `label`, stacked by severity; `counts` has label, severity, n."""
+    return svg(stacked_bars_spec(counts, label, t, title))
+
+
+def stacked_bars_spec(counts: pl.DataFrame, label: str, t: Texts, title: str) -> dict:
+    """Horizontal bars per `label`, stacked by severity; `counts` has label, severity, n.
+    Its rows are sorted first: they come from a group_by, whose order varies from run to run,
+    and the SVG draws the bars in data order."""
+    counts = counts.sort(label, "severity")
     totals = counts.group_by(label).agg(pl.col("n").sum()).sort(
         ["n", label], descending=[True, False])
     chart = alt.Chart(_label_severity(counts, t)).mark_bar().encode(
@@ -49,10 +70,14 @@ def stacked_bars(counts: pl.DataFrame, label: str, t: Texts, title: str) -> Mark
         color=alt.Color("severity:N", scale=_severity_scale(t), title=t.severity),
         order=alt.Order("severity:N"),
     ).properties(title=title, width=460, height=alt.Step(16))
-    return to_svg(chart.configure(font=FONT))
+    return _spec(chart)
 
 
 def trend(history: pl.DataFrame, t: Texts) -> Markup:
+    return svg(trend_spec(history, t))
+
+
+def trend_spec(history: pl.DataFrame, t: Texts) -> dict:
     """Findings per run over time: blockers, warnings; one run shows as single points."""
     long = history.select("as_of", "run_id", "blockers", "warnings").unpivot(
         index=["as_of", "run_id"], on=["blockers", "warnings"], variable_name="severity",
@@ -68,7 +93,7 @@ def trend(history: pl.DataFrame, t: Texts) -> Markup:
         y=alt.Y("n:Q", title=t.chart_axis_findings, axis=_count_axis(long["n"].max())),
         color=alt.Color("severity:N", scale=_severity_scale(t), title=t.severity),
     ).properties(title=t.chart_trend, width=460, height=220)
-    return to_svg(chart.configure(font=FONT))
+    return _spec(chart)
 
 
 def _run_axis(runs: list[str], title: str | None, short: bool = False) -> alt.X:
@@ -82,10 +107,15 @@ def _run_axis(runs: list[str], title: str | None, short: bool = False) -> alt.X:
 
 def trend_small_multiples(counts: pl.DataFrame, runs: list[str], order: list[str], t: Texts,
                           title: str, columns: int = 4) -> Markup:
+    return svg(trend_small_multiples_spec(counts, runs, order, t, title, columns))
+
+
+def trend_small_multiples_spec(counts: pl.DataFrame, runs: list[str], order: list[str],
+                               t: Texts, title: str, columns: int = 4) -> dict | None:
     """One small line chart per series (e.g. per check), each with its own y scale, in `order`;
     `counts` has run, series, n for every run and series (zeros included)."""
     if counts.is_empty():
-        return Markup("")
+        return None
     base = alt.Chart(counts).mark_line(point=alt.OverlayMarkDef(size=25), color="#1f4e79").encode(
         x=_run_axis(runs, None, short=True),
         y=alt.Y("n:Q", title=None, axis=alt.Axis(format="d", tickCount=3, minExtent=28)),
@@ -97,14 +127,19 @@ def trend_small_multiples(counts: pl.DataFrame, runs: list[str], order: list[str
                                           labelLimit=170)),
         columns=columns,
     ).resolve_scale(y="independent").properties(title=title)
-    return to_svg(chart.configure(font=FONT))
+    return _spec(chart)
 
 
 def trend_lines(counts: pl.DataFrame, runs: list[str], order: list[str], t: Texts,
                 title: str, legend: str) -> Markup:
+    return svg(trend_lines_spec(counts, runs, order, t, title, legend))
+
+
+def trend_lines_spec(counts: pl.DataFrame, runs: list[str], order: list[str], t: Texts,
+                     title: str, legend: str) -> dict | None:
     """One line per series (e.g. the top clinics) on a shared scale; colours by `order`."""
     if counts.is_empty():
-        return Markup("")
+        return None
     chart = alt.Chart(counts).mark_line(point=alt.OverlayMarkDef(size=40)).encode(
         x=_run_axis(runs, t.chart_axis_run),
         y=alt.Y("n:Q", title=t.chart_axis_findings, axis=_count_axis(counts["n"].max())),
@@ -112,4 +147,4 @@ def trend_lines(counts: pl.DataFrame, runs: list[str], order: list[str], t: Text
                         title=legend, legend=alt.Legend(labelLimit=220)),
         tooltip=["series:N", "run:O", "n:Q"],
     ).properties(title=title, width=520, height=240)
-    return to_svg(chart.configure(font=FONT))
+    return _spec(chart)

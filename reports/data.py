@@ -64,6 +64,12 @@ def sort_findings(frame: pl.DataFrame) -> pl.DataFrame:
                                          if c in frame.columns])
 
 
+def clinic_count(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    """How many fix lists the run's findings make: one per clinic, one for the unassigned."""
+    return query(con, "SELECT count(DISTINCT mo_code) + max((mo_code IS NULL)::INT) "
+                      "FROM findings WHERE run_id = ?", [run_id]).rows()[0][0] or 0
+
+
 def clinic_names(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, str]:
     """mcod -> name from the run's F003 (the latest inclusion period's name where they differ)."""
     rows = query(con,
@@ -119,15 +125,38 @@ def summary(findings: pl.DataFrame) -> dict[str, int]:
     }
 
 
-def impact(findings: pl.DataFrame, by: str) -> pl.DataFrame:
-    """Per `by` group: findings, blockers, warnings, distinct patients with a blocker; ranked."""
-    return (findings.group_by(by).agg(
+def summaries(findings: pl.DataFrame, fixed_rows: pl.DataFrame, by: str) -> dict:
+    """`summary(part) | lifecycle_summary(part, fixed part)` of every `by` group at once (a
+    loop over groups costs a few polars calls each)."""
+    blocker = pl.col("severity") == "blocker"
+    counts = findings.group_by(by).agg(
+        pl.len().alias("findings_total"), blocker.sum().alias("blockers"),
+        (pl.col("severity") == "warning").sum().alias("warnings"),
+        pl.col("patient_id").drop_nulls().n_unique().alias("patients_affected"),
+        pl.col("patient_id").filter(blocker).drop_nulls().n_unique().alias("patients_blocked"),
+        (pl.col("status") == "new").sum().alias("new_count"),
+        (pl.col("status") == "reopened").sum().alias("reopened_count"))
+    fixed_counts = dict(fixed_rows.group_by(by).len().iter_rows())
+    out = {}
+    for row in counts.iter_rows(named=True):
+        key = row.pop(by)
+        out[key] = row | {"fixed_since_last": fixed_counts.get(key, 0)}
+    return out
+
+
+def impact(findings: pl.DataFrame, by: str, within: str | None = None,
+           extra: tuple[pl.Expr, ...] = ()) -> pl.DataFrame:
+    """Per `by` group: findings, blockers, warnings, distinct patients with a blocker; ranked.
+    `within`: per (`within`, `by`) group instead, ranked alike (`partition_by(within)` then
+    gives each `within` group's own table); `extra`: more aggregations."""
+    return (findings.group_by(*([within] if within else []), by).agg(
                 pl.len().alias("findings"),
                 (pl.col("severity") == "blocker").sum().alias("blockers"),
                 (pl.col("severity") == "warning").sum().alias("warnings"),
                 pl.col("patient_id").filter(pl.col("severity") == "blocker")
                   .drop_nulls().n_unique().alias("patients_blocked"),
-                pl.col("patient_id").drop_nulls().n_unique().alias("patients_affected"))
+                pl.col("patient_id").drop_nulls().n_unique().alias("patients_affected"),
+                *extra)
             .sort(["patients_blocked", "blockers", "findings", by],
                   descending=[True, True, True, False], nulls_last=True))
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections import namedtuple
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
@@ -44,6 +47,27 @@ def render(template: str, path: Path, **context) -> Path:
     html = defang_urls(environment().get_template(template).render(**context))
     write_private(path, html)
     return path
+
+
+def records(frame: pl.DataFrame):
+    """A frame's rows as named tuples for a template: `r.value` is then a tuple's attribute,
+    where a dict's key is found only after a failed attribute lookup (an exception per cell)."""
+    row = namedtuple("Row", frame.columns)
+    return map(row._make, frame.iter_rows())
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page to render, as plain data (a worker process can render it): polars frames in
+    `context` reach the template as rows (`records`)."""
+    template: str
+    path: Path
+    context: dict
+
+    def render(self) -> Path:
+        context = {k: records(v) if isinstance(v, pl.DataFrame) else v
+                   for k, v in self.context.items()}
+        return render(self.template, self.path, **context)
 
 
 def write_private(path: Path, text: str, encoding: str = "utf-8") -> None:

@@ -68,6 +68,8 @@ URL = re.compile(r"(?i)(https?)://")
 def defang_urls(markup: str) -> str:
     """`http://` -> `http:&#47;&#47;` in markup whose data sits in text and attribute values
     (both decode character references). Inline scripts and styles must carry no URL."""
+    if "://" not in markup:  # a plain substring scan is far cheaper than the regex
+        return markup
     return URL.sub(r"\1:&#47;&#47;", markup)
 
 

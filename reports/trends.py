@@ -25,10 +25,11 @@ TOP_CLINICS = 10  # lines of the per-clinic trend
 class Trend:
     """One trend (per check or per clinic): chart, the runs' labels and a row per series."""
 
-    chart: Markup
+    chart: Markup  # empty until drawn (see `trend`'s `draw`)
     runs: list[str]
     rows: list[dict]  # {"key": code or None, "label": str, "counts": [n per run]}
     shown: list[str]  # series drawn in the chart, in order
+    spec: dict | None = None  # the chart's Vega-Lite spec (None: nothing to draw)
 
 
 def run_labels(runs: pl.DataFrame) -> pl.DataFrame:
@@ -48,8 +49,10 @@ def _grid(counts: pl.DataFrame, runs: pl.DataFrame, by: str, none_label: str) ->
     grid = runs.select("run_id", "run", "pos").join(keys, how="cross")
     grid = grid.join(counts.select("run_id", "key", "n"), on=["run_id", "key"], how="left",
                      nulls_equal=True)
+    # sorted: a join's row order varies from run to run, and the charts draw in data order
     return grid.with_columns(pl.col("n").fill_null(0).cast(pl.Int64),
-                             pl.col("key").fill_null(pl.lit(none_label)).alias("series"))
+                             pl.col("key").fill_null(pl.lit(none_label)).alias("series")
+                             ).sort("pos", "series")
 
 
 def _ranked(grid: pl.DataFrame, run_id: str) -> list[str]:
@@ -69,23 +72,26 @@ def _rows(grid: pl.DataFrame, order: list[str], runs: list[str], label_of) -> li
 
 
 def trend(con: duckdb.DuckDBPyConnection, run_id: str, by: str, t: Texts,
-          label_of=lambda key, series: series) -> Trend:
-    """The trend of open findings per `by` (check_code or mo_code) over the last runs."""
+          label_of=lambda key, series: series, draw: bool = True) -> Trend:
+    """The trend of open findings per `by` (check_code or mo_code) over the last runs.
+    `draw=False` leaves `chart` empty for the caller to draw `spec` (e.g. in another process).
+    """
     runs = run_labels(lifecycle.trend_runs(con, run_id, TREND_RUNS))
     grid = _grid(lifecycle.open_trend(con, run_id, by, TREND_RUNS), runs, by, t.unassigned_name)
     run_order = runs["run"].to_list()
     order = _ranked(grid, run_id)
     if by == "check_code":
         shown = order[:TOP_CHECKS]
-        chart = charts.trend_small_multiples(
+        spec = charts.trend_small_multiples_spec(
             grid.filter(pl.col("series").is_in(shown)).select("run", "series", "n"), run_order,
             shown, t, t.chart_trend_check.format(n=TOP_CHECKS))
     else:
         shown = order[:TOP_CLINICS]
-        chart = charts.trend_lines(
+        spec = charts.trend_lines_spec(
             grid.filter(pl.col("series").is_in(shown)).select("run", "series", "n"), run_order,
             shown, t, t.chart_trend_clinic.format(n=TOP_CLINICS), t.mo_code)
-    return Trend(chart, run_order, _rows(grid, order, run_order, label_of), shown)
+    chart = charts.svg(spec) if draw else Markup("")
+    return Trend(chart, run_order, _rows(grid, order, run_order, label_of), shown, spec)
 
 
 def changes(status: pl.DataFrame, fixed: pl.DataFrame, by: str) -> list[dict]:

@@ -21,11 +21,23 @@ COMPARISONS = (
 
 
 def _walls(stages: list[dict]) -> dict[str, float]:
-    return {s["name"]: s["wall_s"] for s in stages}
+    """Wall seconds per stage, and per part of a stage that records its `split` (staging and
+    row rules run interleaved, one entity at a time, as one stage)."""
+    out = {s["name"]: s["wall_s"] for s in stages}
+    for s in stages:
+        out.update(s.get("extra", {}).get("split", {}))
+    return out
 
 
 def _cpus(stages: list[dict]) -> dict[str, float]:
-    return {s["name"]: s["cpu_s"] for s in stages}
+    """CPU seconds per stage; a split part gets its stage's CPU in proportion to its wall."""
+    out = {s["name"]: s["cpu_s"] for s in stages}
+    for s in stages:
+        split = s.get("extra", {}).get("split", {})
+        total = sum(split.values())
+        for part, wall in split.items():
+            out[part] = round(s["cpu_s"] * wall / total, 3) if total else 0.0
+    return out
 
 
 def ratios(size_result: dict) -> list[dict]:
@@ -166,6 +178,19 @@ def _size_section(s: dict) -> list[str]:
     lines += _table(["stage", "group", "wall s", "CPU s", "peak RSS MB", "µs / row"], body)
     lines += ["Peak RSS of the end-to-end row: the whole Talon process (the largest stage peak "
               "or ru_maxrss). Imports alone take the first few hundred MB.", ""]
+    notes = []
+    for st in talon["stages"]:
+        extra = st.get("extra", {})
+        if extra.get("split"):
+            notes.append(f"`{st['name']}` runs staging and the row rules one entity at a time; "
+                         "of its wall time: " + ", ".join(f"{k} {v:,.2f} s"
+                                                         for k, v in extra["split"].items()) + ".")
+        if extra.get("gx_suite_s") is not None:
+            notes.append(f"The GX suite ran {extra['gx_suite_s']:,.2f} s on a background thread "
+                         "from `gx_start` on, overlapping the reports; `gx_wait` is what was left "
+                         "of it when the reports were done.")
+    if notes:
+        lines += [" ".join(notes), ""]
     if s["baselines"]:
         lines += ["### Baselines (same loaded rows, own process each)", ""]
         brows = []

@@ -1,7 +1,8 @@
 """The set-level checks as a Great Expectations suite (checks/gx_suite.py) on a DuckDB file.
 
 GX must agree with run_set_rules on every check (its count of unexpected rows equals the number
-of findings), work while the run's connection is open, and need the persisted-connection fix.
+of findings), read the TEMP staging tables through the run's connection and leave it open and
+usable, run each check's query once, and need the persisted-connection fix.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from datetime import date
 
 import duckdb
+import great_expectations.expectations as gxe
 import pytest
 import sqlalchemy as sa
 from great_expectations.execution_engine import sqlalchemy_execution_engine as gx_engine
@@ -123,7 +125,7 @@ def test_gx_and_duckdb_agree_when_nothing_is_wrong(tmp_path):
 def test_without_con_gx_opens_the_file_itself(tmp_path):
     path = tmp_path / "alone.duckdb"
     con = duckdb.connect(str(path))
-    World().patient("P1").policy("Q1", "ghost").load(con)
+    World().patient("P1").policy("Q1", "ghost").load(con, temp=False)
     con.close()  # no connection left in this process: GX may open the file with its own config
     alone = gx_suite.run_gx_suite(path, None, "r1", AS_OF,
                                   codes=("POL.PATIENT.ORPHAN", "PAT.SNILS.DUPLICATE"))
@@ -145,6 +147,43 @@ def test_con_stays_open_and_usable_after_the_suite(warehouse, outcome):
     _, con = warehouse
     con.execute("CREATE OR REPLACE TEMP TABLE t AS SELECT 1 AS x")
     assert con.execute("SELECT x FROM t").fetchall() == [(1,)]
+    con.execute("BEGIN TRANSACTION")  # GX's own transaction on con has ended
+    con.execute("COMMIT")
+
+
+def test_gx_reads_the_temp_staging_tables_through_con(warehouse, outcome):
+    _, con = warehouse
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'stg_%' "
+                       "AND NOT temporary").fetchall() == [(0,)]
+    assert outcome.raised == [] and outcome.counts()["POL.PATIENT.ORPHAN"] == 230
+
+
+def test_each_check_query_runs_once_and_only_for_its_count(warehouse):
+    path, con = warehouse
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        out = gx_suite.run_gx_suite(path, con, NASTY_RUN, AS_OF)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert out.raised == []
+    for code in CODES:
+        runs = [s for s in statements if f"-- {code}" in s]
+        assert len(runs) == 1, (code, len(runs))
+        assert runs[0].startswith("SELECT COUNT(*) as unexpected_row_count FROM")
+
+
+def test_the_count_only_expectation_is_an_unexpected_rows_expectation():
+    expectation = gx_suite.UnexpectedRowsCountExpectation(
+        unexpected_rows_query="SELECT * FROM {batch} WHERE false")
+    assert isinstance(expectation, gxe.UnexpectedRowsExpectation)
+    assert expectation.metric_dependencies == ("unexpected_rows_query.row_count",)
+    assert gxe.UnexpectedRowsExpectation.metric_dependencies == (
+        "unexpected_rows_query.table", "unexpected_rows_query.row_count")  # what it saves
 
 
 def test_context_root_keeps_validation_results_for_data_docs(outcome):

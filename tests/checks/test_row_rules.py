@@ -10,14 +10,8 @@ import pytest
 from pandera.config import config_context
 
 from checks import catalogue
-from checks.row_rules import CODES, FINDING_COLUMNS, build_schemas, run_row_rules
-from checks.staging import (
-    Staged,
-    stage_attachments,
-    stage_patients,
-    stage_policies,
-    stage_slots,
-)
+from checks.row_rules import CODES, FINDING_COLUMNS, build_schemas, run_entity_rules
+from checks.staging import stage_attachments, stage_patients, stage_policies, stage_slots
 from tests.checks.test_staging import staging_raw
 
 AS_OF = datetime(2025, 3, 10, 9, 30)
@@ -26,14 +20,15 @@ _STAGE = {"patients": stage_patients, "policies": stage_policies,
           "attachments": stage_attachments, "slots": stage_slots}
 
 
-def row_staged(as_of: datetime = AS_OF, f008=F008, **rows: list[dict]) -> Staged:
-    """A Staged of partial rows per entity (missing fields take valid defaults)."""
-    frames = {e: stage(staging_raw(e, rows.get(e, [])), as_of) for e, stage in _STAGE.items()}
-    return Staged(run_id="r1", as_of=as_of, f008_codes=frozenset(f008), **frames)
+def row_frames(as_of: datetime = AS_OF, **rows: list[dict]) -> dict[str, pl.DataFrame]:
+    """The staged frame of each entity from partial rows (missing fields take valid defaults)."""
+    return {e: stage(staging_raw(e, rows.get(e, [])), as_of) for e, stage in _STAGE.items()}
 
 
 def row_findings(as_of: datetime = AS_OF, f008=F008, **rows: list[dict]) -> pl.DataFrame:
-    return run_row_rules(row_staged(as_of, f008, **rows), as_of, set(f008))
+    """Every entity's row rules, one entity at a time as a run checks them."""
+    return pl.concat([run_entity_rules(entity, frame, as_of, f008)
+                      for entity, frame in row_frames(as_of, **rows).items()])
 
 
 def _codes_of_single(entity: str, row: dict, f008=F008) -> set[str]:
@@ -364,8 +359,15 @@ def test_validation_runs_even_when_pandera_is_disabled_around_it():
 
 
 def test_schema_failure_outside_the_rules_raises():
-    staged = row_staged(patients=[{}])
-    broken = Staged(staged.run_id, staged.as_of, staged.patients.drop("snils_valid"),
-                    staged.policies, staged.attachments, staged.slots, staged.f008_codes)
+    broken = row_frames(patients=[{}])["patients"].drop("snils_valid")
     with pytest.raises(RuntimeError, match="outside the row rules"):
-        run_row_rules(broken, AS_OF, F008)
+        run_entity_rules("patients", broken, AS_OF, F008)
+
+
+def test_one_entity_needs_only_its_own_frame():
+    frames = row_frames(patients=[{"sex": "3"}], slots=[{"status": "gone"}])
+    patients = run_entity_rules("patients", frames["patients"], AS_OF, F008)
+    assert patients["check_code"].to_list() == ["PAT.SEX.INVALID"]
+    slots = run_entity_rules("slots", frames["slots"], AS_OF, F008)
+    assert slots["check_code"].to_list() == ["SCH.SLOT.INVALID"]
+    assert slots.columns == list(FINDING_COLUMNS)

@@ -183,10 +183,14 @@ class World:
         }
         return {name: pl.DataFrame(rows, schema=SCHEMAS[name]) for name, rows in data.items()}
 
-    def load(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    def load(self, con: duckdb.DuckDBPyConnection, *,
+             temp: bool = True) -> duckdb.DuckDBPyConnection:
+        """stg_*/cur_* as TEMP tables of `con`, as staging makes them (`temp=False`: persistent
+        ones, for a reader on another connection); ref_v021 is a warehouse table."""
         for name, frame in self.frames().items():
+            kind = "TEMP TABLE" if temp and name.startswith(("stg_", "cur_")) else "TABLE"
             con.register("_src", frame.to_arrow())
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _src")
+            con.execute(f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM _src")
             con.unregister("_src")
         return con
 

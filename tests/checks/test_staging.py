@@ -1,4 +1,4 @@
-"""Staging: typed stg_* tables of one run and the cur_* reference tables on D."""
+"""Staging: typed TEMP stg_* tables of one run and the TEMP cur_* reference tables on D."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -7,7 +7,17 @@ import duckdb
 import polars as pl
 import pytest
 
-from checks.staging import Staged, build_staging, stage_attachments, stage_policies, stage_slots
+from checks.staging import (
+    CURRENT_TABLES,
+    STAGING_TABLES,
+    build_current_reference,
+    build_staging,
+    drop_persisted_staging,
+    stage_attachments,
+    stage_entity,
+    stage_policies,
+    stage_slots,
+)
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, SLOTS, ExtractFile
 from flows.warehouse import ensure_schema
 
@@ -128,8 +138,7 @@ def _load_two_runs(con) -> None:
 
 def test_build_staging_writes_typed_tables_of_one_run(con):
     _load_two_runs(con)
-    staged = build_staging(con, "r1", AS_OF)
-    assert isinstance(staged, Staged) and staged.d == D
+    assert build_staging(con, "r1", AS_OF) == frozenset()  # no F008 rows loaded
     types = {r[0]: r[1] for r in con.execute("DESCRIBE stg_patients").fetchall()}
     assert types["birth_date_d"] == "DATE" and types["snils_valid"] == "BOOLEAN"
     assert types["snils_digits"] == "VARCHAR" and types["line_no"] == "BIGINT"
@@ -139,8 +148,7 @@ def test_build_staging_writes_typed_tables_of_one_run(con):
     assert rows == [("P1", date(1980, 5, 17), "11223344595", True),
                     ("P2", None, "11223344595", True),
                     ("P3", None, "11223344596", False),
-                    ("P4", date(1980, 5, 17), None, False)]
-    assert staged.patients.height == 4  # only run r1
+                    ("P4", date(1980, 5, 17), None, False)]  # only run r1
     assert con.execute("SELECT policy_id, is_active FROM stg_policies ORDER BY 1").fetchall() \
         == [("L1", True), ("L2", False)]
     assert con.execute("""SELECT attachment_id, is_active, doctor_snils_valid
@@ -155,26 +163,66 @@ def test_build_staging_writes_typed_tables_of_one_run(con):
         ("S2", datetime(2025, 3, 9, 10), None, datetime(2025, 3, 9, 7, 0, 5), False, False,
          False),
     ]
-    # the returned frames are what the tables hold
-    assert staged.slots.sort("slot_id")["is_future"].to_list() == [True, False]
+
+
+def test_stage_entity_returns_what_its_table_holds(con):
+    _load_two_runs(con)
+    frame = stage_entity(con, "r1", "slots", AS_OF)
+    assert frame.sort("slot_id")["is_future"].to_list() == [True, False]
+    assert con.sql("SELECT * FROM stg_slots").pl().sort("slot_id").equals(frame.sort("slot_id"))
+    assert frame.schema["start_ts"] == pl.Datetime("us")
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'stg_%'") \
+        .fetchall() == [(1,)]  # one entity at a time: nothing else was staged
 
 
 def test_build_staging_replaces_previous_run(con):
     _load_two_runs(con)
     build_staging(con, "r1", AS_OF)
-    staged = build_staging(con, "r2", AS_OF)
+    build_staging(con, "r2", AS_OF)
     assert con.execute("SELECT patient_id FROM stg_patients").fetchall() == [("Q1",)]
-    assert con.execute("SELECT count(*) FROM stg_policies").fetchone() == (0,)
-    assert staged.policies.height == 0 and "is_active" in staged.policies.columns
-    assert staged.slots["slot_id"].to_list() == ["T1"]
+    assert con.execute("SELECT count(*) FROM stg_policies").fetchall() == [(0,)]
+    assert "is_active" in stage_entity(con, "r2", "policies", AS_OF).columns
+    assert con.execute("SELECT slot_id FROM stg_slots").fetchall() == [("T1",)]
 
 
 def test_build_staging_empty_run_keeps_typed_columns(con):
-    staged = build_staging(con, "nothing", AS_OF)
+    assert build_staging(con, "nothing", AS_OF) == frozenset()
     types = {r[0]: r[1] for r in con.execute("DESCRIBE stg_slots").fetchall()}
     assert types["start_ts"] == "TIMESTAMP" and types["is_future"] == "BOOLEAN"
-    assert staged.slots.schema["start_ts"] == pl.Datetime("us")
-    assert staged.f008_codes == frozenset()
+
+
+def test_staging_tables_are_temp_and_stay_out_of_the_warehouse_file(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    ensure_schema(con)
+    _load_two_runs(con)
+    build_staging(con, "r1", AS_OF)
+    tables = con.execute("SELECT table_name, temporary FROM duckdb_tables() "
+                         "WHERE table_name LIKE 'stg_%' OR table_name LIKE 'cur_%'").fetchall()
+    assert sorted(tables) == sorted((t, True) for t in STAGING_TABLES + CURRENT_TABLES)
+    with pytest.raises(duckdb.CatalogException):  # a cursor is another connection
+        con.cursor().execute("SELECT count(*) FROM stg_patients")
+    con.close()
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'stg_%' "
+                       "OR table_name LIKE 'cur_%'").fetchall() == [(0,)]
+    con.close()
+
+
+def test_persistent_staging_of_earlier_versions_is_dropped_once(con):
+    _load_two_runs(con)
+    for table in ("stg_patients", "stg_slots", "cur_mo"):  # what an earlier version left
+        con.execute(f"CREATE TABLE {table} AS SELECT 'stale' AS old")
+    con.execute("CREATE TABLE stg_other AS SELECT 1 AS keep")  # not Talon's: left alone
+    assert sorted(drop_persisted_staging(con)) == ["cur_mo", "stg_patients", "stg_slots"]
+    assert drop_persisted_staging(con) == []
+    con.execute("CREATE TABLE cur_smo AS SELECT 'stale' AS old")
+    build_current_reference(con, "r1", D)  # a run drops leftovers before staging
+    build_staging(con, "r1", AS_OF)
+    assert con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+                       "AND (table_name LIKE 'stg_%' OR table_name LIKE 'cur_%')").fetchall() \
+        == [("stg_other",)]
+    assert con.cursor().execute("SELECT count(*) FROM stg_other").fetchall() == [(1,)]
 
 
 # --- cur_* on D -------------------------------------------------------------------------------
@@ -231,10 +279,10 @@ def test_cur_f008_and_f010_valid_on_d(con):
         ("03", "03000", "ended", date(2011, 1, 1), date(2020, 1, 1)),
         ("93", "03000", "current", date(2020, 1, 2), None),
     ])
-    staged = build_staging(con, "r1", AS_OF)
+    codes = build_staging(con, "r1", AS_OF)
     assert sorted(r[0] for r in con.execute("SELECT iddoc FROM cur_f008").fetchall()) \
         == ["1", "3", "4", "6"]
-    assert staged.f008_codes == frozenset({"1", "3", "4", "6"})
+    assert codes == build_current_reference(con, "r1", D) == frozenset({"1", "3", "4", "6"})
     assert sorted(con.execute("SELECT kod_okato, kod_tf FROM cur_f010").fetchall()) == [
         ("03000", "93"), ("46000", "50")]
 

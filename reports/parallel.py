@@ -1,0 +1,109 @@
+"""Writing report files on several cores.
+
+The writers prepare every page or workbook as plain data (polars frames, dicts) in the calling
+process, which alone reads DuckDB, and hand the formatting and file writing to worker
+processes. Workers are started by `forkserver` (or `spawn` where it is missing), never by
+`fork`: DuckDB's and polars' threads make a forked copy of the caller unsafe. The forkserver
+preloads the report modules once per process, so later pools start in milliseconds.
+
+Small runs stay in the calling process (a pool costs more than it saves), and so does a
+daemonic process (e.g. a Dask worker), which may not start children. TALON_REPORT_WORKERS
+caps the workers (1: always in-process). As with any forkserver or spawn pool, a program that
+calls the writers from a script must guard its entry point (`if __name__ == "__main__":`).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Callable, Sequence, TypeVar
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+#: Below this many jobs the writers run in the calling process.
+MIN_JOBS = 50
+#: Imported once by the forkserver, not by every worker ("__main__": the program's own script,
+#: which a worker would otherwise run again on start; multiprocessing's default).
+PRELOAD = ["__main__", "reports.clinic", "reports.auditor"]
+
+
+def default_workers() -> int:
+    """TALON_REPORT_WORKERS if set, else the cores this process may run on."""
+    if os.environ.get("TALON_REPORT_WORKERS", "").strip():
+        return max(1, int(os.environ["TALON_REPORT_WORKERS"]))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _context():
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)  # no effect once the server runs
+        return ctx
+    return mp.get_context("spawn")
+
+
+def use_pool(jobs: int, workers: int | None) -> int:
+    """How many worker processes to use for `jobs` jobs (0: run in this process)."""
+    n = min(default_workers() if workers is None else workers, jobs)
+    if n <= 1 or jobs < MIN_JOBS or mp.current_process().daemon:
+        return 0
+    return n
+
+
+def warm_up(jobs: int, workers: int | None) -> None:
+    """If `jobs` jobs will use a pool, start the forkserver now (it imports the report
+    modules in the background) while the caller still reads DuckDB."""
+    if use_pool(jobs, workers) and "forkserver" in mp.get_all_start_methods():
+        _context()
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
+
+
+class Pool:
+    """A process pool whose jobs run biggest first; results come back in job order. With 0
+    workers every job runs in this process when its result is asked for."""
+
+    def __init__(self, workers: int) -> None:
+        self.executor = (ProcessPoolExecutor(workers, mp_context=_context()) if workers
+                         else None)
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, fn: Callable[[J], R], jobs: Sequence[J], weights: Sequence[int]) -> list[R]:
+        """`[fn(job) for job in jobs]`, the heaviest jobs started first."""
+        return [f.result() for f in self.submit_all(fn, jobs, weights)]
+
+    def submit_all(self, fn: Callable[[J], R], jobs: Sequence[J],
+                   weights: Sequence[int]) -> list:
+        """`fn(job)` of every job, the heaviest started first; futures in job order."""
+        if self.executor is None:
+            return [_Done(fn, (job,)) for job in jobs]
+        futures: dict[int, Future] = {}
+        for i in sorted(range(len(jobs)), key=lambda i: -weights[i]):
+            futures[i] = self.executor.submit(fn, jobs[i])
+        return [futures[i] for i in range(len(jobs))]
+
+    def submit(self, fn: Callable[..., R], *args):
+        """`fn(*args)` in a worker now, or in this process at `result()`."""
+        if self.executor is None:
+            return _Done(fn, args)
+        return self.executor.submit(fn, *args)
+
+
+class _Done:
+    """A deferred call with Future's `result()`, for the in-process path."""
+
+    def __init__(self, fn, args) -> None:
+        self.fn, self.args = fn, args
+
+    def result(self):
+        return self.fn(*self.args)

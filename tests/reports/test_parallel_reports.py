@@ -1,0 +1,116 @@
+"""Report files written by worker processes (reports.parallel) are the files the serial path
+writes, and the workbook shortcuts (reports.xlsx._Worksheet) write xlsxwriter's own bytes."""
+from __future__ import annotations
+
+import stat
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from xlsxwriter.worksheet import Worksheet
+
+from report_fixtures import HIST_RUN, RUN, build_history_warehouse, build_warehouse
+from reports import parallel, xlsx
+from reports.auditor import write_auditor_report
+from reports.clinic import write_clinic_reports
+
+
+def _contents(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by relative path; a workbook by its parts, except the one that
+    holds the creation time."""
+    found = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                found |= {f"{rel}:{n}": z.read(n) for n in z.namelist()
+                          if n != "docProps/core.xml"}
+        else:
+            found[rel] = path.read_bytes()
+    return found
+
+
+@pytest.fixture
+def pools(monkeypatch):
+    """Pools even for the fixtures' few clinics; counts the pools started."""
+    started = []
+
+    class Counting(parallel.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(kwargs.get("mp_context"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Counting)
+    return started
+
+
+@pytest.mark.parametrize("build, run", [(build_warehouse, RUN),
+                                        (build_history_warehouse, HIST_RUN)])
+def test_worker_processes_write_the_serial_files(tmp_path, monkeypatch, pools, build, run):
+    con = build(tmp_path / "wh.duckdb")
+    serial = tmp_path / "serial"
+    serial_paths = write_clinic_reports(con, run, serial, workers=1)
+    serial_index = write_auditor_report(con, run, serial, workers=1)
+    assert not pools
+    # A relative folder: the workers' working directory is not the caller's.
+    monkeypatch.chdir(tmp_path)
+    pooled_paths = write_clinic_reports(con, run, Path("pooled"), workers=2)
+    pooled_index = write_auditor_report(con, run, Path("pooled"), workers=2)
+    con.close()
+    assert len(pools) == 2 and all(c.get_start_method() != "fork" for c in pools)
+    pooled = tmp_path / "pooled"
+    assert [p.relative_to(serial) for p in serial_paths] == \
+        [p.relative_to(pooled) for p in pooled_paths]
+    assert pooled_index == Path("pooled") / "index.html"
+    assert serial_index.relative_to(serial) == Path("index.html")
+    files = _contents(serial)
+    assert any(k.startswith("clinic/") for k in files) and "index.html" in files
+    assert _contents(pooled) == files
+    modes = {p.relative_to(serial): stat.S_IMODE(p.stat().st_mode) for p in serial.rglob("*")}
+    assert {p.relative_to(pooled): stat.S_IMODE(p.stat().st_mode)
+            for p in pooled.rglob("*")} == modes
+    assert {m for p, m in modes.items() if (serial / p).is_file()} == {0o600}
+
+
+def test_a_failing_job_fails_the_call(pools):
+    with parallel.Pool(2) as pool, pytest.raises(ValueError):
+        pool.map(int, ["1", "not a number", "3"], [1, 1, 1])
+
+
+def test_small_runs_and_single_workers_stay_in_process(monkeypatch):
+    assert parallel.use_pool(parallel.MIN_JOBS - 1, 8) == 0
+    assert parallel.use_pool(500, 1) == 0
+    assert parallel.use_pool(500, 4) == 4
+    assert parallel.use_pool(parallel.MIN_JOBS, 500) == parallel.MIN_JOBS
+    monkeypatch.setenv("TALON_REPORT_WORKERS", "1")
+    assert parallel.use_pool(500, None) == 0
+    monkeypatch.setenv("TALON_REPORT_WORKERS", "3")
+    assert parallel.use_pool(500, None) == 3
+
+
+@pytest.mark.parametrize("blocker", ["Блокирующая", 'Блок ("1")'])  # the second: a regex path
+def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, blocker):
+    rows = pl.DataFrame({  # the last value is longer than a cell takes: truncated
+        "Важность": [blocker, "Предупреждение", blocker, "", blocker],
+        "Статус": ["Новое", None, "Открыто", "Новое", "Новое"],
+        "Дней": [0, 3, None, 12345, 1],
+        "Значение": ["a & <b> \"c\"", "'=1+1", " x ", "\x07", "я" * 40_000]})
+    by_check = pl.DataFrame({"Код": ["X.1", "Y"], "Число": [2, 1]},
+                            schema={"Код": pl.String, "Число": pl.UInt32})
+
+    def write(path: Path) -> dict[str, bytes]:
+        xlsx.write_workbook(
+            path, title="=T", summary_sheet="Итоги",
+            summary=pl.DataFrame({"k": ["Код", "Имя"], "v": ["500101", "-x"]}),
+            by_check=by_check, sheets=[("Пациенты", "t_p", rows), ("Пусто", "t_e", rows.clear())],
+            severity_column="Важность", blocker_label=blocker, widths={"Значение": 300},
+            wrap=("Значение",), new_column="Статус", new_label="Новое")
+        return _contents(path.parent)
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    fast = write(tmp_path / "a" / "w.xlsx")
+    monkeypatch.setattr(xlsx, "_Worksheet", Worksheet)
+    assert fast == write(tmp_path / "b" / "w.xlsx")
