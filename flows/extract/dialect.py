@@ -9,8 +9,10 @@ start another line. One physical line is one record: quotes never span lines.
 """
 from __future__ import annotations
 
+import codecs
 import os
 import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -182,47 +184,36 @@ def split_lines(data: bytes) -> pl.Series:
     return pl.Series("line", pl.from_arrow(arr)).str.strip_chars_end("\r\n")
 
 
-# Byte classes for UTF-8 validation: 0 ASCII, 1-3 a lead byte needing that many continuation
-# bytes, 4 a continuation byte, 5 never valid (C0, C1, F5-FF).
-_CLASS = np.zeros(256, dtype=np.uint8)
-_CLASS[0x80:0xC0] = 4
-_CLASS[0xC0:0xC2] = 5
-_CLASS[0xC2:0xE0] = 1
-_CLASS[0xE0:0xF0] = 2
-_CLASS[0xF0:0xF5] = 3
-_CLASS[0xF5:] = 5
+_utf8_errors = threading.local()
 
 
-def _utf8_errors(a: np.ndarray) -> np.ndarray:
-    """Per byte: is it where a strict UTF-8 decoder fails (the lead byte of a bad sequence or a
-    stray byte)? Terminators are ASCII, so a sequence cut by a line end fails on its own line."""
-    n = a.size
-    cls = _CLASS[a]
-    cont = cls == 4
-    need = np.where(cls <= 3, cls, 0)
-    padded = np.concatenate([cont, np.zeros(3, bool)])
-    err = cls == 5
-    err |= (need >= 1) & ~padded[1:n + 1]
-    err |= (need >= 2) & ~padded[2:n + 2]
-    err |= (need == 3) & ~padded[3:n + 3]
-    claimed = np.zeros(n, bool)
-    claimed[1:] = need[:-1] >= 1
-    claimed[2:] |= (need[:-2] >= 2) & cont[1:-1]
-    claimed[3:] |= (need[:-3] == 3) & cont[2:-1] & cont[1:-2]
-    err |= cont & ~claimed
-    nxt = np.concatenate([a[1:], np.zeros(1, np.uint8)])
-    err |= (((a == 0xE0) & (nxt < 0xA0)) | ((a == 0xED) & (nxt > 0x9F))
-            | ((a == 0xF0) & (nxt < 0x90)) | ((a == 0xF4) & (nxt > 0x8F)))
-    return err
+def _record_utf8_error(exc: UnicodeDecodeError) -> tuple[str, int]:
+    _utf8_errors.starts.append(exc.start)
+    return "", exc.end
+
+
+codecs.register_error("talon.record-utf8-errors", _record_utf8_error)
+
+
+def _error_starts(data: bytes) -> np.ndarray:
+    """Where each invalid sequence of `data` starts, as CPython's strict decoder sees it."""
+    _utf8_errors.starts = []
+    try:
+        data.decode("utf-8", "talon.record-utf8-errors")
+        return np.array(_utf8_errors.starts, dtype=np.int64)
+    finally:
+        _utf8_errors.starts = []
 
 
 def utf8_line_stats(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Per physical line: (has a non-ASCII byte, is not valid UTF-8), vectorised over bytes.
+    """Per physical line: (has a non-ASCII byte, is not valid UTF-8).
 
-    Mirrors a strict UTF-8 decoder: invalid bytes, missing or stray continuation bytes,
-    overlong forms, surrogates and code points above U+10FFFF. A cheap first test (a lead
-    byte not followed by a continuation byte, or a byte never valid) settles most
-    Windows-1251 lines; only the lines it leaves open get the full check.
+    A cheap vectorised test settles most Windows-1251 lines (a lead byte not followed by a
+    continuation byte, or a byte never valid); the lines it leaves open are decoded by
+    CPython's own strict UTF-8 decoder in one pass, an error handler recording where each
+    invalid sequence starts (Python runs per error, not per line). Terminators are ASCII and
+    stay with their line, so a sequence cut by a line end is an error of its own line, as
+    when the line is decoded alone.
     """
     a = np.frombuffer(data, dtype=np.uint8)
     if not a.size:
@@ -237,9 +228,11 @@ def utf8_line_stats(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     open_ = non_ascii & ~bad
     if open_.any():
         lengths = np.diff(offsets)
-        sub = a[np.repeat(open_, lengths)]
-        sub_starts = np.concatenate([[0], np.cumsum(lengths[open_])[:-1]])
-        bad[open_] = np.logical_or.reduceat(_utf8_errors(sub), sub_starts)
+        errors = _error_starts(a[np.repeat(open_, lengths)].tobytes())
+        if errors.size:
+            sub_offsets = np.concatenate([[0], np.cumsum(lengths[open_])])
+            lines = np.flatnonzero(open_)[np.searchsorted(sub_offsets, errors, side="right") - 1]
+            bad[lines] = True
     return non_ascii, bad
 
 

@@ -32,6 +32,7 @@ DEFAULT_WORK = REPO / "data" / "bench"
 DEFAULT_OUT = Path(__file__).resolve().parent
 MARKER = "bench-region.json"
 BASELINES = ("gx", "pandera", "floor")
+PANDAS_BASELINES = ("gx", "pandera")
 #: Talon's stages in run order: (name, group). Groups follow the issue: ingest, pandera
 #: checks, GX/SQL checks, reports.
 TALON_STAGES = (
@@ -94,14 +95,21 @@ def ensure_region(work: Path, size: int, seed: int) -> dict:
 
 
 def run_size(size: int, work: Path, seed: int, baselines: tuple[str, ...], verify: bool,
-             profile: list[str], gx_result_format: str) -> dict:
+             profile: list[str], gx_result_format: str,
+             pandas_max: int = 1_000_000) -> dict:
     print(f"[bench] {size:,} patients: region", flush=True)
     generation = ensure_region(work, size, seed)
     print(f"[bench] {size:,}: Talon run", flush=True)
     talon = spawn("talon", size, work, seed, verify=verify, profile=profile or None)
     out = {"patients": size, "seed": seed, "as_of": AS_OF.isoformat(), "generation": generation,
            "talon": talon, "baselines": {}}
-    for name in baselines:
+    skipped = [b for b in baselines if b in PANDAS_BASELINES and size > pandas_max]
+    if skipped:
+        out["skipped_baselines"] = {
+            "names": skipped, "reason": f"whole tables in pandas take about 2.7 GB per 1M "
+            f"patients (measured at 1M); above {pandas_max:,} patients they are not run "
+            "(--pandas-baselines-max)"}
+    for name in [b for b in baselines if b not in skipped]:
         print(f"[bench] {size:,}: baseline {name}", flush=True)
         out["baselines"][name] = spawn(name, size, work, seed, run_id=talon["run_id"],
                                        gx_result_format=gx_result_format if name == "gx" else None)
@@ -140,6 +148,7 @@ def machine() -> dict:
         "versions": {m: version(m) for m in ("polars", "duckdb", "great_expectations", "pandera",
                                              "pandas", "pyarrow", "prefect", "numpy")},
         "commit": commit, "dirty_worktree": dirty,
+        "talon_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("TALON_")},
     }
 
 
@@ -155,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="regions, warehouses, reports, profiles (default: data/bench)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--baselines", nargs="*", choices=BASELINES, default=list(BASELINES))
+    parser.add_argument("--pandas-baselines-max", type=int, default=1_000_000, metavar="N",
+                        help="run baselines (a) and (b), which hold whole tables in pandas, only "
+                             "up to N patients (default 1000000; 10M would need ~27 GB)")
     parser.add_argument("--note", default="",
                         help='shown on top of RESULTS.md, e.g. "shared machine — preliminary"')
     parser.add_argument("--profile", nargs="*", default=[], metavar="STAGE",
@@ -203,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             "gx_result_format": args.gx_result_format, "sizes": []}
     for size in sizes:
         info["sizes"].append(run_size(size, work, args.seed, tuple(args.baselines), args.verify,
-                                      args.profile, args.gx_result_format))
+                                      args.profile, args.gx_result_format,
+                                      args.pandas_baselines_max))
     info["load_avg_end"] = os.getloadavg()
     info["finished"] = datetime.now().isoformat(timespec="seconds")
     from tests.benchmarks import tables

@@ -125,6 +125,8 @@ def markdown(info: dict) -> str:
         f"- {m['os']}; Python {m['python']}; polars {v['polars']}, duckdb {v['duckdb']}, "
         f"great_expectations {v['great_expectations']}, pandera {v['pandera']}, "
         f"pandas {v['pandas']}, pyarrow {v['pyarrow']}, numpy {v['numpy']}, prefect {v['prefect']}",
+        "- Talon settings from the environment: " + (", ".join(
+            f"`{k}={v}`" for k, v in m.get("talon_env", {}).items()) or "none (defaults)"),
         f"- Load average (1, 5, 15 min) at start {tuple(round(x, 1) for x in info['load_avg_start'])}, "
         f"at end {tuple(round(x, 1) for x in info['load_avg_end'])}",
         "- Talon is measured through the plain functions the Prefect flow calls; Prefect server "
@@ -191,6 +193,10 @@ def _size_section(s: dict) -> list[str]:
                          "of it when the reports were done.")
     if notes:
         lines += [" ".join(notes), ""]
+    if s.get("skipped_baselines"):
+        skipped = s["skipped_baselines"]
+        lines += ["Not run at this size: " + ", ".join(BASELINE_NAMES[n] for n in skipped["names"])
+                  + f" — {skipped['reason']}.", ""]
     if s["baselines"]:
         lines += ["### Baselines (same loaded rows, own process each)", ""]
         brows = []
