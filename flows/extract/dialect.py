@@ -173,6 +173,13 @@ def _line_offsets(a: np.ndarray, data: bytes) -> np.ndarray:
     return offsets
 
 
+def line_offsets(data: bytes) -> np.ndarray:
+    """Start offsets of the physical lines of `data`, plus its end."""
+    if not data:
+        return np.zeros(1, dtype=np.int64)
+    return _line_offsets(np.frombuffer(data, dtype=np.uint8), data)
+
+
 def split_lines(data: bytes) -> pl.Series:
     """Physical lines of valid UTF-8 ``data`` without their terminators (numpy + Arrow, no copy
     per line)."""

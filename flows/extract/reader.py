@@ -221,6 +221,13 @@ def _count_problem(n: pl.Expr, expected: int) -> pl.Expr:
     return pl.format("expected {} fields, found {}", pl.lit(expected), n)
 
 
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """A copy of `frame` that owns its strings. Filtered or selected string columns are views
+    into the buffers they came from (a whole block of the file): what is kept across blocks
+    (ids, malformed lines) must not keep those buffers alive, or memory grows with the file."""
+    return pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+
+
 def _csv_bytes(lines: pl.Series, suffix: str) -> bytes:
     """The lines joined into one CSV text, each ending with ``suffix`` and a newline.
 
@@ -289,8 +296,9 @@ def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
         df, fields = df.filter(counted), fields.filter(counted)
     loaded = fields.select(df["line_no"], *[pl.col(f"f{i}").alias(c)
                                             for c, i in layout.positions.items()])
-    malformed = pl.concat([b.select("line_no", "detail", _cap(pl.col("line")).alias("raw_line"))
-                           .cast(_BAD_SCHEMA) for b in bad]).sort("line_no")
+    malformed = _compact(pl.concat([b.select("line_no", "detail",
+                                             _cap(pl.col("line")).alias("raw_line"))
+                                    .cast(_BAD_SCHEMA) for b in bad]).sort("line_no"))
     return loaded.select(list(schema)).cast(schema), malformed, n_blank
 
 
@@ -335,7 +343,7 @@ class _Sink:
         if self.path is None:
             self.frames.append(rows)
             return
-        self.keys.append(rows.select("line_no", self.id_column))
+        self.keys.append(_compact(rows.select("line_no", self.id_column)))
         table = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema, compression="snappy")
@@ -450,15 +458,32 @@ def _split_duplicates(rows: pl.DataFrame, spec: ExtractFile) -> tuple[pl.DataFra
 
 
 def _raw_lines(path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
-    """Re-read the text of a few lines (duplicates) instead of holding every line in memory."""
+    """Re-read the text of a few lines (duplicates) instead of holding every line in memory.
+
+    Per block only the line ends are found (numpy); just the wanted lines are cut out and
+    decoded, together, so the file is not decoded a second time."""
+    wanted = np.unique(line_nos.to_numpy())
     parts = []
-    for _, lines in _numbered_lines(path, encoding):
-        if isinstance(lines, dl.Block):
-            continue
-        parts.append(lines.filter(pl.col("line_no").is_in(line_nos.implode()))
-                     .select("line_no", _cap(pl.col("line")).alias("raw_line")))
-    return pl.concat(parts) if parts else pl.DataFrame(schema={"line_no": pl.Int64,
-                                                               "raw_line": pl.String})
+    line_no = 1
+    with dl.open_regular(path) as fh:
+        for block in dl.iter_blocks(fh, strip_bom=encoding == dl.UTF8_SIG):
+            if block.data is None:
+                line_no += 1
+                continue
+            offsets = dl.line_offsets(block.data)
+            n = offsets.size - 1
+            lo, hi = np.searchsorted(wanted, [line_no, line_no + n])
+            if hi > lo:
+                index = wanted[lo:hi] - line_no
+                cut = [block.data[offsets[i]:offsets[i + 1]] for i in index]
+                lines = dl.decode_lines(b"".join(cut), encoding)["line"]
+                if lines.len() != index.size:  # a lone CR joined two lines: one at a time
+                    lines = pl.concat([dl.decode_lines(c, encoding)["line"] for c in cut])
+                parts.append(_compact(pl.DataFrame({"line_no": wanted[lo:hi], "line": lines})
+                                      .select("line_no", _cap(pl.col("line")).alias("raw_line"))))
+            line_no += n
+    return (pl.concat(parts) if parts
+            else pl.DataFrame(schema={"line_no": pl.Int64, "raw_line": pl.String}))
 
 
 # --------------------------------------------------------------------------- Parquet
