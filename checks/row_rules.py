@@ -19,7 +19,7 @@ from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
 from checks.identifiers import enp_form_ok, enp_valid, snils_form_ok
-from checks.staging import ENTITIES, is_empty, stage_entity
+from checks.staging import ENTITIES, is_empty, stage_entity_chunks
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, SLOT_STATUSES, SLOTS
 
 NAME_PATTERN = r"^[А-Яа-яЁё]+([ '-][А-Яа-яЁё]+)*$"
@@ -279,19 +279,23 @@ def run_entity_rules(entity: str, frame: pl.DataFrame, as_of: datetime,
 
 
 def stage_and_check(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime, f008_codes,
-                    seconds: dict[str, float] | None = None) -> pl.DataFrame:
-    """Stage each entity (TEMP stg_*) and run its row rules before staging the next, so only
-    one typed frame is alive at a time; returns the run's row-level findings. The cur_* tables
-    come first (build_current_reference gives `f008_codes`). `seconds`, if given, accumulates
-    the time spent under 'staging' and 'row_rules' (for the benchmark)."""
+                    seconds: dict[str, float] | None = None,
+                    chunk_rows: int | None = None) -> pl.DataFrame:
+    """Stage each entity (TEMP stg_*) chunk by chunk (staging.CHUNK_ROWS rows, or
+    `chunk_rows`) and run the row rules on each chunk before typing the next, so only one
+    chunk's typed frame is alive at a time; returns the run's row-level findings. The cur_*
+    tables come first (build_current_reference gives `f008_codes`). `seconds`, if given,
+    accumulates the time spent under 'staging' and 'row_rules' (for the benchmark)."""
     seconds = {} if seconds is None else seconds
     out = [_empty_findings()]
     for entity in ENTITIES:
         started = perf_counter()
-        frame = stage_entity(con, run_id, entity, as_of)
-        staged = perf_counter()
-        out.append(run_entity_rules(entity, frame, as_of, f008_codes))
-        del frame
-        seconds["staging"] = seconds.get("staging", 0.0) + staged - started
-        seconds["row_rules"] = seconds.get("row_rules", 0.0) + perf_counter() - staged
+        for frame in stage_entity_chunks(con, run_id, entity, as_of, chunk_rows):
+            staged = perf_counter()
+            out.append(run_entity_rules(entity, frame, as_of, f008_codes))
+            del frame
+            checked = perf_counter()
+            seconds["staging"] = seconds.get("staging", 0.0) + staged - started
+            seconds["row_rules"] = seconds.get("row_rules", 0.0) + checked - staged
+            started = checked
     return pl.concat(out, how="vertical")

@@ -130,6 +130,70 @@ def stage_entity(con: duckdb.DuckDBPyConnection, run_id: str, entity: str,
     return frame
 
 
+#: Rows typed and checked at a time: bounds the polars memory of staging whatever the region.
+CHUNK_ROWS = 2_000_000
+
+
+def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str,
+                        as_of: datetime, chunk_rows: int | None = None):
+    """stage_entity in chunks: yields each typed chunk after appending it to the TEMP table
+    stg_<entity>. Typing and the row rules look at one row at a time, so chunk by chunk they
+    find exactly what they find on the whole table; only one chunk is in memory at once.
+    The raw rows stream through a cursor (its own connection), since `con` writes meanwhile."""
+    spec, stage = _STAGERS[entity]
+    cols = ", ".join(("run_id", "line_no") + spec.columns)
+    reader = con.cursor()
+    try:
+        batches = reader.sql(f"SELECT {cols} FROM {spec.raw_table} WHERE run_id = $run_id",
+                             params={"run_id": run_id}).fetch_record_batch(
+                                 chunk_rows or CHUNK_ROWS)
+        created = False
+        while True:
+            chunk = _next_chunk(batches, chunk_rows or CHUNK_ROWS)
+            if chunk is None:
+                break
+            frame = stage(chunk, as_of)
+            _append_temp(con, f"stg_{entity}", frame, create=not created)
+            created = True
+            yield frame
+        if not created:  # no row: an empty table with the staged columns all the same
+            empty = stage(read_raw(con, spec, run_id).clear(), as_of)
+            _append_temp(con, f"stg_{entity}", empty, create=True)
+            yield empty
+    finally:
+        reader.close()
+
+
+def _next_chunk(batches, rows: int) -> pl.DataFrame | None:
+    """The next `rows` rows of a RecordBatchReader as one frame (None at the end)."""
+    parts, n = [], 0
+    while n < rows:
+        try:
+            batch = batches.read_next_batch()
+        except StopIteration:
+            break
+        parts.append(batch)
+        n += batch.num_rows
+    if not parts:
+        return None
+    import pyarrow as pa
+
+    return pl.from_arrow(pa.Table.from_batches(parts))
+
+
+def _append_temp(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame,
+                 create: bool) -> None:
+    if create:
+        write_temp_table(con, name, frame)
+        return
+    view = f"_talon_{name}_src"
+    con.register(view, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+    try:
+        con.execute(f"INSERT INTO {name} SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
 # Excluded: every inclusion period (F003 medInclude / F002 insInclude) ended before D. The
 # loader writes a member without periods as one row with neither date: no period, so vacuous.
 _EXCLUDED = """COALESCE(

@@ -142,11 +142,12 @@ def _prepare(extracts: Path, reference: Path, as_of: str | None,
              spool: Path | None = None, gx: bool = False) -> pipeline.Prepared:
     ts, source, manifest = pipeline.resolve_as_of(extracts, as_of)
     paths = batch.locate_files(extracts)
-    futures = [read_file.submit(paths[spec.name], spec, spool) for spec in contract.FILES]
+    futures = {spec.name: read_file.submit(paths[spec.name], spec, spool)
+               for spec in pipeline.largest_first(contract.FILES, paths)}
     ref_future = read_reference.submit(reference)
     if gx:  # while the reads run on worker threads, the main thread imports GX (seconds)
         pipeline.import_gx()
-    files = [f.result() for f in futures]
+    files = [futures[spec.name].result() for spec in contract.FILES]
     return pipeline.finish_prepare(extracts, reference, ts, source, manifest, files,
                                    ref_future.result())
 

@@ -106,6 +106,17 @@ def finish_prepare(extracts: Path, reference_dir: Path, as_of: datetime, source:
 READ_WORKERS = max(1, min(len(contract.FILES), os.cpu_count() or 1))
 
 
+def largest_first(specs, paths: dict) -> list:
+    """The files in the order to start reading them: largest first, so that the workers end
+    together instead of one reading the biggest file alone at the end."""
+    def size(spec) -> int:
+        try:
+            return Path(paths[spec.name]).stat().st_size
+        except OSError:  # the read itself reports it
+            return 0
+    return sorted(specs, key=size, reverse=True)
+
+
 def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None,
             spool: Path | None = None, workers: int = 1,
             while_reading: Callable[[], None] | None = None) -> Prepared:
@@ -119,11 +130,11 @@ def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None,
     ts, source, manifest = resolve_as_of(extracts, as_of)
     paths = batch.locate_files(Path(extracts))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talon-read") as pool:
-        futures = [pool.submit(reader.read_extract_file, paths[spec.name], spec, spool)
-                   for spec in contract.FILES]
+        futures = {spec.name: pool.submit(reader.read_extract_file, paths[spec.name], spec, spool)
+                   for spec in largest_first(contract.FILES, paths)}
         if while_reading is not None:
             while_reading()
-        files = [f.result() for f in futures]
+        files = [futures[spec.name].result() for spec in contract.FILES]
     reference = nsi.load_reference(Path(reference_dir))
     return finish_prepare(extracts, reference_dir, ts, source, manifest, files, reference)
 
