@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from checks.identifiers import snils_digits, snils_valid
 from checks.parsing import parse_date, parse_timestamp
@@ -94,13 +95,16 @@ def read_raw(con: duckdb.DuckDBPyConnection, spec: ExtractFile, run_id: str) -> 
     return rel.pl()  # Arrow under the hood
 
 
-def write_temp_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    """CREATE OR REPLACE TEMP TABLE name from a polars frame (via a registered Arrow view;
-    the newest compat level hands string views over without converting them)."""
+def write_temp_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame,
+                     append: bool = False) -> None:
+    """CREATE OR REPLACE TEMP TABLE name from a polars frame, or with `append` add the rows to
+    it (via a registered Arrow view; the newest compat level hands string views over without
+    converting them)."""
     view = f"_talon_{name}_src"
     con.register(view, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
+        con.execute(f"INSERT INTO {name} SELECT * FROM {view}" if append
+                    else f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
     finally:
         con.unregister(view)
 
@@ -123,42 +127,44 @@ def drop_persisted_staging(con: duckdb.DuckDBPyConnection) -> list[str]:
 def stage_entity(con: duckdb.DuckDBPyConnection, run_id: str, entity: str,
                  as_of: datetime) -> pl.DataFrame:
     """Type one raw table of the run, store it as the TEMP table stg_<entity> (replacing the
-    previous run's) and return the frame; the caller drops it once the row rules ran."""
-    spec, stage = _STAGERS[entity]
-    frame = stage(read_raw(con, spec, run_id), as_of)
-    write_temp_table(con, f"stg_{entity}", frame)
-    return frame
+    previous run's) and return the whole frame: stage_entity_chunks in a single chunk."""
+    whole = stage_entity_chunks(con, run_id, entity, as_of, chunk_rows=2**62)
+    return pl.concat(list(whole))
 
 
 #: Rows typed and checked at a time: bounds the polars memory of staging whatever the region.
 CHUNK_ROWS = 2_000_000
+#: Rows per Arrow batch fetched from DuckDB (a chunk gathers several).
+_BATCH_ROWS = 1_000_000
 
 
 def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str,
                         as_of: datetime, chunk_rows: int | None = None):
-    """stage_entity in chunks: yields each typed chunk after appending it to the TEMP table
-    stg_<entity>. Typing and the row rules look at one row at a time, so chunk by chunk they
-    find exactly what they find on the whole table; only one chunk is in memory at once.
+    """Type one raw table of the run chunk by chunk (CHUNK_ROWS rows, or `chunk_rows`): yields
+    each typed chunk after adding it to the TEMP table stg_<entity> (which replaces the
+    previous run's). Typing and the row rules look at one row at a time, so chunk by chunk
+    they find exactly what they find on the whole table; only one chunk is in memory at once.
     The raw rows stream through a cursor (its own connection), since `con` writes meanwhile."""
     spec, stage = _STAGERS[entity]
+    chunk_rows = chunk_rows or CHUNK_ROWS
     cols = ", ".join(("run_id", "line_no") + spec.columns)
     reader = con.cursor()
     try:
         batches = reader.sql(f"SELECT {cols} FROM {spec.raw_table} WHERE run_id = $run_id",
                              params={"run_id": run_id}).fetch_record_batch(
-                                 chunk_rows or CHUNK_ROWS)
+                                 min(chunk_rows, _BATCH_ROWS))
         created = False
         while True:
-            chunk = _next_chunk(batches, chunk_rows or CHUNK_ROWS)
+            chunk = _next_chunk(batches, chunk_rows)
             if chunk is None:
                 break
             frame = stage(chunk, as_of)
-            _append_temp(con, f"stg_{entity}", frame, create=not created)
+            write_temp_table(con, f"stg_{entity}", frame, append=created)
             created = True
             yield frame
         if not created:  # no row: an empty table with the staged columns all the same
             empty = stage(read_raw(con, spec, run_id).clear(), as_of)
-            _append_temp(con, f"stg_{entity}", empty, create=True)
+            write_temp_table(con, f"stg_{entity}", empty)
             yield empty
     finally:
         reader.close()
@@ -176,22 +182,7 @@ def _next_chunk(batches, rows: int) -> pl.DataFrame | None:
         n += batch.num_rows
     if not parts:
         return None
-    import pyarrow as pa
-
     return pl.from_arrow(pa.Table.from_batches(parts))
-
-
-def _append_temp(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame,
-                 create: bool) -> None:
-    if create:
-        write_temp_table(con, name, frame)
-        return
-    view = f"_talon_{name}_src"
-    con.register(view, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
-    try:
-        con.execute(f"INSERT INTO {name} SELECT * FROM {view}")
-    finally:
-        con.unregister(view)
 
 
 # Excluded: every inclusion period (F003 medInclude / F002 insInclude) ended before D. The
@@ -233,7 +224,8 @@ def build_current_reference(con: duckdb.DuckDBPyConnection, run_id: str,
 
 def build_staging(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> frozenset[str]:
     """Every stg_* and cur_* table of one run, keeping no frame; returns the F008 codes valid
-    on D. The nightly run stages with stage_entity instead, to check each frame in between."""
+    on D. The nightly run uses row_rules.stage_and_check instead, to check each chunk in
+    between."""
     codes = build_current_reference(con, run_id, as_of.date())
     for entity in ENTITIES:
         stage_entity(con, run_id, entity, as_of)

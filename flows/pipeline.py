@@ -282,7 +282,7 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     tables (stg_*, cur_*) are TEMP tables of `con`: everything that reads them, the GX suite
     included, must use `con`.
     """
-    from checks import findings, row_rules, set_rules, staging
+    from checks import row_rules, set_rules, staging
     from flows import progress
 
     progress.describe("Classifiers on D")
@@ -292,14 +292,22 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     progress.step("Set-level checks (SQL)")
     set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
     progress.step("Routing findings to clinics")
+    routed = route_findings(con, run_id, row_found, set_found)
+    pause_point("checked")
+    return routed, set_found
+
+
+def route_findings(con: duckdb.DuckDBPyConnection, run_id: str, row_found: pl.DataFrame,
+                   set_found: pl.DataFrame) -> pl.DataFrame:
+    """Both engines' findings and the quarantine's, routed, masked and stored in `findings`."""
+    from checks import findings
+
     raw = pl.concat([
         row_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         set_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         findings.quarantine_findings(con, run_id),
     ], how="diagonal_relaxed")
-    routed = findings.route_and_store(con, run_id, raw)
-    pause_point("checked")
-    return routed, set_found
+    return findings.route_and_store(con, run_id, raw)
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,

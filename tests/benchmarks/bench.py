@@ -265,9 +265,9 @@ def _talon_child(args, work: Path) -> dict:
 
     t0 = time.perf_counter()
     with stage("imports"):  # what a `talon run` imports before it reads (GX comes during reads)
-        import polars as pl
+        import polars  # noqa: F401  (imported by the run before anything else)
 
-        from checks import findings as findings_mod
+        from checks import findings  # noqa: F401  (imported by pipeline.route_findings)
         from checks import row_rules, set_rules, staging
         from flows import pipeline, publish as publish_mod, warehouse
         from reports.auditor import write_auditor_report
@@ -300,13 +300,8 @@ def _talon_child(args, work: Path) -> dict:
         set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours,
                                             params.horizon_days)
     with stage("route_store"):
-        raw = pl.concat([
-            row_found.with_columns(pl.lit(None, pl.String).alias("entity")),
-            set_found.with_columns(pl.lit(None, pl.String).alias("entity")),
-            findings_mod.quarantine_findings(con, run_id),
-        ], how="diagonal_relaxed")
-        routed = findings_mod.route_and_store(con, run_id, raw)
-    del row_found, raw
+        routed = pipeline.route_findings(con, run_id, row_found, set_found)
+    del row_found
     with stage("gx_start"):  # the GX suite goes on in the background on `con` (as in the flow)
         gx = pipeline.BackgroundGx(con, db, run_id, as_of, params, set_found)
     del set_found
