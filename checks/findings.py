@@ -86,16 +86,22 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
     try:
         routed = con.sql(
             """
-            WITH route_patient AS (
+            WITH named AS (  -- only the patients findings name: the region's are millions
+                SELECT DISTINCT patient_id FROM raw_findings_view WHERE patient_id IS NOT NULL
+            ),
+            route_patient AS (
                 SELECT a.patient_id, a.mo_code
                 FROM stg_attachments a
                 JOIN cur_mo m ON m.mcod = a.mo_code
                 JOIN stg_patients p ON p.patient_id = a.patient_id
-                WHERE a.is_active
+                WHERE a.is_active AND a.patient_id IN (SELECT patient_id FROM named)
                 QUALIFY row_number() OVER (PARTITION BY a.patient_id
                                            ORDER BY a.attach_date_d DESC, a.attachment_id) = 1
             ),
-            existing_patient AS (SELECT patient_id FROM stg_patients)
+            existing_patient AS (
+                SELECT patient_id FROM stg_patients
+                WHERE patient_id IN (SELECT patient_id FROM named)
+            )
             SELECT ? AS run_id, f.check_code, f.severity, f.entity, f.record_id,
                    CASE
                      WHEN f.entity = 'file' THEN NULL

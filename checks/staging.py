@@ -1,7 +1,7 @@
 """Typed staging tables of one run, so both rule engines share one parsing implementation.
 
 One entity at a time, the raw_* rows of the run are read (DuckDB → Arrow → polars), typed with
-the polars expressions of checks.parsing and checks.identifiers, stored as a TEMP stg_* table
+the polars expressions of checks.parsing and checks.identifiers, stored (STAGED_COLUMNS) as a TEMP stg_* table
 for the SQL rules and handed to the pandera rules, after which the caller drops the frame: only
 one entity's frame is ever alive. The cur_* tables resolve the reference classifiers of the run
 on D = as_of.date().
@@ -82,6 +82,23 @@ _STAGERS = {
 
 #: The staged entities, in the order a run stages them.
 ENTITIES: tuple[str, ...] = tuple(_STAGERS)
+
+#: What each TEMP stg_* table keeps: the columns the SQL side reads (the set rules in
+#: checks/sql, the GX suite running the same SQL, routing and duplicate-id findings in
+#: checks/findings.py). The row rules get every column of the typed frame; the tables don't,
+#: because DuckDB holds TEMP tables uncompressed: all columns took about 10 GB at 10M
+#: patients and spilled under a 4 GB memory cap. tests/checks/test_set_rules.py builds its
+#: tables with exactly these columns, so a rule reading anything else fails there.
+STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
+    PATIENTS.name: ("patient_id", "snils", "snils_digits", "snils_valid", "birth_date_d"),
+    POLICIES.name: ("policy_id", "patient_id", "smo_code", "okato", "date_end", "is_active"),
+    ATTACHMENTS.name: ("attachment_id", "patient_id", "mo_code", "attach_date", "detach_date",
+                       "attach_date_d", "detach_date_d", "is_active"),
+    SLOTS.name: ("slot_id", "mo_code", "doctor_id", "doctor_snils", "doctor_status",
+                 "specialty_code", "slot_start", "slot_end", "status", "patient_id",
+                 "updated_at", "start_ts", "end_ts", "updated_ts", "doctor_snils_valid",
+                 "time_valid", "is_future"),
+}
 STAGING_TABLES: tuple[str, ...] = tuple(f"stg_{e}" for e in ENTITIES)
 CURRENT_TABLES = ("cur_mo", "cur_smo", "cur_f008", "cur_f010")
 
@@ -159,12 +176,13 @@ def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str
             if chunk is None:
                 break
             frame = stage(chunk, as_of)
-            write_temp_table(con, f"stg_{entity}", frame, append=created)
+            write_temp_table(con, f"stg_{entity}", frame.select(STAGED_COLUMNS[entity]),
+                             append=created)
             created = True
             yield frame
         if not created:  # no row: an empty table with the staged columns all the same
             empty = stage(read_raw(con, spec, run_id).clear(), as_of)
-            write_temp_table(con, f"stg_{entity}", empty)
+            write_temp_table(con, f"stg_{entity}", empty.select(STAGED_COLUMNS[entity]))
             yield empty
     finally:
         reader.close()

@@ -302,8 +302,9 @@ def _talon_child(args, work: Path) -> dict:
     with stage("route_store"):
         routed = pipeline.route_findings(con, run_id, row_found, set_found)
     del row_found
-    with stage("gx_start"):  # the GX suite goes on in the background on `con` (as in the flow)
+    with stage("gx_start") as info:  # GX on `con`: in the background or at once (as the flow)
         gx = pipeline.BackgroundGx(con, db, run_id, as_of, params, set_found)
+        info["gx_background"] = gx.background
     del set_found
 
     def render(folder: Path) -> None:  # flows.nightly.publish's render
@@ -317,6 +318,7 @@ def _talon_child(args, work: Path) -> dict:
             with stage("gx_wait") as info:
                 gx.wait()
                 info["gx_suite_s"] = round(gx.seconds, 3)
+                info["gx_background"] = gx.background
             with stage("gx_page"):
                 write_gx_page(con2, run_id, folder, lang)
 

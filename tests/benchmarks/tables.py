@@ -187,7 +187,11 @@ def _size_section(s: dict) -> list[str]:
             notes.append(f"`{st['name']}` runs staging and the row rules one entity at a time; "
                          "of its wall time: " + ", ".join(f"{k} {v:,.2f} s"
                                                          for k, v in extra["split"].items()) + ".")
-        if extra.get("gx_suite_s") is not None:
+        if extra.get("gx_suite_s") is not None and extra.get("gx_background") is False:
+            notes.append(f"The GX suite ran {extra['gx_suite_s']:,.2f} s within `gx_start`, "
+                         "before the reports: the staging tables took more than half of "
+                         "DuckDB's memory limit (pipeline.staging_fits_in_memory).")
+        elif extra.get("gx_suite_s") is not None:
             notes.append(f"The GX suite ran {extra['gx_suite_s']:,.2f} s on a background thread "
                          "from `gx_start` on, overlapping the reports; `gx_wait` is what was left "
                          "of it when the reports were done.")

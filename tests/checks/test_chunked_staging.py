@@ -7,6 +7,7 @@ import pytest
 
 from checks import row_rules, staging
 from flows import pipeline, warehouse
+from flows.extract.contract import BY_NAME
 from flows.synth import generate_region
 
 AS_OF = datetime(2026, 11, 25, 23)
@@ -29,7 +30,7 @@ def _stage_and_check(db, run_id, as_of, chunk_rows):
     with warehouse.connect(db) as con:
         f008 = staging.build_current_reference(con, run_id, as_of.date())
         found = row_rules.stage_and_check(con, run_id, as_of, f008, chunk_rows=chunk_rows)
-        tables = {e: con.sql(f"SELECT * FROM stg_{e} ORDER BY line_no").pl()
+        tables = {e: con.sql(f"SELECT * FROM stg_{e} ORDER BY {BY_NAME[e].id_column}").pl()
                   for e in staging.ENTITIES}
     return found.sort(found.columns), tables
 

@@ -18,6 +18,7 @@ import pytest
 
 from checks.set_rules import (CODES, FINDING_COLUMNS, SET_RULES, entity_table, render_sql,
                               rule_sql, run_rule, run_set_rules)
+from checks.staging import STAGED_COLUMNS
 
 RUN = "r1"
 AS_OF = datetime(2025, 3, 10, 12, 0, 0)
@@ -70,7 +71,12 @@ GOOD_SNILS = "112-233-445 95"
 
 
 def _schema(cols, extra):
-    return {"run_id": pl.Utf8, "line_no": pl.Int64, **{c: pl.Utf8 for c in cols}, **extra}
+    """The staged columns only (staging.STAGED_COLUMNS), typed as staging types them: a rule
+    that reads a column the TEMP tables do not keep fails here with a binder error."""
+    entity = {PATIENT_COLS: "patients", POLICY_COLS: "policies",
+              ATTACHMENT_COLS: "attachments", SLOT_COLS: "slots"}[cols]
+    full = {**{c: pl.Utf8 for c in cols}, **extra}
+    return {c: full[c] for c in STAGED_COLUMNS[entity]}
 
 
 SCHEMAS = {

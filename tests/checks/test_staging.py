@@ -9,6 +9,7 @@ import pytest
 
 from checks.staging import (
     CURRENT_TABLES,
+    STAGED_COLUMNS,
     STAGING_TABLES,
     build_current_reference,
     build_staging,
@@ -141,8 +142,10 @@ def test_build_staging_writes_typed_tables_of_one_run(con):
     assert build_staging(con, "r1", AS_OF) == frozenset()  # no F008 rows loaded
     types = {r[0]: r[1] for r in con.execute("DESCRIBE stg_patients").fetchall()}
     assert types["birth_date_d"] == "DATE" and types["snils_valid"] == "BOOLEAN"
-    assert types["snils_digits"] == "VARCHAR" and types["line_no"] == "BIGINT"
-    assert all(types[c] == "VARCHAR" for c in PATIENTS.columns)
+    assert types["snils_digits"] == "VARCHAR" and types["patient_id"] == "VARCHAR"
+    # only what the SQL side reads: no run_id, line_no or names (the row rules get those)
+    assert list(types) == list(STAGED_COLUMNS["patients"])
+    assert "last_name" not in types and "run_id" not in types
     rows = con.execute("""SELECT patient_id, birth_date_d, snils_digits, snils_valid
                           FROM stg_patients ORDER BY patient_id""").fetchall()
     assert rows == [("P1", date(1980, 5, 17), "11223344595", True),
@@ -151,9 +154,11 @@ def test_build_staging_writes_typed_tables_of_one_run(con):
                     ("P4", date(1980, 5, 17), None, False)]  # only run r1
     assert con.execute("SELECT policy_id, is_active FROM stg_policies ORDER BY 1").fetchall() \
         == [("L1", True), ("L2", False)]
-    assert con.execute("""SELECT attachment_id, is_active, doctor_snils_valid
-                          FROM stg_attachments ORDER BY 1""").fetchall() \
-        == [("A1", True, True), ("A2", True, False)]
+    assert con.execute("SELECT attachment_id, is_active FROM stg_attachments ORDER BY 1") \
+        .fetchall() == [("A1", True), ("A2", True)]
+    # doctor_snils_valid of attachments is read by a row rule only: in the frame, not the table
+    assert stage_entity(con, "r1", "attachments", AS_OF).sort("attachment_id")[
+        "doctor_snils_valid"].to_list() == [True, False]
     slot_types = {r[0]: r[1] for r in con.execute("DESCRIBE stg_slots").fetchall()}
     assert {slot_types[c] for c in ("start_ts", "end_ts", "updated_ts")} == {"TIMESTAMP"}
     assert con.execute("""SELECT slot_id, start_ts, end_ts, updated_ts, time_valid, is_future,
@@ -169,7 +174,9 @@ def test_stage_entity_returns_what_its_table_holds(con):
     _load_two_runs(con)
     frame = stage_entity(con, "r1", "slots", AS_OF)
     assert frame.sort("slot_id")["is_future"].to_list() == [True, False]
-    assert con.sql("SELECT * FROM stg_slots").pl().sort("slot_id").equals(frame.sort("slot_id"))
+    assert con.sql("SELECT * FROM stg_slots").pl().sort("slot_id").equals(
+        frame.select(STAGED_COLUMNS["slots"]).sort("slot_id"))
+    assert {"run_id", "line_no", *SLOTS.columns} <= set(frame.columns)  # the row rules' frame
     assert frame.schema["start_ts"] == pl.Datetime("us")
     assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'stg_%'") \
         .fetchall() == [(1,)]  # one entity at a time: nothing else was staged

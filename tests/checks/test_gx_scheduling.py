@@ -1,0 +1,89 @@
+"""GX beside the reports or before them: by whether the staging tables fit in DuckDB's memory."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from flows import pipeline, warehouse
+from flows.pipeline import parse_memory_size, staging_fits_in_memory
+from flows.synth import generate_region
+
+AS_OF = datetime(2026, 11, 25, 23)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("gx_scheduling")
+    region = base / "region"
+    generate_region(region, patients=300, seed=9, region="50", as_of=AS_OF)
+    db = base / "w.duckdb"
+    prepared = pipeline.prepare(region / "extract", region / "reference")
+    with warehouse.connect(db) as con:
+        run_id = pipeline.new_run_id()
+        pipeline.load_run(con, prepared, run_id)
+    return db, run_id, prepared.as_of
+
+
+def _checked(db, run_id, as_of):
+    con = warehouse.connect(db)
+    _, set_found = pipeline.check_findings(con, run_id, as_of)
+    return con, set_found
+
+
+@pytest.mark.parametrize("text, size", [
+    ("3.7 GiB", int(3.7 * 2**30)), ("512.0 MiB", 512 * 2**20), ("10 GB", 10**10),
+    ("1.5TiB", int(1.5 * 2**40)), ("953 KiB", 953 * 2**10), ("12 bytes", 12)])
+def test_memory_sizes_as_duckdb_shows_them(text, size):
+    assert parse_memory_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "unlimited", "-1", "3.7 parsecs", "GiB"])
+def test_what_is_not_a_size_means_no_limit(text):
+    assert parse_memory_size(text) is None
+
+
+def test_small_staging_tables_fit_and_gx_runs_beside_the_reports(loaded):
+    con, set_found = _checked(*loaded)
+    assert staging_fits_in_memory(con)
+    gx = pipeline.BackgroundGx(con, loaded[0], loaded[1], loaded[2], pipeline.CheckParams(),
+                               set_found)
+    assert gx.background
+    gx.wait()
+    assert gx.seconds is not None
+
+
+def test_tables_over_half_the_memory_limit_send_gx_before_the_reports(loaded):
+    db, run_id, as_of = loaded
+    con, set_found = _checked(db, run_id, as_of)
+    used = con.execute("SELECT sum(memory_usage_bytes + temporary_storage_bytes) "
+                       "FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'").fetchall()[0][0]
+    assert used > 0
+    con.execute(f"SET memory_limit = '{2 * used - 2**16}B'")  # just under twice the tables
+    assert not staging_fits_in_memory(con)
+    con.execute(f"SET memory_limit = '{2 * used + 2**16}B'")
+    assert staging_fits_in_memory(con)
+    con.execute(f"SET memory_limit = '{2 * used - 2**16}B'")
+    gx = pipeline.BackgroundGx(con, db, run_id, as_of, pipeline.CheckParams(), set_found)
+    assert not gx.background
+    assert gx.seconds is not None  # done when the constructor returned
+    gx.wait()
+    with warehouse.connect(db) as check:
+        stored = check.execute("SELECT count(*), count(*) FILTER (WHERE success IS NOT NULL) "
+                               "FROM gx_results WHERE run_id = ?", [run_id]).fetchall()
+    assert stored[0][0] == stored[0][1] > 0
+
+
+def test_gx_errors_surface_in_wait_either_way(loaded, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("GX broke")
+
+    monkeypatch.setattr(pipeline, "validate_with_gx", broken)
+    for background in (True, False):
+        con, set_found = _checked(*loaded)
+        gx = pipeline.BackgroundGx(con, loaded[0], loaded[1], loaded[2],
+                                   pipeline.CheckParams(), set_found, background=background)
+        assert gx.background is background
+        with pytest.raises(RuntimeError, match="GX broke"):
+            gx.wait()
+        gx.wait()  # raised once; the run's cleanup may call it again
