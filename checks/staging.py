@@ -1,9 +1,9 @@
 """Typed staging tables of one run, so both rule engines share one parsing implementation.
 
 One entity at a time, the raw_* rows of the run are read (DuckDB → Arrow → polars), typed with
-the polars expressions of checks.parsing and checks.identifiers, stored (STAGED_COLUMNS) as a TEMP stg_* table
-for the SQL rules and handed to the pandera rules, after which the caller drops the frame: only
-one entity's frame is ever alive. The cur_* tables resolve the reference classifiers of the run
+the polars expressions of checks.parsing and checks.identifiers, stored as a TEMP stg_* table
+for the SQL rules (the columns they read: STAGED_COLUMNS) and handed whole to the pandera
+rules, after which the caller drops the frame: only one entity's frame is ever alive. The cur_* tables resolve the reference classifiers of the run
 on D = as_of.date().
 
 stg_* and cur_* are TEMP tables of the run's connection: they never reach the warehouse file

@@ -3,7 +3,7 @@
 SELECT 'POL.SMO.UNKNOWN' AS check_code, q.policy_id AS record_id, 'smo_code' AS field,
        q.smo_code AS value, q.patient_id AS patient_id, CAST(NULL AS VARCHAR) AS route_mo
 FROM $batch AS q
+-- an ANTI JOIN, not NOT EXISTS: see PAT.POLICY.NONE
+ANTI JOIN (SELECT smocod FROM cur_smo WHERE NOT coalesce(excluded, false)) AS s
+    ON s.smocod = q.smo_code
 WHERE q.is_active
-  AND NOT EXISTS (
-      SELECT 1 FROM cur_smo AS s
-      WHERE s.smocod = q.smo_code AND NOT coalesce(s.excluded, false))

@@ -230,6 +230,14 @@ def test_every_code_has_one_sql_file_with_batch_placeholder():
         assert entity_table(code).startswith("stg_")
 
 
+def test_no_template_ends_in_a_line_comment():
+    """GX wraps each query as `SELECT COUNT(*) FROM (<query>) AS ...` on the same line: a
+    comment on the last line would swallow the closing parenthesis."""
+    for code, sql in SET_RULES.items():
+        last = sql.rstrip().splitlines()[-1]
+        assert "--" not in last, f"{code}: {last!r}"
+
+
 def test_empty_tables_give_empty_findings_of_the_raw_shape(con):
     World().load(con)
     found = run_set_rules(con, RUN, AS_OF)
