@@ -139,21 +139,19 @@ class RunSummary:
 
 
 def _prepare(extracts: Path, reference: Path, as_of: str | None,
-             spool: Path | None = None, gx: bool = False) -> pipeline.Prepared:
+             spool: Path | None = None) -> pipeline.Prepared:
     ts, source, manifest = pipeline.resolve_as_of(extracts, as_of)
     paths = batch.locate_files(extracts)
     futures = {spec.name: read_file.submit(paths[spec.name], spec, spool)
                for spec in pipeline.largest_first(contract.FILES, paths)}
     ref_future = read_reference.submit(reference)
-    if gx:  # while the reads run on worker threads, the main thread imports GX (seconds)
-        pipeline.import_gx()
     files = [futures[spec.name].result() for spec in contract.FILES]
     return pipeline.finish_prepare(extracts, reference, ts, source, manifest, files,
                                    ref_future.result())
 
 
-def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None, force: bool,
-            gx: bool = False):
+def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None,
+            force: bool, gx: bool = False):
     quiet_input_errors()  # Prefect may have configured its handlers again for this run
     logger = get_run_logger()
     with warehouse.connect(warehouse_path) as con:
@@ -161,10 +159,12 @@ def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | 
             logger.warning("run %s was interrupted earlier; marked failed", old)
     pipeline.clean_stale_spools(Path(warehouse_path))
     with pipeline.spooling(Path(warehouse_path)) as spool:
-        prepared = _prepare(Path(extracts), Path(reference), as_of, spool, gx)
+        prepared = _prepare(Path(extracts), Path(reference), as_of, spool)
         for w in prepared.warnings:
             logger.warning(w)
         run_id = pipeline.new_run_id()
+        if gx:  # imported while DuckDB loads (which leaves the GIL free), ready for the checks
+            pipeline.preload_gx()
         recon = load_warehouse(Path(warehouse_path), prepared, run_id, force)
     for row in recon.iter_rows(named=True):
         logger.info("%s: read %s, loaded %s, quarantined %s", row["file_name"], row["rows_read"],

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import polars as pl
@@ -119,21 +118,18 @@ def largest_first(specs, paths: dict) -> list:
 
 def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None,
             spool: Path | None = None, workers: int = 1,
-            while_reading: Callable[[], None] | None = None) -> Prepared:
+) -> Prepared:
     """Read and validate the whole batch; raises InputError before anything is written.
 
     With a `spool` folder (see `spooling`) the loaded rows wait there as Parquet instead of in
     memory, so a region of any size is read in bounded memory. `workers` files are read at
-    once (as the nightly flow's read tasks are); `while_reading` runs in the calling thread
-    meanwhile (e.g. import_gx).
+    once (as the nightly flow's read tasks are).
     """
     ts, source, manifest = resolve_as_of(extracts, as_of)
     paths = batch.locate_files(Path(extracts))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talon-read") as pool:
         futures = {spec.name: pool.submit(reader.read_extract_file, paths[spec.name], spec, spool)
                    for spec in largest_first(contract.FILES, paths)}
-        if while_reading is not None:
-            while_reading()
         files = [futures[spec.name].result() for spec in contract.FILES]
     reference = nsi.load_reference(Path(reference_dir))
     return finish_prepare(extracts, reference_dir, ts, source, manifest, files, reference)
@@ -325,9 +321,24 @@ def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
 
 
 def import_gx() -> None:
-    """Import the GX suite (5–8 s of imports) in the calling thread, which must be the main
-    one (imports may install signal handlers): call it while other threads read the files."""
+    """Import the GX suite: about 5 CPU s (GX imports every core expectation, scipy.stats
+    included), mostly holding the GIL, so where it runs matters: beside the file readers it
+    held them up by 4.5 s at 1M patients. See preload_gx; BackgroundGx imports it (again: a
+    no-op once done) before it validates."""
     from checks import gx_suite  # noqa: F401
+
+
+def preload_gx():
+    """Start import_gx on a thread of its own and return the thread. Called as the load
+    begins: DuckDB's insert leaves the GIL free (polars' typing in staging does not: there the
+    import cost 5 s at 1M), so GX is ready by the time BackgroundGx needs it instead of
+    competing with the reports. A failed import raises again where BackgroundGx imports (and
+    is reported by its wait())."""
+    import threading
+
+    thread = threading.Thread(target=import_gx, name="talon-gx-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def staging_fits_in_memory(con: duckdb.DuckDBPyConnection) -> bool:
@@ -376,7 +387,6 @@ class BackgroundGx:
                  background: bool | None = None):
         import threading
 
-        import_gx()  # here, in the calling (main) thread
         self.seconds: float | None = None
         self._error: BaseException | None = None
         self.background = staging_fits_in_memory(con) if background is None else background
@@ -390,6 +400,7 @@ class BackgroundGx:
         con = self._args[0]
         started = time.perf_counter()
         try:
+            import_gx()
             validate_with_gx(*self._args)
         except BaseException as exc:  # noqa: BLE001  (handed to wait())
             self._error = exc

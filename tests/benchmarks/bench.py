@@ -276,13 +276,13 @@ def _talon_child(args, work: Path) -> dict:
         from reports.validation import write_gx_page
     params = pipeline.CheckParams()
     with pipeline.spooling(db) as spool:  # rows read, not yet loaded: on disk, not in memory
-        with stage("prepare"):  # as the flow: files read on worker threads, GX imported meanwhile
+        with stage("prepare"):  # as the flow: files read on worker threads
             prepared = pipeline.prepare(region / "extract", region / "reference", spool=spool,
-                                        workers=pipeline.READ_WORKERS,
-                                        while_reading=pipeline.import_gx)
+                                        workers=pipeline.READ_WORKERS)
         as_of = prepared.as_of
         rows = {f.spec.name: f.rows_loaded for f in prepared.files}
         with warehouse.connect(db) as con, stage("load"):
+            pipeline.preload_gx()  # as the flow: GX is imported meanwhile, on a thread of its own
             replaces = pipeline.check_rerun(con, prepared, force=False)
             run_id = pipeline.new_run_id()
             pipeline.load_run(con, prepared, run_id, replaces)

@@ -87,3 +87,24 @@ def test_gx_errors_surface_in_wait_either_way(loaded, monkeypatch):
         with pytest.raises(RuntimeError, match="GX broke"):
             gx.wait()
         gx.wait()  # raised once; the run's cleanup may call it again
+
+
+def test_preload_imports_gx_on_a_thread_of_its_own():
+    """In a fresh interpreter (this one has GX already): nothing of GX before, all of it after
+    the thread, which is not the main thread."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading\n"
+        "from flows import pipeline\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "t = pipeline.preload_gx()\n"
+        "assert t is not threading.main_thread() and t.daemon\n"
+        "t.join()\n"
+        "assert 'checks.gx_suite' in sys.modules and 'great_expectations' in sys.modules\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
