@@ -22,3 +22,8 @@ class InputError(Exception):
         if self.column is not None:
             where.append(f"column {self.column}")
         return (": ".join([", ".join(where), self.message]) if where else self.message)
+
+
+class ConfigError(InputError, ValueError):
+    """A setting (an environment variable, an option) whose value cannot be used: a clear
+    message naming the setting and exit code 2, like bad input."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from flows.errors import ConfigError
 from flows.extract.contract import FILES
 
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
@@ -141,8 +142,8 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
             con.execute("SET memory_limit = ?", [limit])
         except duckdb.Error as exc:
             con.close()
-            raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a DuckDB memory size "
-                             f"(e.g. 4GB): {exc}") from None
+            raise ConfigError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a DuckDB memory size "
+                              f"(e.g. 4GB): {exc}") from None
     if not read_only:
         if fresh:
             os.chmod(path, 0o600)

@@ -24,3 +24,21 @@ def test_a_bad_memory_limit_is_refused_with_the_variable_named(tmp_path, monkeyp
     monkeypatch.setenv(warehouse.MEMORY_LIMIT_ENV, "lots")
     with pytest.raises(ValueError, match=warehouse.MEMORY_LIMIT_ENV):
         warehouse.connect(tmp_path / "w.duckdb")
+
+
+def test_a_bad_memory_limit_is_a_setting_error_exit_2(tmp_path, monkeypatch):
+    """The CLI says which variable is wrong and exits 2 (bad input), not 3 (internal)."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from flows.errors import ConfigError
+
+    db = tmp_path / "w.duckdb"
+    warehouse.connect(db).close()  # a warehouse to look at
+    monkeypatch.setenv(warehouse.MEMORY_LIMIT_ENV, "lots")
+    with pytest.raises(ConfigError):
+        warehouse.connect(db)
+    result = CliRunner().invoke(app, ["history", "--warehouse", str(db)])
+    assert result.exit_code == 2, result.output
+    assert "TALON_DUCKDB_MEMORY_LIMIT='lots'" in result.output
+    assert "internal error" not in result.output
