@@ -6,24 +6,17 @@ from datetime import datetime
 import pytest
 
 from checks import row_rules, staging
-from flows import pipeline, warehouse
+from flows import warehouse
 from flows.extract.contract import BY_NAME
-from flows.synth import generate_region
+from tests.checks.helpers import load_generated_region
 
 AS_OF = datetime(2026, 11, 25, 23)
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("chunked")
-    region = base / "region"
-    generate_region(region, patients=400, seed=5, region="50", as_of=AS_OF)
-    db = base / "w.duckdb"
-    prepared = pipeline.prepare(region / "extract", region / "reference")
-    with warehouse.connect(db) as con:
-        run_id = pipeline.new_run_id()
-        pipeline.load_run(con, prepared, run_id)
-    return db, run_id, prepared.as_of
+    return load_generated_region(tmp_path_factory.mktemp("chunked"), patients=400, seed=5,
+                                 as_of=AS_OF)
 
 
 def _stage_and_check(db, run_id, as_of, chunk_rows):

@@ -7,22 +7,15 @@ import pytest
 
 from flows import pipeline, warehouse
 from flows.pipeline import parse_memory_size, staging_fits_in_memory
-from flows.synth import generate_region
+from tests.checks.helpers import load_generated_region
 
 AS_OF = datetime(2026, 11, 25, 23)
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("gx_scheduling")
-    region = base / "region"
-    generate_region(region, patients=300, seed=9, region="50", as_of=AS_OF)
-    db = base / "w.duckdb"
-    prepared = pipeline.prepare(region / "extract", region / "reference")
-    with warehouse.connect(db) as con:
-        run_id = pipeline.new_run_id()
-        pipeline.load_run(con, prepared, run_id)
-    return db, run_id, prepared.as_of
+    return load_generated_region(tmp_path_factory.mktemp("gx_scheduling"), patients=300, seed=9,
+                                 as_of=AS_OF)
 
 
 def _checked(db, run_id, as_of):
