@@ -143,9 +143,9 @@ def _prepare(extracts: Path, reference: Path, as_of: str | None,
     ts, source, manifest = pipeline.resolve_as_of(extracts, as_of)
     paths = batch.locate_files(extracts)
     futures = {spec.name: read_file.submit(paths[spec.name], spec, spool)
-               for spec in pipeline.largest_first(contract.FILES, paths)}
+               for spec in pipeline.largest_first(pipeline.present_files(paths), paths)}
     ref_future = read_reference.submit(reference)
-    files = [futures[spec.name].result() for spec in contract.FILES]
+    files = [futures[spec.name].result() for spec in pipeline.present_files(paths)]
     return pipeline.finish_prepare(extracts, reference, ts, source, manifest, files,
                                    ref_future.result())
 

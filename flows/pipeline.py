@@ -116,6 +116,12 @@ def largest_first(specs, paths: dict) -> list:
     return sorted(specs, key=size, reverse=True)
 
 
+def present_files(paths: dict) -> list:
+    """The contract files a batch has (`paths` from batch.locate_files), in contract order: the
+    four required ones, then the optional ones it holds (the registry)."""
+    return [spec for spec in contract.ALL_FILES if spec.name in paths]
+
+
 def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None,
             spool: Path | None = None, workers: int = 1,
 ) -> Prepared:
@@ -129,8 +135,8 @@ def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None,
     paths = batch.locate_files(Path(extracts))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talon-read") as pool:
         futures = {spec.name: pool.submit(reader.read_extract_file, paths[spec.name], spec, spool)
-                   for spec in largest_first(contract.FILES, paths)}
-        files = [futures[spec.name].result() for spec in contract.FILES]
+                   for spec in largest_first(present_files(paths), paths)}
+        files = [futures[spec.name].result() for spec in present_files(paths)]
     reference = nsi.load_reference(Path(reference_dir))
     return finish_prepare(extracts, reference_dir, ts, source, manifest, files, reference)
 
@@ -467,7 +473,7 @@ def history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.DataFrame:
            GROUP BY ALL ORDER BY r.started_at DESC LIMIT ?""", params=[limit]).pl()
 
 
-RAW_TABLES = tuple(f.raw_table for f in contract.FILES) + ("quarantine",)
+RAW_TABLES = tuple(f.raw_table for f in contract.ALL_FILES) + ("quarantine",)
 
 
 def prune_raw(con: duckdb.DuckDBPyConnection, keep_runs: int) -> list[str]:

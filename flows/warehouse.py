@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from flows.errors import ConfigError
-from flows.extract.contract import FILES
+from flows.extract.contract import ALL_FILES
 
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
 
@@ -68,7 +68,15 @@ CREATE TABLE IF NOT EXISTS findings (
     field             VARCHAR,
     value             VARCHAR,           -- full current value: for the clinic that owns it
     value_masked      VARCHAR,           -- what auditors and logs may see
-    patient_id        VARCHAR            -- the patient concerned, for booking impact
+    patient_id        VARCHAR,           -- the patient concerned, for booking impact
+    suggested_value   VARCHAR,           -- the right value per the insured register ('' none)
+    suggested_masked  VARCHAR            -- the same, masked like value_masked
+);
+CREATE TABLE IF NOT EXISTS reg_links (   -- each linked patient's register person, per run
+    run_id     VARCHAR NOT NULL,
+    patient_id VARCHAR NOT NULL,
+    enp        VARCHAR NOT NULL,         -- the register person's ENP
+    tier       TINYINT NOT NULL          -- 1 enp, 2 snils, 3 name + birth date, 4 near match
 );
 CREATE TABLE IF NOT EXISTS gx_results (  -- the Great Expectations suite's verdicts, per check
     run_id           VARCHAR NOT NULL,
@@ -95,13 +103,13 @@ CREATE TABLE IF NOT EXISTS ref_v021 (run_id VARCHAR, idspec VARCHAR, name VARCHA
     date_begin DATE, date_end DATE);
 """
 
-RUN_TABLES = ("run_files", "quarantine", "findings", "gx_results", "ref_f002", "ref_f003", "ref_f008",
-              "ref_f010", "ref_v021") + tuple(f.raw_table for f in FILES)
+RUN_TABLES = ("run_files", "quarantine", "findings", "gx_results", "reg_links", "ref_f002",
+              "ref_f003", "ref_f008", "ref_f010", "ref_v021") + tuple(f.raw_table for f in ALL_FILES)
 
 
 def _raw_ddl() -> str:
     parts = []
-    for f in FILES:
+    for f in ALL_FILES:
         cols = ",\n    ".join(f"{c} VARCHAR" for c in f.columns)
         parts.append(f"CREATE TABLE IF NOT EXISTS {f.raw_table} (\n    run_id VARCHAR NOT NULL,\n"
                      f"    line_no BIGINT NOT NULL,\n    {cols}\n);")
@@ -153,6 +161,8 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
 
 _MIGRATIONS = """
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS replaced_by VARCHAR;
+ALTER TABLE findings ADD COLUMN IF NOT EXISTS suggested_value VARCHAR;
+ALTER TABLE findings ADD COLUMN IF NOT EXISTS suggested_masked VARCHAR;
 """
 
 

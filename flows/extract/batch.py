@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 from flows.errors import InputError
-from flows.extract.contract import FILES, SUFFIXES
+from flows.extract.contract import ALL_FILES, SUFFIXES
 from flows.extract.dialect import describe_mode
 
 
@@ -14,7 +14,8 @@ def locate_files(extracts: Path) -> dict[str, Path]:
     """Map each contract file name (patients, ...) to its ``.csv`` or ``.parquet`` path.
 
     Exactly one of the two must exist and be a regular file: a missing file, both formats,
-    or a folder, symlink (never followed), FIFO or device in its place is an InputError.
+    or a folder, symlink (never followed), FIFO or device in its place is an InputError. An
+    optional file (the registry) may be absent: it is then not in the map.
     """
     extracts = Path(extracts)
     try:
@@ -27,9 +28,11 @@ def locate_files(extracts: Path) -> dict[str, Path]:
     if not stat.S_ISDIR(folder_mode):
         raise InputError("is not a folder", file=str(extracts))
     found: dict[str, Path] = {}
-    for spec in FILES:
+    for spec in ALL_FILES:
         present = [extracts / f"{spec.name}{suffix}" for suffix in SUFFIXES
                    if os.path.lexists(extracts / f"{spec.name}{suffix}")]
+        if not present and spec.optional:
+            continue
         if not present:
             names = " or ".join(spec.name + s for s in SUFFIXES)
             raise InputError(f"missing required file ({names})", file=f"{spec.name}{SUFFIXES[0]}")

@@ -11,10 +11,18 @@ from dataclasses import dataclass
 class ExtractFile:
     """One file of an extract batch."""
 
-    name: str  # stem: patients, policies, attachments, slots
+    name: str  # stem: patients, policies, attachments, slots, registry
     entity: str  # the entity one row describes (catalogue vocabulary)
     id_column: str  # unique per file; duplicates after the first are quarantined
     columns: tuple[str, ...]  # required columns, in documented order
+    #: Other header names accepted for a column (matched like the column's own name: trimmed,
+    #: any letter case), e.g. the FFOMS element names of the register exchange files.
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    optional: bool = False  # a batch may lack the file (registry): its checks are then skipped
+
+    def names_for(self, column: str) -> tuple[str, ...]:
+        """Every header name that means `column`, lower case: its own name first."""
+        return (column,) + dict(self.aliases).get(column, ())
 
     @property
     def raw_table(self) -> str:
@@ -41,8 +49,25 @@ SLOTS = ExtractFile(
      "slot_start", "slot_end", "status", "patient_id", "updated_at"),
 )
 
+#: The TFOMS's extract of the insured-persons register (regional segment of the ERZL) with the
+#: attachment it knows; optional (catalogue v1.2). Its header may use the FFOMS element names.
+REGISTRY = ExtractFile(
+    "registry", "insured", "enp",
+    ("enp", "last_name", "first_name", "middle_name", "birth_date", "sex", "snils", "smo_code",
+     "policy_begin", "policy_end", "death_date", "attach_mo_code", "attach_date"),
+    aliases=(("last_name", ("fam",)), ("first_name", ("im",)), ("middle_name", ("ot",)),
+             ("birth_date", ("dr",)), ("sex", ("w",)), ("snils", ("ss",)),
+             ("smo_code", ("smo",)), ("policy_begin", ("dbeg",)), ("policy_end", ("dend",)),
+             ("attach_mo_code", ("lpu", "code_mo")), ("attach_date", ("lpudt", "date_attach"))),
+    optional=True,
+)
+
+#: The four files every batch must have.
 FILES: tuple[ExtractFile, ...] = (PATIENTS, POLICIES, ATTACHMENTS, SLOTS)
-BY_NAME = {f.name: f for f in FILES}
+#: Files a batch may have.
+OPTIONAL_FILES: tuple[ExtractFile, ...] = (REGISTRY,)
+ALL_FILES: tuple[ExtractFile, ...] = FILES + OPTIONAL_FILES
+BY_NAME = {f.name: f for f in ALL_FILES}
 
 #: Accepted file suffixes, in the order they are looked for.
 SUFFIXES = (".csv", ".parquet")

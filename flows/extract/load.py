@@ -13,7 +13,7 @@ import uuid
 import duckdb
 import polars as pl
 
-from flows.extract.contract import FILES
+from flows.extract.contract import ALL_FILES
 from flows.extract.reader import ReadResult
 
 
@@ -96,7 +96,7 @@ def _quote(text: str) -> str:
 
 
 def _raw_table(entity: str) -> str:
-    for spec in FILES:
+    for spec in ALL_FILES:
         if spec.entity == entity:
             return spec.raw_table
     raise RuntimeError(f"unknown entity {entity!r}")

@@ -156,20 +156,27 @@ def _layout(line: str, undecodable: bool, spec: ExtractFile, file_name: str,
 
 def _match_columns(names: list[str], spec: ExtractFile, file_name: str,
                    line: int | None) -> tuple[dict[str, int], list[str]]:
-    """Map each contract column to its position; names compared stripped and lowercased."""
+    """Map each contract column to its position; names compared stripped and lowercased, in
+    any of the spellings the contract accepts for the column (spec.names_for)."""
     normalized = [dl.normalize_name(n) for n in names]
-    missing = [c for c in spec.columns if c not in normalized]
+    where = {col: [i for i, n in enumerate(normalized) if n in spec.names_for(col)]
+             for col in spec.columns}
+    missing = [c for c in spec.columns if not where[c]]
     if missing:
+        spelled = [" or ".join(n.upper() if n != c else n for n in spec.names_for(c))
+                   for c in missing]
         raise InputError(f"missing required column{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(missing)}", file=file_name, line=line, column=missing[0])
+                         f"{', '.join(spelled)}", file=file_name, line=line, column=missing[0])
     positions = {}
     for col in spec.columns:
-        where = [i for i, n in enumerate(normalized) if n == col]
-        if len(where) > 1:
-            raise InputError(f"required column {col} appears {len(where)} times (columns "
-                             f"{', '.join(str(i + 1) for i in where)})",
+        found = where[col]
+        if len(found) > 1:
+            spellings = sorted({names[i].strip() for i in found})
+            also = (f" (as {' and '.join(spellings)})" if len(spellings) > 1 else "")
+            raise InputError(f"required column {col} appears {len(found)} times{also} (columns "
+                             f"{', '.join(str(i + 1) for i in found)})",
                              file=file_name, line=line, column=col)
-        positions[col] = where[0]
+        positions[col] = found[0]
     used = set(positions.values())
     return positions, [n for i, n in enumerate(names) if i not in used]
 
