@@ -2,8 +2,14 @@
 
 The run at a glance: findings by severity, check and clinic, and the booking impact — distinct
 patients (findings.patient_id) with at least one blocker — per clinic and per check, ranked.
-Auditors never see a full value: the `value` column is dropped as soon as the findings are
-read, and examples show `value_masked` (no names, SNILS, ENP, policy numbers or birth dates).
+Auditors never see a full value: the `value` and `suggested_value` columns are dropped as soon
+as the findings are read, and examples show `value_masked` and `suggested_masked` (no names,
+SNILS, ENP, policy numbers or birth dates); a record id that is an ENP (entity `insured`, a
+register row) is masked too.
+
+The register section (issue 12) shows, when the run had an insured-persons register, how many
+patients were linked to it per tier (reg_links), how many were not found, and the booking
+impact of the REG findings per clinic; otherwise a note that there was no register.
 
 History (checks/lifecycle.py): each example shows its status (new / open / reopened) and days
 open; the index shows the trend of open findings per check and per clinic over the last runs,
@@ -28,6 +34,8 @@ EXAMPLES_PER_CHECK = 50
 TOP_CLINICS_CHART = 30
 GX_INDEX = Path("gx") / "index.html"
 FINDINGS_CSV = Path("findings.csv")
+#: Columns of full values: the clinic's own lists show them, auditors' pages never do.
+FULL_VALUES = ("value", "suggested_value")
 
 
 def _stem_expr(column: str, stems: dict, none_stem: str | None = None) -> pl.Expr:
@@ -60,6 +68,34 @@ def _clinic_table(frame: pl.DataFrame, stems: dict, names: dict, t: Texts) -> li
         pl.col("mo_code").replace_strict(names, default="", return_dtype=pl.String)
           .fill_null(pl.lit(t.unassigned_title)).alias("name"))
     return table.to_dicts()
+
+
+def _register(con, run_id: str, findings: pl.DataFrame, stems: dict, names: dict,
+              t: Texts) -> dict | None:
+    """The register section of the index (None: the run had no register): counts per linking
+    tier with their share of the extract's patients, and the REG findings' booking impact per
+    clinic, ranked like the other impact tables."""
+    summary = data.register_summary(con, run_id, findings)
+    if summary is None:
+        return None
+    patients = summary["patients"]
+
+    def share(n: int) -> str:
+        return f"{100 * n / patients:.1f}" if patients else ""
+
+    tiers = [{"tier": tier, "label": t[f"register_tier_{tier}"], "patients": n,
+              "share": share(n)} for tier, n in summary["tiers"].items()]
+    by_clinic = summary.pop("by_clinic").with_columns(
+        _stem_expr("mo_code", stems, UNASSIGNED).alias("stem"),
+        pl.col("mo_code").fill_null(pl.lit(t.unassigned_name)).alias("label"),
+        pl.col("mo_code").replace_strict(names, default="", return_dtype=pl.String)
+          .fill_null(pl.lit(t.unassigned_title)).alias("name"))
+    cards = {"register_patients": patients, "register_linked": summary["linked"],
+             "register_not_found": summary["not_found"], "register_blocked": summary["blocked"],
+             "register_suggestions": summary["suggestions"]}
+    return summary | {"cards": cards, "tier_rows": tiers, "linked_share": share(summary["linked"]),
+                      "not_found_share": share(summary["not_found"]),
+                      "by_clinic": by_clinic.to_dicts()}
 
 
 def _summary(frame: pl.DataFrame, fixed: pl.DataFrame) -> dict[str, int]:
@@ -187,10 +223,12 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     run = data.load_run(con, run_id)
     parallel.warm_up(data.clinic_count(con, run_id), workers)  # (and a page per check)
-    # Auditors never see a full value: drop it before anything is counted or rendered.
-    findings = data.with_texts(
-        data.with_lifecycle(con, run_id, data.load_findings(con, run_id).drop("value")), lang)
-    fixed = data.fixed(con, run_id).drop("value")
+    # Auditors never see a full value: drop it (and the register's suggested value) before
+    # anything is counted or rendered, and mask record ids that are personal (an insured
+    # person's ENP) once the lifecycle has been joined on them.
+    findings = data.mask_record_ids(data.with_texts(data.with_lifecycle(
+        con, run_id, data.load_findings(con, run_id).drop(*FULL_VALUES)), lang))
+    fixed = data.mask_record_ids(data.fixed(con, run_id).drop("value"))
     previous = lifecycle.previous_run(con, run_id)
     names = data.clinic_names(con, run_id)
     stems = clinic_stems(findings["mo_code"].unique().to_list())
@@ -231,7 +269,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
             "previous": previous, "check_trend": check_trend, "clinic_trend": clinic_trend,
             "changes": changes, "by_clinic": _clinic_table(findings, stems, names, t),
             "by_check": _check_table(findings, check_stems), "by_severity": by_severity,
-            "reasons": reasons,
+            "reasons": reasons, "register": _register(con, run_id, findings, stems, names, t),
             "history": history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M"))
                               .to_dicts()}
         svgs = [Markup(svg) for svg in drawn.result()]

@@ -2,7 +2,8 @@
 `OUT/clinics/unassigned.*` for the data steward.
 
 A clinic's files hold only the findings routed to it (`findings.mo_code`) and show the full
-current value: the clinic owns those records. Rows: blockers first, then by check and record.
+current value and, beside it, the full value the insured-persons register suggests (issue 12;
+empty where the register has none): the clinic owns those records. Rows: blockers first, then by check and record.
 Each row carries its lifecycle status (new / open / reopened) and days open; the summary counts
 what the clinic fixed since the last run, and the HTML lists those fixed records.
 """
@@ -32,14 +33,16 @@ CLINIC_SHEETS = ("patient", "policy", "attachment", "schedule")
 #: Display columns in order: (finding column, i18n key of its header).
 COLUMNS = (("severity", "severity"), ("status", "status"), ("days_open", "days_open"),
            ("message", "message"), ("entity", "entity"),
-           ("record_id", "record_id"), ("field", "field"), ("value", "value"), ("fix", "fix"),
+           ("record_id", "record_id"), ("field", "field"), ("value", "value"),
+           ("suggested_value", "suggested"), ("fix", "fix"),
            ("rule", "rule"), ("check_code", "check_code"), ("patient_id", "patient_id"))
 REASON_COLUMN = ("unassigned_reason", "reason")
 WIDTHS = {"severity": 110, "status": 90, "days_open": 80, "message": 380, "entity": 120,
-          "record_id": 150, "field": 130, "value": 200, "fix": 440, "rule": 110,
+          "record_id": 150, "field": 130, "value": 200, "suggested_value": 200, "fix": 440,
+          "rule": 110,
           "check_code": 190, "patient_id": 110, "unassigned_reason": 320, "title": 320,
           "count": 90}
-WRAP = ("message", "fix", "title", "unassigned_reason", "value")
+WRAP = ("message", "fix", "title", "unassigned_reason", "value", "suggested_value")
 
 
 def clinic_stems(codes: list[str]) -> dict[str | None, str]:

@@ -10,10 +10,22 @@ import duckdb
 import polars as pl
 
 from checks import catalogue, lifecycle
+from checks.masking import mask_enp
 
 FINDING_COLUMNS = ("run_id", "check_code", "severity", "entity", "record_id", "mo_code",
-                   "unassigned_reason", "field", "value", "value_masked", "patient_id")
+                   "unassigned_reason", "field", "value", "value_masked", "patient_id",
+                   "suggested_value", "suggested_masked")
+#: Columns a warehouse written before contract v1.2 lacks until `warehouse.ensure_schema` adds
+#: them (a read-only connection, e.g. `talon deliver`'s, does not): read as "" (no suggestion).
+V12_COLUMNS = ("suggested_value", "suggested_masked")
 SEVERITY_ORDER = {"blocker": 0, "warning": 1}
+#: Entities whose record_id is itself personal data: entity -> its mask for auditors' outputs.
+#: A row of the insured-persons register (ROW.DUPLICATE_ID on registry.csv) is keyed on its ENP.
+PERSONAL_RECORD_IDS = {"insured": mask_enp}
+#: The codes of the register reconciliation (issue 12) and the one that counts the not found.
+REG_PREFIX = "REG."
+REG_NOT_FOUND = "REG.PERSON.NOT_FOUND"
+REG_TIERS = (1, 2, 3, 4)  # 1 enp, 2 snils, 3 name + birth date, 4 near match
 
 
 @dataclass(frozen=True)
@@ -46,12 +58,31 @@ def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> Run:
     return Run(*rows[0])
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
 def load_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
-    """The run's findings, blockers first, then by check, record id."""
-    frame = query(con, f"SELECT {', '.join(FINDING_COLUMNS)} FROM findings WHERE run_id = ?",
-                  [run_id])
+    """The run's findings, blockers first, then by check, record id. A finding without a
+    suggested value has "" in suggested_value and suggested_masked (never NULL)."""
+    have = _columns(con, "findings")
+    select = ", ".join(f"coalesce({c}, '') AS {c}" if c in V12_COLUMNS and c in have
+                       else f"'' AS {c}" if c in V12_COLUMNS else c for c in FINDING_COLUMNS)
+    frame = query(con, f"SELECT {select} FROM findings WHERE run_id = ?", [run_id])
     frame = frame.cast({c: pl.String for c in FINDING_COLUMNS})
     return sort_findings(frame)
+
+
+def mask_record_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """record_id masked where it is personal data (PERSONAL_RECORD_IDS): for every output an
+    auditor reads (findings.csv, the auditors' pages). Call it after anything that joins on
+    record_id (the lifecycle's keys)."""
+    if "entity" not in frame.columns or not frame.height:
+        return frame
+    record_id = pl.col("record_id")
+    for entity, mask in PERSONAL_RECORD_IDS.items():
+        record_id = pl.when(pl.col("entity") == entity).then(mask("record_id")).otherwise(record_id)
+    return frame.with_columns(record_id.alias("record_id"))
 
 
 def severity_rank() -> pl.Expr:
@@ -186,4 +217,43 @@ def lifecycle_summary(findings: pl.DataFrame, fixed_rows: pl.DataFrame) -> dict[
         "new_count": findings.filter(pl.col("status") == "new").height,
         "reopened_count": findings.filter(pl.col("status") == "reopened").height,
         "fixed_since_last": fixed_rows.height,
+    }
+
+
+def had_register(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether the run read an insured-persons register (registry.csv or .parquet)."""
+    return bool(query(con, "SELECT count(*) FROM run_files WHERE run_id = ? AND entity = 'insured'",
+                      [run_id]).rows()[0][0])
+
+
+def register_summary(con: duckdb.DuckDBPyConnection, run_id: str,
+                     findings: pl.DataFrame) -> dict | None:
+    """The run's reconciliation with the insured-persons register, or None when it had none.
+
+    `patients`: patients loaded from the extract (each one is linked or not found); `tiers`:
+    {tier: patients linked by it} for tiers 1..4 (reg_links); `not_found`: patients with
+    REG.PERSON.NOT_FOUND; `blocked`: distinct patients with a REG blocker; `suggestions`:
+    findings with a suggested value (`findings` needs suggested_masked only); `by_clinic`: `impact` of the REG findings per mo_code
+    (None: unassigned). Counts only: no value, no identifier."""
+    if not had_register(con, run_id):
+        return None
+    patients = query(con, "SELECT coalesce(sum(rows_loaded), 0) FROM run_files "
+                          "WHERE run_id = ? AND entity = 'patient'", [run_id]).rows()[0][0]
+    tiers = dict(query(con, "SELECT tier, count(DISTINCT patient_id) FROM reg_links "
+                            "WHERE run_id = ? GROUP BY tier", [run_id]).rows())
+    reg = findings.filter(pl.col("check_code").str.starts_with(REG_PREFIX))
+    blocked = reg.filter(pl.col("severity") == "blocker")["patient_id"].drop_nulls().n_unique()
+    not_found = (reg.filter(pl.col("check_code") == REG_NOT_FOUND)["patient_id"]
+                 .drop_nulls().n_unique())
+    # (suggested_masked: the auditor's frame has no full values; a mask is empty iff its value is)
+    suggestions = findings.filter(pl.col("suggested_masked").fill_null("") != "").height
+    return {
+        "patients": int(patients),
+        "tiers": {tier: int(tiers.get(tier, 0)) for tier in REG_TIERS},
+        "linked": int(sum(tiers.values())),
+        "not_found": not_found,
+        "blocked": blocked,
+        "findings": reg.height,
+        "suggestions": suggestions,
+        "by_clinic": impact(reg, "mo_code"),
     }

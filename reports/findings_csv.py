@@ -1,7 +1,9 @@
 """`OUT/findings.csv`: the run's findings, one row per (check_code, record_id), masked values.
 
 The full value stays in the warehouse and in each clinic's own fix list; this file may travel
-further, so it carries `value_masked` only.
+further, so it carries `value_masked` and `suggested_masked` only (the register's suggested
+value, masked the same way), and a record id that is itself personal data (an insured person's
+ENP, entity `insured`) masked too (reports.data.mask_record_ids).
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from pathlib import Path
 import polars as pl
 
 from checks import catalogue
+from reports.data import mask_record_ids
 
 COLUMNS = ("run_id", "check_code", "severity", "entity", "record_id", "mo_code", "field",
-           "value_masked", "message", "fix")
+           "value_masked", "suggested_masked", "message", "fix")
 
 
 def texts(lang: str) -> pl.DataFrame:
@@ -31,8 +34,20 @@ def ordered(findings: pl.DataFrame) -> pl.DataFrame:
         "check_code", "record_id")
 
 
+def _with_suggestions(findings: pl.DataFrame) -> pl.DataFrame:
+    """`suggested_masked`, "" where none. A frame without the column is one routed before the
+    register existed (no suggestion at all); one with the full value but not its mask is a bug
+    (the full value must never stand in for it)."""
+    if "suggested_masked" in findings.columns:
+        return findings.with_columns(pl.col("suggested_masked").fill_null(""))
+    if "suggested_value" in findings.columns:
+        raise ValueError("findings carry suggested_value without suggested_masked")
+    return findings.with_columns(pl.lit("").alias("suggested_masked"))
+
+
 def write_findings_csv(findings: pl.DataFrame, path: Path, lang: str = "ru") -> Path:
-    frame = ordered(findings.join(texts(lang), on="check_code", how="left")).select(COLUMNS)
+    frame = mask_record_ids(ordered(_with_suggestions(findings).join(
+        texts(lang), on="check_code", how="left"))).select(COLUMNS)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     frame.write_csv(tmp)

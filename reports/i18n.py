@@ -52,6 +52,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "field": ("Поле", "Field"),
     "value": ("Текущее значение", "Current value"),
     "value_masked": ("Значение (маскировано)", "Value (masked)"),
+    "suggested": ("Предлагаемое значение (по регистру застрахованных)",
+                  "Suggested value (insured register)"),
+    "suggested_masked": ("Предлагаемое значение (маскировано)", "Suggested value (masked)"),
     "fix": ("Как исправить", "How to fix"),
     "rule": ("Правило (Q015)", "Official rule (Q015)"),
     "patient_id": ("ID пациента", "Patient id"),
@@ -152,6 +155,50 @@ _STRINGS: dict[str, tuple[str, str]] = {
                           "Open findings per check and run"),
     "trend_clinic_table": ("Открытые замечания по МО и запускам",
                            "Open findings per clinic and run"),
+    # reconciliation with the insured-persons register (issue 12)
+    "register": ("Сверка с регистром застрахованных", "Reconciliation with the insured register"),
+    "register_intro": (
+        "Портал записи находит пациента в регистре застрахованных ТФОМС по ФИО, дате рождения "
+        "и полису (или СНИЛС). Каждый пациент выгрузки сопоставлен с лицом регистра; ниже — "
+        "сколько пациентов сопоставлено и каким способом, сколько не найдено и сколько "
+        "пациентов не смогут записаться из-за расхождений с регистром.",
+        "The booking portal finds the patient in the TFOMS insured-persons register by full "
+        "name, birth date and policy (or SNILS). Each patient of the extract was matched to a "
+        "person of the register; below: how many patients were matched and how, how many were "
+        "not found, and how many cannot book because their record disagrees with the register."),
+    "register_none": (
+        "В этом запуске не было файла регистра застрахованных (registry.csv): сверка с "
+        "регистром не выполнялась.",
+        "This run had no insured-persons register file (registry.csv): no reconciliation with "
+        "the register was done."),
+    "register_patients": ("Пациентов в выгрузке", "Patients in the extract"),
+    "register_linked": ("Найдено в регистре", "Found in the register"),
+    "register_not_found": ("Не найдено в регистре", "Not found in the register"),
+    "register_blocked": ("Не могут записаться из-за расхождений с регистром",
+                         "Cannot book because of register disagreements"),
+    "register_suggestions": ("Замечаний с предлагаемым значением",
+                             "Findings with a suggested value"),
+    "register_tiers": ("Пациенты по способу сопоставления", "Patients by how they were matched"),
+    "register_tier": ("Способ", "Match"),
+    "register_tier_n": ("Уровень", "Tier"),
+    "register_tier_patients": ("Пациентов", "Patients"),
+    "register_share": ("Доля пациентов, %", "Share of patients, %"),
+    "register_tier_1": ("по ЕНП полиса", "by the policy's ENP"),
+    "register_tier_2": ("по СНИЛС", "by SNILS"),
+    "register_tier_3": ("по ФИО и дате рождения", "by full name and birth date"),
+    "register_tier_4": ("по близкому совпадению (опечатка в ФИО или дате рождения)",
+                        "by a near match (a typo in the name or birth date)"),
+    "register_total_linked": ("Всего найдено", "Found in all"),
+    "register_not_found_row": ("Не найдено (REG.PERSON.NOT_FOUND)",
+                               "Not found (REG.PERSON.NOT_FOUND)"),
+    "register_impact": ("Влияние расхождений с регистром на запись: МО по числу пациентов",
+                        "Booking impact of register disagreements: clinics ranked by patients"),
+    "register_impact_note": (
+        "Учитываются только замечания сверки с регистром (коды REG.*). Пациент не может "
+        "записаться, если по нему есть хотя бы одно блокирующее замечание.",
+        "Only the register reconciliation's findings (codes REG.*) count. A patient cannot book "
+        "when at least one blocker concerns them."),
+    "register_no_findings": ("Расхождений с регистром нет.", "No disagreements with the register."),
 }
 
 #: Lifecycle status of a finding (checks.lifecycle.STATUSES, plus fixed).
@@ -175,6 +222,7 @@ ENTITY: dict[str, tuple[str, str]] = {
     "doctor": ("Врач", "Doctor"),
     "mo_specialty": ("МО / специальность", "Clinic / specialty"),
     "file": ("Файл выгрузки", "Extract file"),
+    "insured": ("Запись регистра застрахованных", "Insured register record"),
 }
 
 #: checks.findings REASON_* values.
@@ -188,6 +236,8 @@ REASON: dict[str, tuple[str, str]] = {
         "The patient has no active attachment to a clinic in the F003 registry"),
     "mo_not_in_registry": ("Код МО отсутствует в реестре F003",
                            "The clinic code is not in the F003 registry"),
+    "register_record": ("Запись регистра застрахованных: исправить её должен ТФОМС",
+                        "A record of the insured-persons register: the TFOMS must fix it"),
 }
 
 

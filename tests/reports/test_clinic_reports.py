@@ -109,19 +109,21 @@ def test_xlsx_layout(rendered):
         header = [c.value for c in ws[1]]
         assert header[:4] == [RU.severity, RU.status, RU.days_open, RU.message]
         assert ws.column_dimensions["D"].width > 40  # the message column is wide
-        assert ws.column_dimensions["I"].width > 40  # and so is the fix column
+        assert ws.column_dimensions["J"].width > 40  # and so is the fix column
+        at = header.index(RU.value)  # the register's suggestion right beside the current value
+        assert header[at:at + 3] == [RU.value, RU.suggested, RU.fix]
     patients = wb["Пациенты"]
     assert [r[0] for r in patients.iter_rows(min_row=2, values_only=True)] == [
         "Блокирующая", "Блокирующая", "Блокирующая", "Предупреждение"]
     rules = {(str(r.sqref), rule.formula[0]): rule for r in patients.conditional_formatting
              for rule in r.rules}
-    assert set(rules) == {("B2:B5", '$B2="Новое"'), ("A2:L5", '$B2="Новое"'),
-                          ("A2:L5", '$A2="Блокирующая"')}
-    blocker = rules[("A2:L5", '$A2="Блокирующая"')]
+    assert set(rules) == {("B2:B5", '$B2="Новое"'), ("A2:M5", '$B2="Новое"'),
+                          ("A2:M5", '$A2="Блокирующая"')}
+    blocker = rules[("A2:M5", '$A2="Блокирующая"')]
     assert blocker.type == "expression" and blocker.dxf.fill.bgColor.rgb.endswith("FDE7E5")
     new_cell = rules[("B2:B5", '$B2="Новое"')]
     assert new_cell.dxf.font.b and new_cell.dxf.fill.bgColor.rgb.endswith("DDEBF7")
-    assert rules[("A2:L5", '$B2="Новое"')].dxf.font.b
+    assert rules[("A2:M5", '$B2="Новое"')].dxf.font.b
     # The new-row rules come first so that they win where both rules set a property.
     assert new_cell.priority < blocker.priority
     assert len(wb["Расписание"].tables["findings_schedule"].ref) and \
