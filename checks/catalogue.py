@@ -38,7 +38,13 @@ class Engine(str, Enum):
 
 
 #: Entity values of findings (issue 3, reading 13).
-ENTITIES = ("patient", "policy", "attachment", "slot", "doctor", "mo_specialty", "file")
+ENTITIES = ("patient", "policy", "attachment", "slot", "doctor", "mo_specialty", "file",
+            "insured")  # insured: a row of the register (ROW.DUPLICATE_ID on registry.csv)
+
+#: What a finding's `suggested_value` holds: the value the insured-persons register (catalogue
+#: v1.2) gives for the field to fix; "" = no suggestion. checks/register.py computes each.
+SUGGESTIONS = ("", "snils", "name", "birth_date", "enp", "enp_if_insured", "attach_mo_code",
+               "death_date", "other_patients", "smo_code", "policy_end")
 
 #: Placeholder entity/field of checks raised per extract file: "of the file it was found in".
 OF_FILE = "*"
@@ -62,6 +68,7 @@ class Check:
     message_en: str
     fix_ru: str
     fix_en: str
+    suggests: str = ""  # one of SUGGESTIONS: the register's value the finding suggests
 
     def message(self, lang: str = "ru") -> str:
         return self.message_en if lang == "en" else self.message_ru
@@ -105,6 +112,7 @@ CHECKS: tuple[Check, ...] = (
         f"Enter the patient's SNILS in the snils field {_SNILS_FORM_EN}, checking it against the "
         "patient's document: the SNILS certificate or the notice of registration in the individual "
         "(personalised) accounting system.",
+        suggests="snils",
     ),
     Check(
         "PAT.SNILS.FORMAT", B, "patient", "snils", P, "004F.00.0480",
@@ -121,6 +129,7 @@ CHECKS: tuple[Check, ...] = (
         f"Correct the snils field: write the 11 SNILS digits {_SNILS_FORM_EN} with no leading or "
         "trailing spaces; replace a letter O with the digit 0. Check the number against the "
         "patient's document.",
+        suggests="snils",
     ),
     Check(
         "PAT.SNILS.CHECKSUM", B, "patient", "snils", P, "",
@@ -138,6 +147,7 @@ CHECKS: tuple[Check, ...] = (
         "Compare the SNILS in the snils field with the patient's document digit by digit and correct "
         "the typo (usually two adjacent digits are swapped, or a digit is missing or mistyped). Do "
         "not adjust the check number to fit: enter the number exactly as in the document.",
+        suggests="snils",
     ),
     Check(
         "PAT.SNILS.DUPLICATE", B, "patient", "snils", S, "",
@@ -177,6 +187,7 @@ CHECKS: tuple[Check, ...] = (
         "double name with a single hyphen, space or apostrophe; no leading or trailing spaces. Retype "
         "look-alike Latin letters on the Russian keyboard layout. If the document has no "
         "patronymic, leave middle_name empty.",
+        suggests="name",
     ),
     Check(
         "PAT.BIRTHDATE.INVALID", B, "patient", "birth_date", P, "003F.00.2200, 004F.00.0380",
@@ -190,6 +201,7 @@ CHECKS: tuple[Check, ...] = (
         "05.03.1984, без пробелов и без времени.",
         f"Enter the birth date from the patient's document in the birth_date field {_DATE_FORM_EN}, "
         "e.g. 05.03.1984, with no spaces and no time.",
+        suggests="birth_date",
     ),
     Check(
         "PAT.SEX.INVALID", W, "patient", "sex", P, "001F.00.0110",
@@ -222,6 +234,7 @@ CHECKS: tuple[Check, ...] = (
         "OMS fund) and add it to the policies file with this patient's patient_id: type "
         "(policy_type), ENP (enp) or number, insurer code (smo_code) and start date (date_begin). If "
         "the policy is already in the file, correct its date_begin and date_end.",
+        suggests="enp_if_insured",
     ),
     Check(
         "PAT.ATTACHMENT.NONE", B, "patient", "patient_id", S, "",
@@ -239,6 +252,7 @@ CHECKS: tuple[Check, ...] = (
         "application and add it to the attachments file: the patient's patient_id, the clinic code "
         "(mo_code), the attachment method (attach_method) and the attachment date (attach_date). If "
         "the attachment is already in the file, check its attach_date and detach_date.",
+        suggests="attach_mo_code",
     ),
     # ---------------------------------------------------------------- policies
     Check(
@@ -267,6 +281,7 @@ CHECKS: tuple[Check, ...] = (
         "полисе — только цифры, без пробелов.",
         "Enter the 16-digit unified policy number (ENP) in the enp field, from the patient's policy "
         "or policy statement: digits only, no spaces.",
+        suggests="enp",
     ),
     Check(
         "POL.ENP.FORMAT", B, "policy", "enp", P, "004F.00.0270",
@@ -280,6 +295,7 @@ CHECKS: tuple[Check, ...] = (
         "пациента или в выписке о полисе.",
         "Correct the enp field: 16 digits in a row, with no spaces, hyphens or letters, exactly as on "
         "the patient's policy or policy statement.",
+        suggests="enp",
     ),
     Check(
         "POL.ENP.CHECKSUM", B, "policy", "enp", P, "",
@@ -293,6 +309,7 @@ CHECKS: tuple[Check, ...] = (
         "опечатку; не подбирайте контрольную цифру.",
         "Compare the enp field with the patient's policy or policy statement digit by digit and "
         "correct the typo; do not adjust the check digit to fit.",
+        suggests="enp",
     ),
     Check(
         "POL.NUMBER.FORMAT", B, "policy", "policy_series, policy_number", P,
@@ -390,6 +407,7 @@ CHECKS: tuple[Check, ...] = (
         "указав дату открепления detach_date.",
         "Enter your clinic's registry code from F003 (6 digits, no spaces or other characters) in "
         "mo_code. If the attachment was entered by mistake, close it by setting detach_date.",
+        suggests="attach_mo_code",
     ),
     Check(
         "ATT.MO.EXCLUDED", B, "attachment", "mo_code", S, "001F.00.0200",
@@ -406,6 +424,7 @@ CHECKS: tuple[Check, ...] = (
         "исправьте mo_code.",
         "Close this attachment by setting detach_date and, on the patient's application, attach the "
         "patient to a clinic that is in the registry. If the clinic code is wrong, correct mo_code.",
+        suggests="attach_mo_code",
     ),
     Check(
         "ATT.POLICY.REGION", B, "attachment", "mo_code", S, "",
@@ -659,6 +678,201 @@ CHECKS: tuple[Check, ...] = (
         "Open free slots (status = free) for this specialty within the booking horizon, and check "
         "that the schedule is exported from the clinic's information system in full.",
     ),
+    # ---------------------------------------------------------------- insured-persons register (v1.2)
+    Check(
+        "REG.PERSON.NOT_FOUND", B, "patient", "last_name, first_name, middle_name", S, "",
+        "Пациент не найден в регистре застрахованных",
+        "Patient not found in the insured-persons register",
+        "Пациента не удалось найти в регистре застрахованных лиц ТФОМС ни по ЕНП полиса, ни по "
+        "СНИЛС, ни по ФИО и дате рождения. При онлайн-записи портал отвечает «пациент не "
+        "идентифицирован», и записаться к врачу он не может.",
+        "The patient could not be found in the TFOMS insured-persons register by the policy's ENP, "
+        "by SNILS, or by full name and birth date. Online booking answers \"patient not "
+        "identified\" and the patient cannot book a doctor.",
+        "Сверьте по документам пациента ФИО (last_name, first_name, middle_name), дату "
+        "рождения, СНИЛС и ЕНП полиса и исправьте расхождения в МИС. Если данные в МИС верны, а пациента нет в регистре, направьте его в "
+        "страховую медицинскую организацию для оформления полиса ОМС.",
+        "Check the patient's full name (last_name, first_name, middle_name), birth date, SNILS "
+        "and the policy's ENP against the patient's documents and correct what differs in the clinic's system. If the clinic's "
+        "data are right and the patient is not in the register, send the patient to an insurer "
+        "to obtain an OMS policy.",
+        suggests="",
+    ),
+    Check(
+        "REG.PERSON.DECEASED", W, "patient", "patient_id", S, "",
+        "Пациент умер по данным регистра застрахованных",
+        "Patient is deceased according to the insured-persons register",
+        "В регистре застрахованных у этого человека указана дата смерти, а в МИС у него остаются "
+        "действующий полис или действующее прикрепление. Портал на такую запись отвечает "
+        "«пациент умер»; слоты и списки участка при этом искажаются.",
+        "The insured-persons register records a date of death for this person, while the "
+        "clinic's system still holds an active policy or an active attachment. The portal answers "
+        "\"patient deceased\" for such a record, and area lists and slots are distorted.",
+        "Проверьте сведения о смерти (в предлагаемом значении — дата смерти по регистру). Если "
+        "они подтверждаются, закройте в МИС полис и прикрепление пациента (patient_id) этой "
+        "датой; если человек жив, сообщите в ТФОМС об ошибке в регистре.",
+        "Verify the death record (the suggested value is the date of death in the register). If "
+        "it is confirmed, close the policy and attachment of the patient (patient_id) in the "
+        "clinic's system with that date; if the person is alive, report the register error to "
+        "the TFOMS.",
+        suggests="death_date",
+    ),
+    Check(
+        "REG.PATIENT.DUPLICATE", B, "patient", "patient_id", S, "",
+        "Один застрахованный заведён в МИС несколькими карточками",
+        "One insured person has several patient records",
+        "Несколько карточек пациентов в МИС соответствуют одному и тому же человеку в регистре "
+        "застрахованных. Запись на приём и прикрепление расходятся по разным карточкам; портал "
+        "находит не ту карточку или отвечает «пациент не идентифицирован».",
+        "Several patient records of the clinic's system correspond to the same person in the "
+        "insured-persons register. Bookings and the attachment are split across the records; "
+        "the portal finds the wrong record or answers \"patient not identified\".",
+        "Сравните эту карточку с карточками, указанными в предлагаемом значении (patient_id). Если это один "
+        "человек, объедините карточки в одну; если разные люди, исправьте ФИО, дату рождения, "
+        "СНИЛС или полис в ошибочной карточке по документам.",
+        "Compare this record with the records named in the suggested value (patient_id). If they are one "
+        "person, merge them into one record; if they are different people, correct the name, "
+        "birth date, SNILS or policy of the wrong record from the documents.",
+        suggests="other_patients",
+    ),
+    Check(
+        "REG.NAME.MISMATCH", B, "patient", "last_name, first_name, middle_name", S, "",
+        "ФИО пациента расходится с регистром застрахованных",
+        "Patient's name differs from the insured-persons register",
+        "ФИО пациента в МИС отличается от ФИО этого человека в регистре застрахованных (различия "
+        "только в регистре букв, «ё»/«е» и пробелах не учитываются). Портал ищет пациента по "
+        "ФИО и отвечает «пациент не идентифицирован».",
+        "The patient's full name in the clinic's system differs from this person's name in the "
+        "insured-persons register (differences only in letter case, yo/ye and spaces do not "
+        "count). The portal looks the patient up by full name and answers \"patient not "
+        "identified\".",
+        "Сверьте ФИО с документом, удостоверяющим личность, и исправьте last_name, first_name и "
+        "middle_name (в предлагаемом значении — ФИО по регистру). Если ошибка в регистре, "
+        "направьте пациента в страховую медицинскую организацию.",
+        "Check the name against the patient's identity document and correct last_name, "
+        "first_name and middle_name (the suggested value is the name in the register). If the "
+        "register is wrong, send the patient to the insurer.",
+        suggests="name",
+    ),
+    Check(
+        "REG.BIRTHDATE.MISMATCH", B, "patient", "birth_date", S, "",
+        "Дата рождения пациента расходится с регистром застрахованных",
+        "Patient's birth date differs from the insured-persons register",
+        "Дата рождения пациента в МИС не совпадает с датой рождения этого человека в регистре "
+        "застрахованных (часто переставлены день и месяц). Портал ищет пациента по ФИО и дате "
+        "рождения и отвечает «пациент не идентифицирован».",
+        "The patient's birth date in the clinic's system differs from this person's birth date in "
+        "the insured-persons register (day and month are often swapped). The portal looks the "
+        "patient up by name and birth date and answers \"patient not identified\".",
+        "Сверьте дату рождения с документом пациента и исправьте поле birth_date (в предлагаемом "
+        f"значении — дата по регистру) {_DATE_FORM_RU}.",
+        "Check the birth date against the patient's document and correct birth_date (the "
+        f"suggested value is the register's date) {_DATE_FORM_EN}.",
+        suggests="birth_date",
+    ),
+    Check(
+        "REG.SNILS.MISMATCH", B, "patient", "snils", S, "",
+        "СНИЛС пациента расходится с регистром застрахованных",
+        "Patient's SNILS differs from the insured-persons register",
+        "СНИЛС пациента в МИС действителен, но не совпадает со СНИЛС этого человека в регистре "
+        "застрахованных. Портал, ищущий пациента по СНИЛС, отвечает «пациент не "
+        "идентифицирован» или находит другого человека.",
+        "The patient's SNILS in the clinic's system is valid but differs from this person's "
+        "SNILS in the insured-persons register. A portal that looks the patient up by SNILS "
+        "answers \"patient not identified\" or finds somebody else.",
+        f"Сверьте СНИЛС с документом пациента и исправьте поле snils {_SNILS_FORM_RU} (в "
+        "предлагаемом значении — СНИЛС по регистру).",
+        f"Check the SNILS against the patient's document and correct snils {_SNILS_FORM_EN} (the "
+        "suggested value is the register's SNILS).",
+        suggests="snils",
+    ),
+    Check(
+        "REG.POLICY.ENP", B, "policy", "enp", S, "",
+        "ЕНП действующего полиса не совпадает с регистром застрахованных",
+        "Active policy's ENP differs from the insured-persons register",
+        "У действующего полиса пациента ЕНП не совпадает с единым номером полиса этого человека "
+        "в регистре застрахованных (старый полис, опечатка или номер другого человека). Портал "
+        "ищет пациента по номеру полиса и отвечает «пациент не идентифицирован».",
+        "The ENP of the patient's active policy differs from this person's unified policy number "
+        "in the insured-persons register (an old policy, a typo, or somebody else's number). The "
+        "portal looks the patient up by policy number and answers \"patient not identified\".",
+        "Сверьте полис с документом пациента или выпиской из регистра и внесите в поле enp "
+        "единый номер полиса (в предлагаемом значении — ЕНП по регистру); устаревший полис "
+        "закройте.",
+        "Check the policy against the patient's document or the register and enter the unified "
+        "policy number in enp (the suggested value is the register's ENP); close an outdated "
+        "policy.",
+        suggests="enp",
+    ),
+    Check(
+        "REG.POLICY.CLOSED", B, "policy", "date_end", S, "",
+        "Полис закрыт в регистре застрахованных",
+        "Policy closed in the insured-persons register",
+        "В МИС полис пациента действующий, а в регистре застрахованных страхование этого человека "
+        "закончилось (дата окончания раньше даты выгрузки). Портал отвечает «нет действующего "
+        "страхования».",
+        "The patient's policy is active in the clinic's system, but the insured-persons register "
+        "says this person's insurance has ended (its end date is before the extract date). The "
+        "portal answers \"no valid insurance\".",
+        "Уточните у пациента или в страховой медицинской организации, действует ли полис. Если "
+        "страхование закончилось, укажите дату окончания полиса (в предлагаемом значении — дата "
+        "по регистру) в поле date_end и направьте пациента за новым полисом.",
+        "Ask the patient or the insurer whether the policy is still valid. If the insurance has "
+        "ended, enter the end date (the suggested value is the register's date) in date_end and "
+        "send the patient to obtain a new policy.",
+        suggests="policy_end",
+    ),
+    Check(
+        "REG.POLICY.SMO", W, "policy", "smo_code", S, "",
+        "Страховая организация полиса расходится с регистром застрахованных",
+        "Policy's insurer differs from the insured-persons register",
+        "Код страховой медицинской организации действующего полиса в МИС отличается от кода СМО "
+        "этого человека в регистре застрахованных (пациент сменил страховую). Запись работает, "
+        "но счета и сведения о прикреплении уходят не той СМО.",
+        "The insurer code of the active policy in the clinic's system differs from this person's "
+        "insurer in the insured-persons register (the patient changed insurer). Booking works, "
+        "but claims and attachment notices go to the wrong insurer.",
+        "Исправьте поле smo_code полиса по регистру (в предлагаемом значении — код СМО по "
+        "регистру, классификатор F002), сверив его с полисом пациента.",
+        "Correct smo_code of the policy from the register (the suggested value is the register's "
+        "insurer code, classifier F002), checking it against the patient's policy.",
+        suggests="smo_code",
+    ),
+    Check(
+        "REG.ATTACHMENT.MISMATCH", B, "attachment", "mo_code", S, "",
+        "Прикрепление в МИС расходится с регистром прикреплённого населения",
+        "Attachment differs from the attached-population register",
+        "Пациент прикреплён в МИС к этой МО, а в регистре прикреплённого населения ТФОМС — к "
+        "другой МО. Портал проверяет прикрепление по регистру и отвечает «вы не прикреплены к "
+        "данной медицинской организации».",
+        "The patient is attached to this MO in the clinic's system, but the TFOMS's "
+        "attached-population register attaches them to another MO. The portal checks the "
+        "register's attachment and answers \"you are not attached to this medical "
+        "organisation\".",
+        "Уточните у пациента, где он прикреплён. Если прикрепление к вашей МО действует, "
+        "передайте заявление о прикреплении в ТФОМС; если пациент прикрепился к другой МО (в "
+        "предлагаемом значении — код МО по регистру, mo_code), открепите его в МИС.",
+        "Ask the patient where they are attached. If the attachment to your MO is valid, send the "
+        "attachment application to the TFOMS; if the patient has attached to another MO (the "
+        "suggested value is the register's MO code, mo_code), detach them in the clinic's system.",
+        suggests="attach_mo_code",
+    ),
+    Check(
+        "REG.ATTACHMENT.UNREGISTERED", B, "attachment", "mo_code", S, "",
+        "Прикрепление не зарегистрировано в ТФОМС",
+        "Attachment not registered with the TFOMS",
+        "Пациент прикреплён в МИС к этой МО, но в регистре прикреплённого населения ТФОМС "
+        "прикрепления у него нет: сведения о прикреплении не дошли до ТФОМС. Портал отвечает «вы "
+        "не прикреплены к данной медицинской организации».",
+        "The patient is attached to this MO in the clinic's system, but the TFOMS's "
+        "attached-population register has no attachment for them: the attachment never reached "
+        "the TFOMS. The portal answers \"you are not attached to this medical organisation\".",
+        "Передайте сведения о прикреплении пациента к МО mo_code в ТФОМС (в очередном файле "
+        "прикреплённого населения) и проверьте, что они приняты без ошибок.",
+        "Send the patient's attachment to the MO mo_code to the TFOMS (in the next "
+        "attached-population file) and check that it was accepted without errors.",
+        suggests="",
+    ),
     # ---------------------------------------------------------------- ingest
     Check(
         "ROW.MALFORMED", B, "file", "line", I, "",
@@ -715,9 +929,11 @@ def _validate(checks: tuple[Check, ...]) -> None:
             problems.append(f"{c.code}: unknown entity {c.entity!r}")
         if not _RULES.match(c.rule):
             problems.append(f"{c.code}: rule {c.rule!r} is not a list of Q015 ids")
+        if c.suggests not in SUGGESTIONS:
+            problems.append(f"{c.code}: suggests {c.suggests!r} is not one of {SUGGESTIONS}")
         for f in fields(c):
             value = getattr(c, f.name)
-            if f.name != "rule" and (not isinstance(value, str) or not value.strip()):
+            if f.name not in ("rule", "suggests") and (not isinstance(value, str) or not value.strip()):
                 problems.append(f"{c.code}: {f.name} is empty")
     if problems:
         raise ValueError("invalid check catalogue:\n  " + "\n  ".join(problems))

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from checks import catalogue
-from flows.extract.contract import BY_NAME
+from flows.extract.contract import BY_NAME, REGISTRY
 
 RAW_COLUMNS = ("check_code", "record_id", "field", "value", "patient_id", "route_mo")
 RAW_SCHEMA = {c: pl.String for c in RAW_COLUMNS}
@@ -21,6 +21,7 @@ REASON_FILE = "file_level"
 REASON_PATIENT_MISSING = "patient_not_found"
 REASON_NO_ATTACHMENT = "no_active_attachment_to_known_mo"
 REASON_MO_UNKNOWN = "mo_not_in_registry"
+REASON_REGISTER = "register_record"  # a row of the insured-persons register (the TFOMS's)
 
 
 def empty_raw() -> pl.DataFrame:
@@ -45,6 +46,12 @@ def quarantine_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataF
         "attachments": ("stg_attachments", "attachment_id", "patient_id", "s.mo_code"),
         "slots": ("stg_slots", "slot_id", "NULLIF(s.patient_id, '')", "s.mo_code"),
     }
+    # the register is the TFOMS's: its duplicate enps concern no patient and no clinic
+    parts.append(con.sql(
+        """SELECT DISTINCT 'ROW.DUPLICATE_ID' AS check_code, record_id, 'enp' AS field,
+                  record_id AS value, NULL AS patient_id, NULL AS route_mo, 'insured' AS entity
+           FROM quarantine WHERE run_id = ? AND reason = 'ROW.DUPLICATE_ID' AND entity = ?""",
+        params=[run_id, REGISTRY.entity]).pl())
     for name, (table, id_col, patient_expr, mo_expr) in first_occurrence.items():
         spec = BY_NAME[name]
         patient_sel = patient_expr if patient_expr.startswith("NULL") else f"s.{patient_expr}"
@@ -82,10 +89,13 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
     raw = (raw.join(_catalogue_frame(), on="check_code", how="left")
               .with_columns(pl.coalesce("entity", "cat_entity").alias("entity"))
               .drop("cat_entity"))
+    from checks import register
+
+    register.ensure_values(con)
     con.register("raw_findings_view", raw.to_arrow())
     try:
         routed = con.sql(
-            """
+            f"""
             WITH named AS (  -- only the patients findings name: the region's are millions
                 SELECT DISTINCT patient_id FROM raw_findings_view WHERE patient_id IS NOT NULL
             ),
@@ -98,39 +108,51 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
                 QUALIFY row_number() OVER (PARTITION BY a.patient_id
                                            ORDER BY a.attach_date_d DESC, a.attachment_id) = 1
             ),
+            route_register AS (  -- v1.2: the register's attachment, when known and not excluded
+                SELECT v.patient_id, v.attach_mo_code AS mo_code
+                FROM reg_values v JOIN cur_mo m ON m.mcod = v.attach_mo_code AND NOT m.excluded
+                WHERE v.patient_id IN (SELECT patient_id FROM named)
+            ),
             existing_patient AS (
                 SELECT patient_id FROM stg_patients
                 WHERE patient_id IN (SELECT patient_id FROM named)
-            )
+            ),
+            suggested AS ({register.suggestion_sql("raw_findings_view")})
             SELECT ? AS run_id, f.check_code, f.severity, f.entity, f.record_id,
                    CASE
-                     WHEN f.entity = 'file' THEN NULL
-                     WHEN f.entity IN ('patient', 'policy') THEN rp.mo_code
+                     WHEN f.entity IN ('file', 'insured') THEN NULL
+                     WHEN f.entity IN ('patient', 'policy') THEN coalesce(rp.mo_code, rr.mo_code)
                      ELSE km.mcod
                    END AS mo_code,
                    CASE
                      WHEN f.entity = 'file' THEN ?
+                     WHEN f.entity = 'insured' THEN ?
                      WHEN f.entity IN ('patient', 'policy') AND ep.patient_id IS NULL THEN ?
-                     WHEN f.entity IN ('patient', 'policy') AND rp.mo_code IS NULL THEN ?
+                     WHEN f.entity IN ('patient', 'policy')
+                          AND coalesce(rp.mo_code, rr.mo_code) IS NULL THEN ?
                      WHEN f.entity NOT IN ('patient', 'policy') AND km.mcod IS NULL THEN ?
                    END AS unassigned_reason,
-                   f.field, f.value, f.patient_id
-            FROM raw_findings_view f
+                   f.field, f.value, f.patient_id, f.suggested_value
+            FROM suggested f
             LEFT JOIN route_patient rp ON rp.patient_id = f.patient_id
+            LEFT JOIN route_register rr ON rr.patient_id = f.patient_id
             LEFT JOIN existing_patient ep ON ep.patient_id = f.patient_id
             LEFT JOIN cur_mo km ON km.mcod = f.route_mo
-            """, params=[run_id, REASON_FILE, REASON_PATIENT_MISSING, REASON_NO_ATTACHMENT,
-             REASON_MO_UNKNOWN]).pl()
+            """, params=[run_id, REASON_FILE, REASON_REGISTER, REASON_PATIENT_MISSING,
+                         REASON_NO_ATTACHMENT, REASON_MO_UNKNOWN]).pl()
     finally:
         con.unregister("raw_findings_view")
     routed = routed.with_columns(
-        mask_value(pl.col("field"), pl.col("value")).alias("value_masked"))
+        mask_value(pl.col("field"), pl.col("value")).alias("value_masked"),
+        mask_value(register.suggestion_mask_field(pl.col("check_code")),
+                   pl.col("suggested_value")).alias("suggested_masked"))
     dup = routed.group_by("check_code", "entity", "record_id").len().filter(pl.col("len") > 1)
     if dup.height:
         raise RuntimeError(f"{dup.height} findings are not unique per (check_code, entity, "
                            f"record_id), e.g. {dup.row(0)}")
     columns = ["run_id", "check_code", "severity", "entity", "record_id", "mo_code",
-               "unassigned_reason", "field", "value", "value_masked", "patient_id"]
+               "unassigned_reason", "field", "value", "value_masked", "patient_id",
+               "suggested_value", "suggested_masked"]
     routed = routed.select(columns)
     con.register("routed_view", routed.to_arrow())
     con.execute("BEGIN TRANSACTION")

@@ -18,9 +18,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from checks.identifiers import snils_digits, snils_valid
+from checks.identifiers import enp_valid, snils_digits, snils_valid
 from checks.parsing import parse_date, parse_timestamp
-from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, SLOTS, ExtractFile
+from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, REGISTRY, SLOTS, ExtractFile
 
 
 def is_empty(column: str) -> pl.Expr:
@@ -41,6 +41,7 @@ def stage_policies(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     typed = raw.with_columns(
         date_begin_d=parse_date(pl.col("date_begin")),
         date_end_d=parse_date(pl.col("date_end")),
+        enp_valid=enp_valid(pl.col("enp")).fill_null(False),
     )
     # Reading 1: an empty/unparseable begin, or a non-empty unparseable end, is not active.
     active = (pl.col("date_begin_d") <= d) & (
@@ -73,15 +74,30 @@ def stage_slots(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     )
 
 
+def stage_registry(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """The insured-persons register (catalogue v1.2): dates, ENP and SNILS validity. Names stay
+    as written; checks/register.py normalises both sides with one SQL macro."""
+    return raw.with_columns(
+        enp_valid=enp_valid(pl.col("enp")).fill_null(False),
+        birth_date_d=parse_date(pl.col("birth_date")),
+        policy_end_d=parse_date(pl.col("policy_end")),
+        death_date_d=parse_date(pl.col("death_date")),
+        snils_digits=snils_digits(pl.col("snils")),
+        snils_valid=snils_valid(pl.col("snils")).fill_null(False),
+    )
+
+
 _STAGERS = {
     PATIENTS.name: (PATIENTS, stage_patients),
     POLICIES.name: (POLICIES, stage_policies),
     ATTACHMENTS.name: (ATTACHMENTS, stage_attachments),
     SLOTS.name: (SLOTS, stage_slots),
+    REGISTRY.name: (REGISTRY, stage_registry),
 }
 
-#: The staged entities, in the order a run stages them.
-ENTITIES: tuple[str, ...] = tuple(_STAGERS)
+#: The staged entities of every run, in the order a run stages them (the row rules check
+#: each). The register (optional) is staged by checks/register.py when the run has one.
+ENTITIES: tuple[str, ...] = (PATIENTS.name, POLICIES.name, ATTACHMENTS.name, SLOTS.name)
 
 #: What each TEMP stg_* table keeps: the columns the SQL side reads (the set rules in
 #: checks/sql, the GX suite running the same SQL, routing and duplicate-id findings in
@@ -91,15 +107,19 @@ ENTITIES: tuple[str, ...] = tuple(_STAGERS)
 #: tables with exactly these columns, so a rule reading anything else fails there.
 STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
     PATIENTS.name: ("patient_id", "snils", "snils_digits", "snils_valid", "birth_date_d"),
-    POLICIES.name: ("policy_id", "patient_id", "smo_code", "okato", "date_end", "is_active"),
+    POLICIES.name: ("policy_id", "patient_id", "policy_type", "enp", "enp_valid", "smo_code",
+                    "okato", "date_begin_d", "date_end", "is_active"),
     ATTACHMENTS.name: ("attachment_id", "patient_id", "mo_code", "attach_date", "detach_date",
                        "attach_date_d", "detach_date_d", "is_active"),
     SLOTS.name: ("slot_id", "mo_code", "doctor_id", "doctor_snils", "doctor_status",
                  "specialty_code", "slot_start", "slot_end", "status", "patient_id",
                  "updated_at", "start_ts", "end_ts", "updated_ts", "doctor_snils_valid",
                  "time_valid", "is_future"),
+    REGISTRY.name: ("enp", "enp_valid", "last_name", "first_name", "middle_name", "birth_date_d",
+                    "sex", "snils_digits", "snils_valid", "smo_code", "policy_end_d",
+                    "death_date_d", "attach_mo_code"),
 }
-STAGING_TABLES: tuple[str, ...] = tuple(f"stg_{e}" for e in ENTITIES)
+STAGING_TABLES: tuple[str, ...] = tuple(f"stg_{e}" for e in _STAGERS)
 CURRENT_TABLES = ("cur_mo", "cur_smo", "cur_f008", "cur_f010")
 
 

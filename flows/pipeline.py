@@ -284,7 +284,7 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     tables (stg_*, cur_*) are TEMP tables of `con`: everything that reads them, the GX suite
     included, must use `con`.
     """
-    from checks import row_rules, set_rules, staging
+    from checks import register, row_rules, set_rules, staging
     from flows import progress
 
     progress.describe("Classifiers on D")
@@ -293,8 +293,10 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     row_found = row_rules.stage_and_check(con, run_id, as_of, f008_codes)
     progress.step("Set-level checks (SQL)")
     set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
+    progress.step("Register reconciliation (SQL)")
+    reg_found = register.check_register(con, run_id, as_of, pl.concat([row_found, set_found]))
     progress.step("Routing findings to clinics")
-    routed = route_findings(con, run_id, row_found, set_found)
+    routed = route_findings(con, run_id, row_found, pl.concat([set_found, reg_found]))
     pause_point("checked")
     return routed, set_found
 

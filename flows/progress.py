@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-#: The steps of a nightly run, in order: 4 extract files + reference, load, 5 check steps, reports.
-RUN_STEPS = 12
+#: The steps of a nightly run, in order: 4 extract files + reference, load, 6 check steps,
+#: reports (a batch with a register reads one file more).
+RUN_STEPS = 13
 
 _lock = threading.Lock()
 _progress: Progress | None = None

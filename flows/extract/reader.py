@@ -171,8 +171,9 @@ def _match_columns(names: list[str], spec: ExtractFile, file_name: str,
     for col in spec.columns:
         found = where[col]
         if len(found) > 1:
-            spellings = sorted({names[i].strip() for i in found})
-            also = (f" (as {' and '.join(spellings)})" if len(spellings) > 1 else "")
+            spellings = [names[i].strip() for i in found]
+            also = (f" (as {' and '.join(spellings)})"
+                    if len({normalized[i] for i in found}) > 1 else "")
             raise InputError(f"required column {col} appears {len(found)} times{also} (columns "
                              f"{', '.join(str(i + 1) for i in found)})",
                              file=file_name, line=line, column=col)

@@ -53,12 +53,25 @@ class People:
     pid: np.ndarray
     mo: np.ndarray  # the attachment's MO = routing MO of the patient
     birth: np.ndarray  # epoch days
+    # registry mode only: the register rows of these persons (one per patient, aligned with pid;
+    # written at the end, so a case may change or drop them) and the enp each patient is expected
+    # to link to ("" = not linked). None when the region has no register.
+    reg: pl.DataFrame | None = None
+    link: np.ndarray | None = None
 
 
 class Injector:
-    def __init__(self, world: World, tables: dict[str, pl.DataFrame], parquet: tuple[str, ...]):
+    def __init__(self, world: World, tables: dict[str, pl.DataFrame], parquet: tuple[str, ...],
+                 registry: bool = False, reg_rng: np.random.Generator | None = None):
         self.w, self.ctx = world, world.ctx
         self.rng = world.ctx.rng
+        # registry mode: register rows of case persons use reg_rng only, so that the v1.1 records
+        # (drawn from rng) are the same with and without a register
+        self.registry = registry
+        self.reg_rng = reg_rng
+        self.persons: list[People] = []  # every People made (their register rows are written at the end)
+        self.reg_parts: list[pl.DataFrame] = []  # further register rows (extra persons, register-only cases)
+        self.links: list[pl.DataFrame] = []  # (patient_id, enp) stated links of patients not made by people()
         self.facts = world.ctx.facts
         self.parquet = set(parquet)
         self.n_rows = {name: len(df) for name, df in tables.items()}
@@ -114,11 +127,24 @@ class Injector:
         return np.where(np.isin(mo, self.known_codes), mo, "").astype(object)
 
     # --- emitting ----------------------------------------------------------------------------------------
-    def expect(self, code: str, record_ids, mos) -> None:
+    def expect(self, code: str, record_ids, mos, registry_only: bool | None = None) -> None:
+        """Expected findings; mos is the v1.1 routing (the register's routing change and the suggested
+        values are added at the end, see flows/synth/register.py finish_truth)."""
         rid = pl.Series(np.asarray(record_ids, dtype=object).astype(str), dtype=pl.String)
         mo = pl.Series(np.broadcast_to(np.asarray(mos, dtype=object), (len(rid),)).astype(str), dtype=pl.String)
+        if registry_only is None:
+            registry_only = code.startswith("REG.")
+        if registry_only and not self.registry:
+            raise AssertionError(f"{code}: a register finding in a region without a register")
         self.truth.append(pl.DataFrame({"check_code": pl.repeat(code, len(rid), eager=True, dtype=pl.String),
-                                        "record_id": rid, "mo_code": mo}))
+                                        "record_id": rid, "mo_code": mo,
+                                        "registry_only": pl.repeat("1" if registry_only else "0", len(rid),
+                                                                   eager=True, dtype=pl.String)}))
+
+    def expect_reg(self, code: str, record_ids, mos) -> None:
+        """A finding that exists only with a register (nothing without one)."""
+        if self.registry:
+            self.expect(code, record_ids, mos, registry_only=True)
 
     def emit(self, name: str, df: pl.DataFrame) -> None:
         if len(df) == 0:
@@ -186,7 +212,13 @@ class Injector:
                             "detach_date": blank(k),
                             "area_code": pl.Series(rng.integers(1, 41, k)).cast(pl.String).str.zfill(2),
                             "doctor_snils": snils_text(ctx.doctor_snils.take(k), 0)})
-        return People(pat, pol, att, pid, mo, birth)
+        p = People(pat, pol, att, pid, mo, birth)
+        if self.registry:
+            from flows.synth.register import person_rows
+            p.reg = person_rows(self, p)
+            p.link = p.reg["enp"].to_numpy().astype(object)
+        self.persons.append(p)
+        return p
 
     def emit_people(self, p: People, pat=True, pol=True, att=True) -> None:
         if pat:

@@ -30,8 +30,11 @@ ATTACHMENT_COLUMNS = ("attachment_id", "patient_id", "mo_code", "attach_method",
                       "detach_date", "area_code", "doctor_snils")
 SLOT_COLUMNS = ("slot_id", "mo_code", "doctor_id", "doctor_snils", "doctor_status", "specialty_code",
                 "slot_start", "slot_end", "status", "patient_id", "updated_at")
+# The insured-persons register (catalogue v1.2, optional fifth file): one row per insured person.
+REGISTRY_COLUMNS = ("enp", "last_name", "first_name", "middle_name", "birth_date", "sex", "snils", "smo_code",
+                    "policy_begin", "policy_end", "death_date", "attach_mo_code", "attach_date")
 COLUMNS = {"patients": PATIENT_COLUMNS, "policies": POLICY_COLUMNS,
-           "attachments": ATTACHMENT_COLUMNS, "slots": SLOT_COLUMNS}
+           "attachments": ATTACHMENT_COLUMNS, "slots": SLOT_COLUMNS, "registry": REGISTRY_COLUMNS}
 # Extra (ignored) columns some files carry, to exercise the contract's "extra columns" rule.
 EXTRA_COLUMNS = {"attachments": ("area_name",), "slots": ("doctor_name",)}
 
@@ -109,6 +112,9 @@ class World:
     bookable: pl.DataFrame  # clean patients: patient_id, mo_code (may be booked by case doctors)
     insurers: list[str]  # active insurers of the region
     next_ids: dict[str, int] = field(default_factory=dict)
+    # the ENP of each clean patient (row order of patients): its current policy's, also where the
+    # policy (type 1 or 2) does not carry it; a region with a register writes it there too
+    person_enp: pl.Series | None = None
 
 
 def build_mos(ctx: Ctx, n_patients: int) -> MoRegistry:
@@ -284,6 +290,7 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
     cur = policy_frame(np.arange(n), 1, ptype, begin, end, nm.pick(rng, tuple(insurers), n),
                        lookup((okato, okato[:4] + "1"), typo_okato.astype(int)),
                        (ptype == 3) | ((ptype == 2) & (rng.random(n) < 0.5)))
+    person_enp = cur["_enp"]
     oi = np.flatnonzero(has_old)
     kind = old_kind[oi]
     smo_pool = list(insurers) + list(gone_insurers) + list(nb_insurers)
@@ -393,7 +400,7 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
         extras={"attachments": att_extra, "slots": slot_extra},
         pairs=pairs,
         bookable=pl.DataFrame({"patient_id": patient_id, "mo_code": lookup(mo_codes, mo_idx)}),
-        insurers=list(insurers),
+        insurers=list(insurers), person_enp=person_enp,
         next_ids={"patients": PATIENT_ID0 + n, "policies": POLICY_ID0 + len(policies),
                   "attachments": ATTACHMENT_ID0 + len(attachments), "slots": SLOT_ID0 + m,
                   "doctors": DOCTOR_ID0 + n_doc},

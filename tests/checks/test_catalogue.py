@@ -55,9 +55,33 @@ SPEC = [
     ("SCH.STALE", "blocker", "doctor"),
     ("SCH.DOCTOR.SNILS", "warning", "doctor"),
     ("SCH.HORIZON.EMPTY", "warning", "mo_specialty"),
+    ("REG.PERSON.NOT_FOUND", "blocker", "patient"),
+    ("REG.PERSON.DECEASED", "warning", "patient"),
+    ("REG.PATIENT.DUPLICATE", "blocker", "patient"),
+    ("REG.NAME.MISMATCH", "blocker", "patient"),
+    ("REG.BIRTHDATE.MISMATCH", "blocker", "patient"),
+    ("REG.SNILS.MISMATCH", "blocker", "patient"),
+    ("REG.POLICY.ENP", "blocker", "policy"),
+    ("REG.POLICY.CLOSED", "blocker", "policy"),
+    ("REG.POLICY.SMO", "warning", "policy"),
+    ("REG.ATTACHMENT.MISMATCH", "blocker", "attachment"),
+    ("REG.ATTACHMENT.UNREGISTERED", "blocker", "attachment"),
     ("ROW.MALFORMED", "blocker", "file"),
     ("ROW.DUPLICATE_ID", "blocker", "*"),
 ]
+
+# Catalogue v1.2: what each code's finding suggests from the insured-persons register.
+SUGGESTS = {
+    "PAT.SNILS.MISSING": "snils", "PAT.SNILS.FORMAT": "snils", "PAT.SNILS.CHECKSUM": "snils",
+    "PAT.NAME.INVALID": "name", "PAT.BIRTHDATE.INVALID": "birth_date",
+    "POL.ENP.MISSING": "enp", "POL.ENP.FORMAT": "enp", "POL.ENP.CHECKSUM": "enp",
+    "PAT.POLICY.NONE": "enp_if_insured", "PAT.ATTACHMENT.NONE": "attach_mo_code",
+    "ATT.MO.UNKNOWN": "attach_mo_code", "ATT.MO.EXCLUDED": "attach_mo_code",
+    "REG.PERSON.DECEASED": "death_date", "REG.PATIENT.DUPLICATE": "other_patients",
+    "REG.NAME.MISMATCH": "name", "REG.BIRTHDATE.MISMATCH": "birth_date",
+    "REG.SNILS.MISMATCH": "snils", "REG.POLICY.ENP": "enp", "REG.POLICY.CLOSED": "policy_end",
+    "REG.POLICY.SMO": "smo_code", "REG.ATTACHMENT.MISMATCH": "attach_mo_code",
+}
 
 # Engines as assigned by the design: row-level rules of one extract run as pandera schemas.
 PANDERA = {
@@ -74,7 +98,7 @@ TEXTS_RU = ("title_ru", "message_ru", "fix_ru")
 TEXTS_EN = ("title_en", "message_en", "fix_en")
 
 # Columns a finding of each entity can point at (doctor and mo_specialty findings live in slots).
-_COLUMNS = {f.entity: set(f.columns) for f in contract.FILES}
+_COLUMNS = {f.entity: set(f.columns) for f in contract.ALL_FILES}
 _COLUMNS["doctor"] = _COLUMNS["mo_specialty"] = _COLUMNS["slot"]
 _COLUMNS["file"] = {"line"}
 _COLUMNS[OF_FILE] = {OF_FILE}
@@ -83,7 +107,19 @@ _COLUMNS[OF_FILE] = {OF_FILE}
 def test_every_spec_code_once_in_spec_order_with_its_severity_and_entity():
     declared = [(c.code, c.severity.value, c.entity) for c in CHECKS]
     assert declared == SPEC
-    assert len({c.code for c in CHECKS}) == len(CHECKS) == 39
+    assert len({c.code for c in CHECKS}) == len(CHECKS) == 50
+
+
+def test_suggestions_follow_the_contract():
+    assert {c.code: c.suggests for c in CHECKS if c.suggests} == SUGGESTS
+
+
+def test_reg_messages_say_what_the_portal_answers():
+    answers_ru = ("не идентифицирован", "нет действующего страхования",
+                  "не прикреплены к данной", "пациент умер")
+    for c in CHECKS:
+        if c.code.startswith("REG.") and c.code != "REG.POLICY.SMO":
+            assert any(a in c.message_ru for a in answers_ru), c.code
 
 
 def test_engines_follow_the_design():

@@ -60,6 +60,17 @@ def snils_ok(text: str) -> tuple[str | None, bool]:
     return digits, int(digits[:9]) > 1001998 and int(digits[9:]) == check
 
 
+def enp_ok(text: str) -> bool:
+    """16 ASCII digits passing Luhn (every second digit from the right doubled)."""
+    if not re.fullmatch(r"[0-9]{16}", text):
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(text)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
 PATIENT_COLS = ("patient_id", "last_name", "first_name", "middle_name", "birth_date", "sex", "snils")
 POLICY_COLS = ("policy_id", "patient_id", "policy_type", "policy_series", "policy_number", "enp",
                "smo_code", "okato", "date_begin", "date_end")
@@ -83,7 +94,7 @@ SCHEMAS = {
     "stg_patients": _schema(PATIENT_COLS, {"birth_date_d": pl.Date, "snils_digits": pl.Utf8,
                                            "snils_valid": pl.Boolean}),
     "stg_policies": _schema(POLICY_COLS, {"date_begin_d": pl.Date, "date_end_d": pl.Date,
-                                          "is_active": pl.Boolean}),
+                                          "is_active": pl.Boolean, "enp_valid": pl.Boolean}),
     "stg_attachments": _schema(ATTACHMENT_COLS, {"attach_date_d": pl.Date, "detach_date_d": pl.Date,
                                                  "is_active": pl.Boolean,
                                                  "doctor_snils_valid": pl.Boolean}),
@@ -137,7 +148,8 @@ class World:
         b, e = pdate(row["date_begin"]), pdate(row["date_end"])
         d = self.as_of.date()
         active = b is not None and b <= d and (row["date_end"] == "" or (e is not None and e >= d))
-        self.policies.append(row | {"date_begin_d": b, "date_end_d": e, "is_active": active})
+        self.policies.append(row | {"date_begin_d": b, "date_end_d": e, "is_active": active,
+                                    "enp_valid": enp_ok(row["enp"])})
         return self
 
     def attachment(self, att_id: str, patient_id: str, *, mo: str = "4501001",

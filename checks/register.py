@@ -1,0 +1,296 @@
+"""Register reconciliation (catalogue v1.2): link each patient to the insured-persons register,
+run the REG rules, and say for each finding what the register's value is.
+
+The optional fifth extract file, registry.csv, is the TFOMS's extract of the insured-persons
+register with the attachment it knows. A **register person** is a loaded registry row whose enp
+is a valid ENP. Each loaded patient is linked to at most one person, by the first of four tiers
+that links (all in DuckDB SQL on the run's TEMP tables, LINK_SQL below):
+
+1. enp: the patient's policies with a valid ENP, active first, then latest parseable
+   date_begin (unparseable last), then smallest policy_id as text; the first whose enp is a
+   person's enp.
+2. snils: the patient's valid SNILS belongs to exactly one person (with a valid SNILS).
+3. name and birth date: exactly one person has the same normalised full name and birth date.
+4. near match: exactly one person qualifies: not contradicted (both SNILS valid and different,
+   or both sex codes in {1, 2} and different) and either (a) the same birth date and every name
+   part dl1 (middle names: or either empty), or (b) the same last and first name, the same middle
+   name or either empty, and near birth dates. Tier 4 is blocked: (a) joins on the birth date,
+   (b) on (last, first) name, so it never compares all pairs.
+
+`norm()` and `dl1()` are the SQL macros below (reading 19 of the contract); dl1 is DuckDB's
+`damerau_levenshtein` <= 1, which counts characters (a Cyrillic letter is one) and takes an
+adjacent swap as one edit. Each link is stored per run in the warehouse table `reg_links`.
+
+The REG rules are SQL files like the set rules (checks/sql/REG.*.sql), run after both engines
+because two readings depend on their findings (REG.NAME.MISMATCH needs "no PAT.NAME.INVALID",
+REG.POLICY.SMO "no POL.SMO.UNKNOWN"): those are handed over as the TEMP table `run_findings`.
+Suggested values are computed in one place for every code (`suggestion_sql`), from what the
+catalogue declares (`Check.suggests`).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from checks import catalogue
+from checks.set_rules import FINDING_COLUMNS, empty_findings, render_sql
+from flows.extract.contract import REGISTRY
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+#: The REG codes in catalogue order; each has checks/sql/<code>.sql.
+REG_CODES: tuple[str, ...] = tuple(c.code for c in catalogue.CHECKS if c.code.startswith("REG."))
+REG_RULES: dict[str, str] = {code: (SQL_DIR / f"{code}.sql").read_text(encoding="utf-8")
+                             for code in REG_CODES}
+
+#: The table a REG rule's `$batch` stands for, by the entity the catalogue declares.
+REG_TABLES = {"patient": "reg_patients", "policy": "stg_policies", "attachment": "stg_attachments"}
+
+TIERS = {1: "enp", 2: "snils", 3: "name_birth_date", 4: "near_match"}
+
+MACROS = (
+    # norm(name): upper case, Ё -> Е, runs of U+0020 -> one, no space beside a hyphen, trimmed
+    # (spaces only: a no-break space or a tab is neither collapsed nor trimmed).
+    r"""CREATE OR REPLACE TEMP MACRO talon_norm(s) AS
+        trim(regexp_replace(regexp_replace(replace(upper(s), 'Ё', 'Е'), ' {2,}', ' ', 'g'),
+                            ' ?- ?', '-', 'g'), ' ')""",
+    "CREATE OR REPLACE TEMP MACRO talon_dl1(a, b) AS damerau_levenshtein(a, b) <= 1",
+    # YYYY-MM-DD with a four-digit year whatever the year (strftime's %Y does not pad)
+    """CREATE OR REPLACE TEMP MACRO talon_iso(d) AS
+        printf('%04d-%02d-%02d', year(d), month(d), day(d))""",
+    # near dates: different, and their ISO texts dl1 or day and month exchanged
+    """CREATE OR REPLACE TEMP MACRO talon_near_dates(a, b) AS
+        a <> b AND (talon_dl1(talon_iso(a), talon_iso(b))
+                    OR (year(a) = year(b) AND day(a) = month(b) AND month(a) = day(b)))""",
+    """CREATE OR REPLACE TEMP MACRO talon_dmy(d) AS
+        printf('%02d.%02d.%04d', day(d), month(d), year(d))""",
+)
+
+#: Linking, in order. $run_id and $d are SQL literals (set_rules.render_sql).
+LINK_SQL = (
+    # the register persons, names normalised
+    """CREATE OR REPLACE TEMP TABLE reg_persons AS
+       SELECT enp, last_name, first_name, middle_name,
+              talon_norm(last_name) AS nl, talon_norm(first_name) AS nf,
+              talon_norm(middle_name) AS nm, birth_date_d, sex, snils_digits, snils_valid,
+              smo_code, policy_end_d, death_date_d, attach_mo_code
+       FROM stg_registry WHERE enp_valid""",
+    # the loaded patients with what linking reads (names from the raw rows of the run)
+    """CREATE OR REPLACE TEMP TABLE reg_patients AS
+       SELECT s.patient_id, r.last_name, r.first_name, r.middle_name, r.birth_date, r.snils, r.sex,
+              talon_norm(r.last_name) AS nl, talon_norm(r.first_name) AS nf,
+              talon_norm(r.middle_name) AS nm, s.birth_date_d, s.snils_digits, s.snils_valid
+       FROM stg_patients s
+       JOIN raw_patients r ON r.run_id = $run_id AND r.patient_id = s.patient_id""",
+    # tier 1: enp of the first policy (in the contract's order) whose enp is a person's
+    """CREATE OR REPLACE TEMP TABLE reg_link AS
+       SELECT p.patient_id, p.enp, CAST(1 AS TINYINT) AS tier
+       FROM stg_policies p
+       JOIN reg_persons r ON r.enp = p.enp
+       SEMI JOIN reg_patients q ON q.patient_id = p.patient_id
+       WHERE p.enp_valid
+       QUALIFY row_number() OVER (PARTITION BY p.patient_id
+                                  ORDER BY p.is_active DESC, p.date_begin_d DESC NULLS LAST,
+                                           p.policy_id) = 1""",
+    # tier 2: the valid SNILS of exactly one person
+    """INSERT INTO reg_link
+       SELECT q.patient_id, u.enp, 2
+       FROM reg_patients q
+       JOIN (SELECT snils_digits, min(enp) AS enp FROM reg_persons WHERE snils_valid
+             GROUP BY snils_digits HAVING count(*) = 1) u ON u.snils_digits = q.snils_digits
+       ANTI JOIN reg_link l ON l.patient_id = q.patient_id
+       WHERE q.snils_valid""",
+    # tier 3: the full name and birth date of exactly one person
+    """INSERT INTO reg_link
+       SELECT q.patient_id, u.enp, 3
+       FROM reg_patients q
+       JOIN (SELECT nl, nf, nm, birth_date_d, min(enp) AS enp FROM reg_persons
+             WHERE birth_date_d IS NOT NULL
+             GROUP BY nl, nf, nm, birth_date_d HAVING count(*) = 1) u
+         ON u.nl = q.nl AND u.nf = q.nf AND u.nm = q.nm AND u.birth_date_d = q.birth_date_d
+       ANTI JOIN reg_link l ON l.patient_id = q.patient_id""",
+    # tier 4: exactly one qualifying person, blocked by birth date (a) and by name (b)
+    """INSERT INTO reg_link
+       WITH rest AS (
+           SELECT q.* FROM reg_patients q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
+           WHERE q.birth_date_d IS NOT NULL
+       ),
+       candidates AS (
+           SELECT q.patient_id, r.enp, q.snils_valid AS qv, q.snils_digits AS qd, q.sex AS qs,
+                  r.snils_valid AS rv, r.snils_digits AS rd, r.sex AS rs
+           FROM rest q JOIN reg_persons r ON r.birth_date_d = q.birth_date_d
+           WHERE talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
+             AND (talon_dl1(q.nm, r.nm) OR q.nm = '' OR r.nm = '')
+           UNION
+           SELECT q.patient_id, r.enp, q.snils_valid, q.snils_digits, q.sex,
+                  r.snils_valid, r.snils_digits, r.sex
+           FROM rest q JOIN reg_persons r ON r.nl = q.nl AND r.nf = q.nf
+           WHERE (q.nm = r.nm OR q.nm = '' OR r.nm = '')
+             AND r.birth_date_d IS NOT NULL AND talon_near_dates(q.birth_date_d, r.birth_date_d)
+       )
+       SELECT patient_id, min(enp), 4
+       FROM candidates
+       WHERE NOT (qv AND rv AND qd <> rd)
+         AND NOT (qs IN ('1', '2') AND rs IN ('1', '2') AND qs <> rs)
+       GROUP BY patient_id HAVING count(DISTINCT enp) = 1""",
+    # the register's values for each linked patient
+    """CREATE OR REPLACE TEMP TABLE reg_values AS
+       SELECT l.patient_id, l.tier, r.enp, r.nl, r.nf, r.nm,
+              concat_ws(' ', r.last_name, r.first_name, NULLIF(r.middle_name, '')) AS name,
+              r.birth_date_d, r.snils_digits, r.snils_valid, r.smo_code, r.policy_end_d,
+              r.death_date_d, r.attach_mo_code,
+              coalesce(r.death_date_d <= $d, false) AS deceased,
+              coalesce(r.policy_end_d < $d, false) AS closed,
+              count(*) OVER (PARTITION BY l.enp) AS linked_patients
+       FROM reg_link l JOIN reg_persons r ON r.enp = l.enp""",
+)
+
+#: The empty shape of reg_values for a run without a register (routing reads it).
+_EMPTY_VALUES = """CREATE OR REPLACE TEMP TABLE reg_values (
+    patient_id VARCHAR, tier TINYINT, enp VARCHAR, nl VARCHAR, nf VARCHAR, nm VARCHAR,
+    name VARCHAR, birth_date_d DATE, snils_digits VARCHAR, snils_valid BOOLEAN,
+    smo_code VARCHAR, policy_end_d DATE, death_date_d DATE, attach_mo_code VARCHAR,
+    deceased BOOLEAN, closed BOOLEAN, linked_patients BIGINT)"""
+
+_SNILS_FORM = ("substr({d}, 1, 3) || '-' || substr({d}, 4, 3) || '-' || substr({d}, 7, 3) "
+               "|| ' ' || substr({d}, 10, 2)")
+
+#: Each kind of suggestion (catalogue.SUGGESTIONS) as SQL over reg_values `v` (NULL = none);
+#: `o` is the list of the other patients linked to the same person.
+SUGGESTION_SQL = {
+    "snils": f"CASE WHEN v.snils_valid THEN {_SNILS_FORM.format(d='v.snils_digits')} END",
+    "name": "v.name",
+    "birth_date": "talon_dmy(v.birth_date_d)",
+    "enp": "v.enp",
+    "enp_if_insured": "CASE WHEN NOT (v.deceased OR v.closed) THEN v.enp END",
+    "attach_mo_code": "v.attach_mo_code",
+    "death_date": "talon_dmy(v.death_date_d)",
+    "other_patients": "o.others",
+    "smo_code": "v.smo_code",
+    "policy_end": "talon_dmy(v.policy_end_d)",
+}
+
+#: The finding field whose masking (checks.masking.mask_value) a suggestion of each kind gets
+#: in suggested_masked: personal values masked like the field they belong to.
+SUGGESTION_MASK_FIELD = {
+    "": "", "snils": "snils", "name": "last_name, first_name, middle_name",
+    "birth_date": "birth_date", "enp": "enp", "enp_if_insured": "enp",
+    "attach_mo_code": "mo_code", "death_date": "birth_date", "other_patients": "patient_id",
+    "smo_code": "smo_code", "policy_end": "date_end",
+}
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in MACROS:
+        con.execute(sql)
+
+
+def has_registry(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether the run loaded a registry file (its ledger has a row of entity 'insured')."""
+    return con.execute("SELECT count(*) FROM run_files WHERE run_id = ? AND entity = ?",
+                       [run_id, REGISTRY.entity]).fetchall()[0][0] > 0
+
+
+def ensure_values(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty reg_values (no link) unless the run built one: routing and suggestions read it."""
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary "
+                         "AND table_name = 'reg_values'").fetchall()[0][0]
+    if not exists:
+        con.execute(_EMPTY_VALUES)
+    install_macros(con)
+
+
+def link_patients(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> pl.DataFrame:
+    """Stage the register (TEMP stg_registry), link the run's patients (TEMP reg_link,
+    reg_values) and store the links in `reg_links`; returns the count of links per tier.
+    Needs stg_patients and stg_policies of the run on `con`."""
+    from checks.staging import stage_entity_chunks
+
+    for _ in stage_entity_chunks(con, run_id, REGISTRY.name, as_of):
+        pass  # the frames are not needed: every REG rule is SQL
+    install_macros(con)
+    for sql in LINK_SQL:
+        con.execute(render_sql(sql, batch="", run_id=run_id, as_of=as_of))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM reg_links WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO reg_links SELECT ?, patient_id, enp, tier FROM reg_link",
+                    [run_id])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return con.sql("SELECT tier, count(*) AS patients FROM reg_link GROUP BY tier "
+                   "ORDER BY tier").pl()
+
+
+def run_reg_rules(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
+                  earlier: pl.DataFrame) -> pl.DataFrame:
+    """Every REG finding of the run, in the raw-finding shape. `earlier` holds the other
+    findings of the run (check_code, record_id), which two rules read (readings 15, 16)."""
+    con.register("_talon_earlier", earlier.select("check_code", "record_id").to_arrow())
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE run_findings AS "
+                    "SELECT DISTINCT check_code, record_id FROM _talon_earlier")
+    finally:
+        con.unregister("_talon_earlier")
+    cols = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in FINDING_COLUMNS)
+    frames = [empty_findings()]
+    for code in REG_CODES:
+        sql = render_sql(REG_RULES[code], batch=REG_TABLES[catalogue.get(code).entity],
+                         run_id=run_id, as_of=as_of)
+        frames.append(pl.from_arrow(
+            con.sql(f"SELECT {cols} FROM (\n{sql}\n) AS findings").to_arrow_table()))
+    return pl.concat(frames, how="vertical").sort("check_code", "record_id")
+
+
+def check_register(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
+                   earlier: pl.DataFrame) -> pl.DataFrame:
+    """The register step of a run: link and run the REG rules when the run has a register,
+    else nothing (every v1.1 result unchanged) but the empty reg_values routing reads."""
+    if not has_registry(con, run_id):
+        con.execute("DROP TABLE IF EXISTS temp.reg_values")
+        ensure_values(con)
+        return empty_findings()
+    link_patients(con, run_id, as_of)
+    return run_reg_rules(con, run_id, as_of, earlier)
+
+
+def suggestion_sql(findings: str) -> str:
+    """SQL that adds `suggested_value` to each row of the relation `findings` (columns
+    check_code, patient_id, ...): the register's value of the kind its check declares, '' when
+    there is none. Needs reg_values (ensure_values)."""
+    kinds = {c.code: c.suggests for c in catalogue.CHECKS if c.suggests}
+    cases = "\n".join(
+        f"             WHEN f.check_code IN ({', '.join(repr(c) for c in sorted(codes))}) "
+        f"THEN {SUGGESTION_SQL[kind]}"
+        for kind, codes in _by_kind(kinds).items())
+    return f"""
+        SELECT f.*, coalesce(CASE
+{cases}
+             END, '') AS suggested_value
+        FROM {findings} AS f
+        LEFT JOIN reg_values AS v ON v.patient_id = f.patient_id
+        LEFT JOIN (
+            SELECT a.patient_id,
+                   string_agg(b.patient_id, ', ' ORDER BY b.patient_id) AS others
+            FROM reg_values a JOIN reg_values b ON b.enp = a.enp AND b.patient_id <> a.patient_id
+            WHERE a.linked_patients > 1
+            GROUP BY a.patient_id
+        ) AS o ON o.patient_id = f.patient_id"""
+
+
+def _by_kind(kinds: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for code, kind in kinds.items():
+        out.setdefault(kind, []).append(code)
+    return out
+
+
+def suggestion_mask_field(check_code: pl.Expr) -> pl.Expr:
+    """The field name whose masking a finding's suggestion gets (SUGGESTION_MASK_FIELD)."""
+    mapping = {c.code: SUGGESTION_MASK_FIELD[c.suggests] for c in catalogue.CHECKS}
+    return check_code.replace_strict(mapping, default="", return_dtype=pl.String)

@@ -1,0 +1,8 @@
+-- REG.PERSON.NOT_FOUND: a loaded patient that no tier links to a register person
+-- ($batch: reg_patients, see checks/register.py).
+SELECT 'REG.PERSON.NOT_FOUND' AS check_code, p.patient_id AS record_id,
+       'last_name, first_name, middle_name' AS field,
+       concat_ws(' ', p.last_name, p.first_name, NULLIF(p.middle_name, '')) AS value,
+       p.patient_id AS patient_id, CAST(NULL AS VARCHAR) AS route_mo
+FROM $batch AS p
+ANTI JOIN reg_values AS v ON v.patient_id = p.patient_id
