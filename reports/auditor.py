@@ -44,6 +44,15 @@ def _stem_expr(column: str, stems: dict, none_stem: str | None = None) -> pl.Exp
     return mapped if none_stem is None else mapped.fill_null(pl.lit(none_stem))
 
 
+def _name_expr(names: dict, t: Texts) -> pl.Expr:
+    """A clinic's F003 name ("" when it has none), the unassigned list's title for None
+    (`replace_strict` maps a null to its default, so the null is tested first)."""
+    return (pl.when(pl.col("mo_code").is_null()).then(pl.lit(t.unassigned_title))
+            .otherwise(pl.col("mo_code").replace_strict(names, default="",
+                                                        return_dtype=pl.String))
+            .alias("name"))
+
+
 def _clinic_columns(frame: pl.DataFrame, stems: dict, names: dict, t: Texts) -> pl.DataFrame:
     return frame.with_columns(
         _stem_expr("mo_code", stems, UNASSIGNED).alias("clinic_stem"),
@@ -65,8 +74,7 @@ def _clinic_table(frame: pl.DataFrame, stems: dict, names: dict, t: Texts) -> li
     table = data.impact(frame, "mo_code").with_columns(
         _stem_expr("mo_code", stems, UNASSIGNED).alias("stem"),
         pl.col("mo_code").fill_null(pl.lit(t.unassigned_name)).alias("label"),
-        pl.col("mo_code").replace_strict(names, default="", return_dtype=pl.String)
-          .fill_null(pl.lit(t.unassigned_title)).alias("name"))
+        _name_expr(names, t))
     return table.to_dicts()
 
 
@@ -88,8 +96,7 @@ def _register(con, run_id: str, findings: pl.DataFrame, stems: dict, names: dict
     by_clinic = summary.pop("by_clinic").with_columns(
         _stem_expr("mo_code", stems, UNASSIGNED).alias("stem"),
         pl.col("mo_code").fill_null(pl.lit(t.unassigned_name)).alias("label"),
-        pl.col("mo_code").replace_strict(names, default="", return_dtype=pl.String)
-          .fill_null(pl.lit(t.unassigned_title)).alias("name"))
+        _name_expr(names, t))
     cards = {"register_patients": patients, "register_linked": summary["linked"],
              "register_not_found": summary["not_found"], "register_blocked": summary["blocked"],
              "register_suggestions": summary["suggestions"]}
@@ -158,8 +165,7 @@ def _check_pages(findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict, check
     by_clinic = (data.impact(findings, "mo_code", within="check_code").with_columns(
         _stem_expr("mo_code", stems, UNASSIGNED).alias("stem"),
         mo.fill_null(pl.lit(t.unassigned_name)).alias("label"),
-        mo.replace_strict(names, default="", return_dtype=pl.String)
-          .fill_null(pl.lit(t.unassigned_title)).alias("name"))
+        _name_expr(names, t))
         .partition_by("check_code", as_dict=True, maintain_order=True, include_key=False))
     examples = (findings.sort(mo.is_null(), mo, "record_id", maintain_order=True)
                 .filter(pl.int_range(pl.len()).over("check_code") < EXAMPLES_PER_CHECK)

@@ -115,15 +115,16 @@ def findings_frame(rows, run_id: str) -> pl.DataFrame:
     return _mask(frame.with_columns(pl.lit(run_id).alias("run_id")))
 
 
-def patch_catalogue(monkeypatch) -> None:
-    """Until the catalogue is declared, a stand-in with the codes these tests use."""
-    if {r[0] for r in FINDINGS} <= set(catalogue.BY_CODE):
+def patch_catalogue(monkeypatch, rows=FINDINGS) -> None:
+    """Until the catalogue is declared, a stand-in with the codes these tests use (`rows`:
+    finding rows as FINDINGS)."""
+    if {r[0] for r in rows} <= set(catalogue.BY_CODE):
         return
     checks = tuple(
         catalogue.Check(code, catalogue.Severity(sev), entity, "f", catalogue.Engine.SQL,
                         "004F.00.0480", f"Заголовок {code}", f"Title {code}",
                         f"Ошибка {code}", f"Defect {code}", f"Исправьте {code}", f"Fix {code}")
-        for code, sev, entity in {(r[0], r[1], r[2]) for r in FINDINGS})
+        for code, sev, entity in {r[0]: (r[0], r[1], r[2]) for r in rows}.values())
     monkeypatch.setattr(catalogue, "CHECKS", checks)
     monkeypatch.setattr(catalogue, "BY_CODE", {c.code: c for c in checks})
 
@@ -250,4 +251,123 @@ def build_history_warehouse(path: Path, runs: dict = HIST_RUNS):
             con.register("f_view", findings_frame(rows, run_id).to_arrow())
             con.execute("INSERT INTO findings BY NAME SELECT * FROM f_view")
             con.unregister("f_view")
+    return con
+
+
+# --- The insured-persons register (issue 12): a run with a register, one without
+
+REG_RUN = "g-reg"  # the run being reported: it read registry.csv
+NOREG_RUN = "g-noreg"  # an earlier run of the same warehouse without a register
+REG_NAMES = {"500101": "Поликлиника №1", "500102": "Больница №2", "500103": "Амбулатория №3"}
+REG_PATIENTS = 10  # patients loaded from the extract: P1..P10
+#: patient -> linking tier (reg_links): P8, P9, P10 are not found.
+REG_LINKS = {"P1": 1, "P2": 1, "P6": 1, "P7": 1, "P3": 2, "P4": 3, "P5": 4}
+INSURED_ENP = "7700000000009999"  # a register row's ENP twice in registry.csv: its record id
+
+# As FINDINGS, plus the suggested value and the field whose mask the suggestion gets (as
+# checks.register.SUGGESTION_MASK_FIELD: "" = no suggestion).
+# check_code, severity, entity, record_id, mo_code, unassigned_reason, field, value, patient_id,
+# suggested_value, suggestion mask field
+_NAME = "last_name, first_name, middle_name"
+REG_FINDINGS = [
+    # 500101: REG blockers for P2 (two), P4, P6, P8; P1 only a REG warning (and a v1.1 blocker)
+    ("REG.NAME.MISMATCH", "blocker", "patient", "P2", "500101", None, _NAME,
+     "Ивaнов, Пётр, Сергеевич", "P2", "Иванов Пётр Сергеевич", _NAME),
+    ("REG.ATTACHMENT.MISMATCH", "blocker", "attachment", "A2", "500101", None, "mo_code",
+     "500101", "P2", "500102", "mo_code"),
+    ("REG.BIRTHDATE.MISMATCH", "blocker", "patient", "P4", "500101", None, "birth_date",
+     "03.04.1980", "P4", "04.03.1980", "birth_date"),
+    ("REG.PATIENT.DUPLICATE", "blocker", "patient", "P6", "500101", None, "patient_id", "P6",
+     "P6", "P7", "patient_id"),
+    ("REG.PERSON.NOT_FOUND", "blocker", "patient", "P8", "500101", None, _NAME,
+     "Кузнецова, Ольга, Игоревна", "P8", "", ""),
+    ("REG.POLICY.SMO", "warning", "policy", "POL1", "500101", None, "smo_code", "50001", "P1",
+     "50099", "smo_code"),
+    ("PAT.SNILS.CHECKSUM", "blocker", "patient", "P1", "500101", None, "snils",
+     "112-233-445 97", "P1", "254-837-019 62", "snils"),
+    ("PAT.SEX.INVALID", "warning", "patient", "P1", "500101", None, "sex", "9", "P1", "", ""),
+    # 500102: REG blockers for P3, P5, P9; P5 also a REG warning
+    ("REG.SNILS.MISMATCH", "blocker", "patient", "P3", "500102", None, "snils",
+     "402-102-488 01", "P3", "156-715-032 41", "snils"),
+    ("REG.POLICY.ENP", "blocker", "policy", "POL5", "500102", None, "enp", "7700000000001111",
+     "P5", "5098765432109876", "enp"),
+    ("REG.PERSON.DECEASED", "warning", "patient", "P5", "500102", None, "patient_id", "P5",
+     "P5", "12.05.2025", "birth_date"),
+    ("REG.PERSON.NOT_FOUND", "blocker", "patient", "P9", "500102", None, _NAME,
+     "Смирнов, Олег, ", "P9", "", ""),
+    ("POL.ENP.CHECKSUM", "blocker", "policy", "POL3", "500102", None, "enp", "1234567890123456",
+     "P3", "5012345678901234", "enp"),
+    # 500103: three REG blockers, all of P7
+    ("REG.PATIENT.DUPLICATE", "blocker", "patient", "P7", "500103", None, "patient_id", "P7",
+     "P7", "P6", "patient_id"),
+    ("REG.POLICY.CLOSED", "blocker", "policy", "POL7", "500103", None, "date_end", "", "P7",
+     "31.12.2025", "date_end"),
+    ("REG.ATTACHMENT.UNREGISTERED", "blocker", "attachment", "A7", "500103", None, "mo_code",
+     "500103", "P7", "", ""),
+    # unassigned: P10 not found and without an attachment; a register row's duplicate ENP; an
+    # attachment to an unknown MO with the register's attachment as the suggestion
+    ("REG.PERSON.NOT_FOUND", "blocker", "patient", "P10", None,
+     "no_active_attachment_to_known_mo", _NAME, "Попова, Анна, Викторовна", "P10", "", ""),
+    ("ROW.DUPLICATE_ID", "blocker", "insured", INSURED_ENP, None, "register_record", "enp",
+     INSURED_ENP, None, "", ""),
+    ("ATT.MO.UNKNOWN", "blocker", "attachment", "A10", None, "mo_not_in_registry", "mo_code",
+     "999999", "P11", "500103", "mo_code"),
+]
+#: What the register section must show for REG_RUN.
+REG_EXPECTED = {
+    "tiers": {1: 4, 2: 1, 3: 1, 4: 1}, "linked": 7, "not_found": 3, "blocked": 9,
+    "suggestions": sum(1 for r in REG_FINDINGS if r[9]),
+    # mo_code -> (patients blocked, blockers, warnings, findings, patients affected), REG only
+    "by_clinic": {"500101": (4, 5, 1, 6, 5), "500102": (3, 3, 1, 4, 3), "500103": (1, 3, 0, 3, 1),
+                  None: (1, 1, 0, 1, 1)},
+}
+#: Full values a clinic list may show and an auditor's output never: suggestions of personal
+#: kinds, the insured record id, the personal current values.
+REG_PII = sorted({r[9] for r in REG_FINDINGS if r[10] in (_NAME, "snils", "enp", "birth_date")}
+                 | {r[7] for r in REG_FINDINGS if r[6] in (_NAME, "snils", "enp", "birth_date")
+                    and r[7]} | {INSURED_ENP, "Иванов", "Кузнецова", "Попова", "Викторовна"})
+
+
+def register_findings_frame(rows, run_id: str) -> pl.DataFrame:
+    """findings_frame plus suggested_value and suggested_masked (masked by its own field)."""
+    base = findings_frame([r[:9] for r in rows], run_id)
+    from checks.masking import mask_value
+
+    extra = pl.DataFrame([(r[9], r[10]) for r in rows], schema={
+        "suggested_value": pl.String, "mask_field": pl.String}, orient="row")
+    extra = extra.with_columns(mask_value(pl.col("mask_field"), pl.col("suggested_value"))
+                               .alias("suggested_masked")).drop("mask_field")
+    return pl.concat([base, extra], how="horizontal")
+
+
+def build_register_warehouse(path: Path):
+    """REG_RUN (with a register: run_files row of entity insured, reg_links, REG findings with
+    suggestions) after NOREG_RUN (no register; one v1.1 finding), clinics REG_NAMES."""
+    con = warehouse.connect(path)
+    for run_id, as_of, status in ((NOREG_RUN, datetime(2026, 11, 24, 23, 0), "completed"),
+                                  (REG_RUN, datetime(2026, 11, 25, 23, 0), "running")):
+        con.execute(
+            "INSERT INTO runs (run_id, as_of, as_of_source, region_code, extracts_dir, "
+            "reference_dir, started_at, status) VALUES (?, ?, 'cli', '50', 'x', 'y', ?, ?)",
+            [run_id, as_of, as_of.replace(minute=30), status])
+        for mcod, name in REG_NAMES.items():
+            con.execute("INSERT INTO ref_f003 (run_id, mcod, name, d_begin) VALUES "
+                        "(?, ?, ?, DATE '2020-01-01')", [run_id, mcod, name])
+        files = [("patients.csv", "patient", REG_PATIENTS), ("policies.csv", "policy", 12),
+                 ("attachments.csv", "attachment", 11), ("slots.csv", "slot", 0)]
+        if run_id == REG_RUN:
+            files.append(("registry.csv", "insured", 9))
+        for name, entity, n in files:
+            con.execute("INSERT INTO run_files (run_id, file_name, entity, format, size_bytes, "
+                        "sha256, rows_read, rows_loaded, rows_quarantined) VALUES "
+                        "(?, ?, ?, 'csv', 1, 'x', ?, ?, 0)", [run_id, name, entity, n, n])
+    con.executemany("INSERT INTO reg_links VALUES (?, ?, ?, ?)",
+                    [(REG_RUN, p, f"50000000000000{i:02d}", tier)
+                     for i, (p, tier) in enumerate(REG_LINKS.items())])
+    for run_id, rows in ((REG_RUN, REG_FINDINGS), (NOREG_RUN, [
+            ("PAT.SEX.INVALID", "warning", "patient", "P1", "500101", None, "sex", "9", "P1",
+             "", "")])):
+        con.register("f_view", register_findings_frame(rows, run_id).to_arrow())
+        con.execute("INSERT INTO findings BY NAME SELECT * FROM f_view")
+        con.unregister("f_view")
     return con
