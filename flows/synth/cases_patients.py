@@ -55,6 +55,10 @@ def pat_snils(inj: Injector) -> None:
     p.pat = p.pat.with_columns(snils_text(body, style).alias("snils"))
     inj.emit_people(p)
     inj.expect("PAT.SNILS.DUPLICATE", p.pid, p.mo)
+    if inj.registry:  # the register knows the SNILS as the first one's; the others' register SNILS differs
+        owner = style == 0
+        p.reg = p.reg.with_columns(p.reg["snils"].zip_with(pl.Series(~owner), p.pat["snils"]))
+        inj.expect_reg("REG.SNILS.MISMATCH", p.pid[~owner], p.mo[~owner])
 
 
 def pat_fields(inj: Injector) -> None:
@@ -144,6 +148,9 @@ def pat_routing(inj: Injector) -> None:
     inj.emit("attachments", pl.concat([att_a, att_b]))
     inj.expect("PAT.SEX.INVALID", p.pid, b_mo)
     inj.expect("ATT.ACTIVE.MULTIPLE", np.concatenate([a_id, b_id]), np.concatenate([a_mo, b_mo]))
+    if inj.registry:  # the register knows the routing one: the other is a mismatch
+        p.reg = p.reg.with_columns(S("attach_mo_code", b_mo))
+        inj.expect_reg("REG.ATTACHMENT.MISMATCH", a_id, a_mo)
     # R2: the latest active attachment is to an unknown MO: route by the known one
     p = inj.people(per)
     unknown = _arr(inj.w.mos.unknown, per)
@@ -181,6 +188,7 @@ def pat_routing(inj: Injector) -> None:
     inj.emit("attachments", pl.concat([a, b]))
     inj.expect("PAT.SEX.INVALID", p.pid, later_mo)
     inj.expect("ATT.ACTIVE.MULTIPLE", a["attachment_id"], later_mo)
+    inj.expect_reg("REG.ATTACHMENT.MISMATCH", a["attachment_id"], later_mo)  # the register: the earlier one
     inj.expect("ATT.ACTIVE.MULTIPLE", b["attachment_id"], p.mo)
 
 

@@ -66,6 +66,8 @@ def policies(inj: Injector) -> None:
     )
     inj.emit_people(p)
     inj.expect("POL.NUMBER.FORMAT", p.pol["policy_id"], p.mo)
+    no_enp = v != 5  # types 1 and 2 without the person's ENP (type 3 keeps it)
+    inj.expect_reg("REG.POLICY.ENP", p.pol["policy_id"].to_numpy()[no_enp], p.mo[no_enp])
     # POL.SMO.UNKNOWN: not in F002 (as exact text) or out of the registry on D
     codes = [ctx.region + "999", ctx.region + "05", "", inj.w.insurers[0] + " "] + f.excluded_insurers()[:2]
     for c in codes:
@@ -116,6 +118,7 @@ def policies(inj: Injector) -> None:
     inj.emit("attachments", p.att.filter(pl.Series(~orphan)))
     inj.emit("policies", pl.concat([first, second]))
     route = np.where(orphan, "", p.mo)
+    inj.expect_reg("REG.POLICY.ENP", second["policy_id"].to_numpy()[~orphan], p.mo[~orphan])  # another / no ENP
     for pol in (first, second):
         inj.expect("POL.ACTIVE.MULTIPLE", pol["policy_id"], route)
         inj.expect("POL.PATIENT.ORPHAN", pol["policy_id"].to_numpy()[orphan], "")
@@ -169,6 +172,8 @@ def attachments(inj: Injector) -> None:
                                                                         p.pol["smo_code"].to_numpy())))
     for ok, mo in zip(okato, p.mo):
         assert f.kod_tf[ok] != mo[:2] and mo in f.mos and not f.mos[mo][1]
+    if inj.registry:  # the register knows the insurer the policy names
+        p.reg = p.reg.with_columns(p.pol["smo_code"])
     inj.emit_people(p)
     inj.expect("ATT.POLICY.REGION", p.att["attachment_id"], p.mo)
     # ATT.ACTIVE.MULTIPLE: a second active attachment (other MO, same MO); two active attachments of a
@@ -185,6 +190,7 @@ def attachments(inj: Injector) -> None:
     inj.emit("patients", p.pat.filter(pl.Series(~orphan)))
     inj.emit("policies", p.pol.filter(pl.Series(~orphan)))
     inj.emit("attachments", pl.concat([first, second]))
+    inj.expect_reg("REG.ATTACHMENT.MISMATCH", second["attachment_id"].to_numpy()[v == 0], other[v == 0])
     for att, mo in ((first, p.mo), (second, np.where(v == 0, other, p.mo))):
         inj.expect("ATT.ACTIVE.MULTIPLE", att["attachment_id"], mo)
         inj.expect("ATT.PATIENT.ORPHAN", att["attachment_id"].to_numpy()[orphan], mo[orphan])

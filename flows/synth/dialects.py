@@ -94,9 +94,11 @@ def render_lines(df: pl.DataFrame, columns: tuple[str, ...], d: Dialect) -> pl.S
 CHUNK_ROWS = 200_000
 
 
-def write_csv(df: pl.DataFrame, path: Path, columns: tuple[str, ...], d: Dialect) -> None:
-    """Write rows in their current order, in chunks (bounded memory); every value is non-null text."""
-    header = d.delimiter.join(f'"{c}"' if d.quote_all else c for c in columns)
+def write_csv(df: pl.DataFrame, path: Path, columns: tuple[str, ...], d: Dialect,
+              header: tuple[str, ...] | None = None) -> None:
+    """Write rows in their current order, in chunks (bounded memory); every value is non-null text.
+    header: the names to write for columns (default: the column names)."""
+    header = d.delimiter.join(f'"{c}"' if d.quote_all else c for c in (header or columns))
     with open(path, "wb") as f:
         f.write((b"\xef\xbb\xbf" if d.bom else b"") + (header + "\n").encode(d.encoding))
         for offset in range(0, len(df), CHUNK_ROWS):

@@ -17,7 +17,7 @@ from flows.synth.facts import load_facts, region_okato
 from flows.synth.region import COLUMNS, EXTRA_COLUMNS, Ctx, build_clean, build_mos
 
 COPIED_REFERENCE = ("F002.xml", "F008.xml", "F010.xml", "V021.xml")
-TRUTH_COLUMNS = ("check_code", "record_id", "mo_code")
+TRUTH_COLUMNS = ("check_code", "record_id", "mo_code", "suggested_value", "v11_mo_code", "registry_only")
 MIN_PATIENTS = 10
 
 
@@ -48,17 +48,19 @@ def _reference(ref: Path, region: str, D, reference_from: Path | None) -> None:
 
 def generate_region(out: Path, *, patients: int, seed: int, region: str = "50", as_of: datetime,
                     reference_from: Path | None = None, defects: bool = True,
-                    parquet: tuple[str, ...] = ()) -> GenerateResult:
-    """Write out/extract (four files + manifest.json), out/reference (five classifiers) and
-    out/truth.csv. Same arguments -> byte-identical files. `parquet` names extract files
-    (e.g. ("slots",)) to write as Parquet instead of CSV."""
+                    parquet: tuple[str, ...] = (), registry: bool = True) -> GenerateResult:
+    """Write out/extract (four files, registry.csv with `registry`, manifest.json), out/reference
+    (five classifiers) and out/truth.csv. Same arguments -> byte-identical files. `parquet` names
+    extract files (e.g. ("slots",)) to write as Parquet instead of CSV. registry=False writes
+    exactly the files of a region generated before the register existed (the register's
+    randomness is a stream of its own); truth.csv then has no suggestions and registry_only 0."""
     started = time.perf_counter()
     if patients < MIN_PATIENTS:
         raise ValueError(f"patients must be >= {MIN_PATIENTS} (every MO needs patients)")
     if as_of.tzinfo is not None:
         raise ValueError("as_of is local time of the region, without a time zone")
     for name in parquet:
-        if name not in COLUMNS:
+        if name not in COLUMNS or (name == "registry" and not registry):
             raise ValueError(f"unknown extract file {name!r}; expected one of {sorted(COLUMNS)}")
     out = Path(out)
     extract, ref = out / "extract", out / "reference"
@@ -81,10 +83,17 @@ def generate_region(out: Path, *, patients: int, seed: int, region: str = "50", 
         if extra is not None:
             df = pl.concat([df, extra], how="horizontal")
         tables[name] = df.with_columns(pl.int_range(pl.len()).cast(pl.Float64).alias("_order"))
+    reg_rng = np.random.default_rng([seed, 1202]) if registry else None
+    reg_dialect = None
+    if registry:
+        from flows.synth.register import choose_dialect, clean_register
+        reg_dialect = choose_dialect(reg_rng)
+        tables, reg = clean_register(world, tables, reg_rng)
+        tables["registry"] = reg.with_columns(pl.int_range(pl.len()).cast(pl.Float64).alias("_order"))
     truth = pl.DataFrame(schema={c: pl.String for c in TRUTH_COLUMNS})
     if defects:
         from flows.synth.defects import inject
-        tables, truth = inject(world, tables, parquet=parquet)
+        tables, truth = inject(world, tables, parquet=parquet, reg_rng=reg_rng)
     world.tables, world.extras, world.bookable = {}, {}, None  # free memory before writing
 
     rows = {}
@@ -92,11 +101,13 @@ def generate_region(out: Path, *, patients: int, seed: int, region: str = "50", 
     for name in list(tables):
         df = tables.pop(name).sort("_order", maintain_order=True)  # one copy of a table at a time
         columns = COLUMNS[name] + EXTRA_COLUMNS.get(name, ())
-        dialect = DIALECTS[name]
+        dialect, header = DIALECTS.get(name), None
+        if name == "registry":
+            dialect, header = reg_dialect.dialect, reg_dialect.header
         if name in parquet:
             write_parquet(df, extract / f"{name}.parquet", columns)
         else:
-            write_csv(df, extract / f"{name}.csv", dialect.order or columns, dialect)
+            write_csv(df, extract / f"{name}.csv", dialect.order or columns, dialect, header=header)
             if "_key" in df.columns:
                 line_keys.append(df.with_row_index("_row").filter(pl.col("_key").is_not_null())
                                  .select("_key", pl.format(f"{name}.csv:{{}}", pl.col("_row") + 2).alias("_line")))

@@ -150,7 +150,8 @@ class Injector:
         if len(df) == 0:
             return
         if "_order" not in df.columns:
-            df = df.with_columns(pl.Series("_order", self.rng.random(len(df)) * self.n_rows[name]))
+            rng = self.reg_rng if name == "registry" else self.rng
+            df = df.with_columns(pl.Series("_order", rng.random(len(df)) * self.n_rows[name]))
         for c in EXTRA_COLUMNS.get(name, ()):
             if c not in df.columns:
                 df = df.with_columns(self._extra(name, len(df)).alias(c))
@@ -190,11 +191,15 @@ class Injector:
         return out
 
     # --- template records ------------------------------------------------------------------------------
-    def people(self, k: int, mo=None) -> People:
+    def people(self, k: int, mo=None, reg_names: bool = False) -> People:
+        """k template persons. reg_names: surnames only register cases use (see register.REG_SURNAMES)."""
         rng, ctx = self.rng, self.ctx
         pid = self.new_ids("patients", k)
         sex = rng.integers(1, 3, k)
         last, first, middle = nm.person_names(rng, sex)
+        if reg_names:
+            from flows.synth.register import REG_SURNAMES, REG_SURNAMES_F
+            last = nm.by_sex(REG_SURNAMES, REG_SURNAMES_F, rng.integers(0, len(REG_SURNAMES), k), sex)
         birth = ctx.d0 - rng.integers(20 * 365, 80 * 365, k)
         pat = pl.DataFrame({"patient_id": pid.astype(str), "last_name": last, "first_name": first,
                             "middle_name": middle, "birth_date": date_text(birth, 1),

@@ -1,4 +1,6 @@
-"""A deliberately naive, row-by-row reading of the check catalogue (issue 3), for small regions only.
+"""A deliberately naive, row-by-row reading of the check catalogue (issue 3; v1.2 of issue 12: the
+insured-persons register, linking tiers, REG codes, suggested values, routing change), for small
+regions only.
 
 It shares no code with the generator or with Talon's checks: files are read with the csv module,
 dates with strptime, identifiers with plain arithmetic, every rule written as directly as the
@@ -14,7 +16,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree  # our own synthetic or the published files; test-only
 
-ID = {"patients": "patient_id", "policies": "policy_id", "attachments": "attachment_id", "slots": "slot_id"}
+ID = {"patients": "patient_id", "policies": "policy_id", "attachments": "attachment_id", "slots": "slot_id",
+      "registry": "enp"}
+REGISTRY = ("enp", "last_name", "first_name", "middle_name", "birth_date", "sex", "snils", "smo_code",
+            "policy_begin", "policy_end", "death_date", "attach_mo_code", "attach_date")
+# the catalogue's other spellings of registry.csv's header names (any letter case, trimmed)
+ALIASES = {"fam": "last_name", "im": "first_name", "ot": "middle_name", "dr": "birth_date", "w": "sex",
+           "ss": "snils", "smo": "smo_code", "dbeg": "policy_begin", "dend": "policy_end",
+           "lpu": "attach_mo_code", "code_mo": "attach_mo_code", "lpudt": "attach_date",
+           "date_attach": "attach_date"}
 ENTITY = {"patients": "patient", "policies": "policy", "attachments": "attachment", "slots": "slot"}
 
 _DATE = [(re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "%Y-%m-%d"), (re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}"), "%d.%m.%Y")]
@@ -111,6 +121,8 @@ def read_file(path: Path):
     header_text = raw_lines[0].decode(enc)
     delim = ";" if header_text.count(";") > header_text.count(",") else ","
     header = next(csv.reader([header_text], delimiter=delim, strict=True))
+    if path.stem == "registry":
+        header = [ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
     rows, malformed = [], []
     for i, raw in enumerate(raw_lines[1:]):
         line_no = i + 2
@@ -176,19 +188,23 @@ def read_reference(ref: Path, D: date):
 # --- the catalogue -----------------------------------------------------------------------------------
 
 def run_oracle(extract: Path, reference: Path, as_of: datetime, stale_hours: int = 24,
-               horizon_days: int = 14) -> set[tuple[str, str, str]]:
-    """Findings as (check_code, record_id, mo_code or "")."""
+               horizon_days: int = 14, registry: bool = True) -> set[tuple[str, str, str, str]]:
+    """Findings as (check_code, record_id, mo_code or "", suggested_value or ""). registry=False
+    reads the extract as if registry.csv were not there."""
     extract, reference = Path(extract), Path(reference)
     D = as_of.date()
     mo_excl, smo_excl, f008, kod_tf, v021 = read_reference(reference, D)
     data, out = {}, set()
     route_dup = {}
     for stem in ID:
-        path = next(p for p in (extract / f"{stem}.csv", extract / f"{stem}.parquet") if p.exists())
+        path = next((p for p in (extract / f"{stem}.csv", extract / f"{stem}.parquet") if p.exists()), None)
+        if stem == "registry" and (path is None or not registry):
+            data[stem], route_dup[stem] = None, {}
+            continue
         rows, malformed, dups = read_file(path)
         data[stem] = rows
         for line_no in malformed:
-            out.add(("ROW.MALFORMED", f"{path.name}:{line_no}", ""))
+            out.add(("ROW.MALFORMED", f"{path.name}:{line_no}", "", ""))
         route_dup[stem] = dups
     P, POL, ATT, S = data["patients"], data["policies"], data["attachments"], data["slots"]
     patients = {p["patient_id"]: p for p in P}
@@ -213,15 +229,63 @@ def run_oracle(extract: Path, reference: Path, as_of: datetime, stale_hours: int
         if pol_active(p):
             active_pol[p["patient_id"]].append(p)
 
-    def patient_mo(pid):
+    def v11_mo(pid):
         cands = [a for a in active_att.get(pid, []) if known(a["mo_code"])]
         if pid not in patients or not cands:
             return ""
         latest = max(pdate(a["attach_date"]) for a in cands)
         return min((a for a in cands if pdate(a["attach_date"]) == latest), key=lambda a: a["attachment_id"])["mo_code"]
 
-    def add(code, rid, mo):
-        out.add((code, rid, mo or ""))
+    link = link_patients(P, POL, data["registry"], pol_active) if data["registry"] is not None else {}
+
+    def patient_mo(pid):
+        """v1.1 routing; v1.2: a linked patient without a routing attachment goes to the register's
+        attach_mo_code when F003 knows it and has not excluded it."""
+        mo = v11_mo(pid)
+        if mo == "" and pid in link:
+            reg_mo = link[pid][0]["attach_mo_code"]
+            if known(reg_mo) and not mo_excl[reg_mo]:
+                return reg_mo
+        return mo
+
+    linked_to = defaultdict(list)
+    for pid, (person, _) in link.items():
+        linked_to[person["enp"]].append(pid)
+
+    def suggestion(code, who):
+        if who is None or who not in link:
+            return ""
+        r = link[who][0]
+        deceased = pdate(r["death_date"]) is not None and pdate(r["death_date"]) <= D
+        closed = pdate(r["policy_end"]) is not None and pdate(r["policy_end"]) < D
+        dmy = lambda s: pdate(s).strftime("%d.%m.%Y") if pdate(s) is not None else ""  # noqa: E731
+        if code in ("PAT.SNILS.MISSING", "PAT.SNILS.FORMAT", "PAT.SNILS.CHECKSUM", "REG.SNILS.MISMATCH"):
+            if snils_state(r["snils"]) != "valid":
+                return ""
+            d = snils_digits(r["snils"])
+            return f"{d[0:3]}-{d[3:6]}-{d[6:9]} {d[9:11]}"
+        if code in ("PAT.NAME.INVALID", "REG.NAME.MISMATCH"):
+            return " ".join(x for x in (r["last_name"], r["first_name"], r["middle_name"]) if x != "")
+        if code in ("PAT.BIRTHDATE.INVALID", "REG.BIRTHDATE.MISMATCH"):
+            return dmy(r["birth_date"])
+        if code in ("POL.ENP.MISSING", "POL.ENP.FORMAT", "POL.ENP.CHECKSUM", "REG.POLICY.ENP"):
+            return r["enp"]
+        if code == "PAT.POLICY.NONE":
+            return "" if deceased or closed else r["enp"]
+        if code in ("PAT.ATTACHMENT.NONE", "ATT.MO.UNKNOWN", "ATT.MO.EXCLUDED", "REG.ATTACHMENT.MISMATCH"):
+            return r["attach_mo_code"]
+        if code == "REG.PERSON.DECEASED":
+            return dmy(r["death_date"])
+        if code == "REG.PATIENT.DUPLICATE":
+            return ", ".join(sorted(x for x in linked_to[r["enp"]] if x != who))
+        if code == "REG.POLICY.SMO":
+            return r["smo_code"]
+        if code == "REG.POLICY.CLOSED":
+            return dmy(r["policy_end"])
+        return ""
+
+    def add(code, rid, mo, who=None):
+        out.add((code, rid, mo or "", suggestion(code, who)))
 
     # patients
     valid_snils = defaultdict(list)
@@ -230,55 +294,55 @@ def run_oracle(extract: Path, reference: Path, as_of: datetime, stale_hours: int
         mo = patient_mo(pid)
         st = snils_state(p["snils"])
         if st == "missing":
-            add("PAT.SNILS.MISSING", pid, mo)
+            add("PAT.SNILS.MISSING", pid, mo, pid)
         elif st == "format":
-            add("PAT.SNILS.FORMAT", pid, mo)
+            add("PAT.SNILS.FORMAT", pid, mo, pid)
         elif st == "checksum":
-            add("PAT.SNILS.CHECKSUM", pid, mo)
+            add("PAT.SNILS.CHECKSUM", pid, mo, pid)
         else:
             valid_snils[snils_digits(p["snils"])].append(pid)
         names = (p["last_name"], p["first_name"], p["middle_name"])
         if p["last_name"] == "" or p["first_name"] == "" or any(n != "" and not NAME.fullmatch(n) for n in names):
-            add("PAT.NAME.INVALID", pid, mo)
+            add("PAT.NAME.INVALID", pid, mo, pid)
         b = pdate(p["birth_date"])
         if b is None or b > D or b < date(1900, 1, 1):
-            add("PAT.BIRTHDATE.INVALID", pid, mo)
+            add("PAT.BIRTHDATE.INVALID", pid, mo, pid)
         if p["sex"] not in ("1", "2"):
-            add("PAT.SEX.INVALID", pid, mo)
+            add("PAT.SEX.INVALID", pid, mo, pid)
         if not active_pol.get(pid):
-            add("PAT.POLICY.NONE", pid, mo)
+            add("PAT.POLICY.NONE", pid, mo, pid)
         elif not active_att.get(pid):
-            add("PAT.ATTACHMENT.NONE", pid, mo)
+            add("PAT.ATTACHMENT.NONE", pid, mo, pid)
     for pids in valid_snils.values():
         if len(pids) > 1:
             for pid in pids:
-                add("PAT.SNILS.DUPLICATE", pid, patient_mo(pid))
+                add("PAT.SNILS.DUPLICATE", pid, patient_mo(pid), pid)
 
     # policies
     for r in POL:
         rid, t = r["policy_id"], r["policy_type"]
         mo = patient_mo(r["patient_id"])
         if t not in f008:
-            add("POL.TYPE.UNKNOWN", rid, mo)
+            add("POL.TYPE.UNKNOWN", rid, mo, r["patient_id"])
         if t == "3" and r["enp"] == "":
-            add("POL.ENP.MISSING", rid, mo)
+            add("POL.ENP.MISSING", rid, mo, r["patient_id"])
         if r["enp"] != "" and not re.fullmatch(r"[0-9]{16}", r["enp"]):
-            add("POL.ENP.FORMAT", rid, mo)
+            add("POL.ENP.FORMAT", rid, mo, r["patient_id"])
         if re.fullmatch(r"[0-9]{16}", r["enp"]) and not luhn_ok(r["enp"]):
-            add("POL.ENP.CHECKSUM", rid, mo)
+            add("POL.ENP.CHECKSUM", rid, mo, r["patient_id"])
         if ((t == "2" and not re.fullmatch(r"[0-9]{9}", r["policy_number"]))
                 or (t == "1" and (r["policy_series"] == "" or r["policy_number"] == ""))
                 or (t in ("2", "3") and r["policy_series"] != "")):
-            add("POL.NUMBER.FORMAT", rid, mo)
+            add("POL.NUMBER.FORMAT", rid, mo, r["patient_id"])
         if pol_active(r) and (r["smo_code"] not in smo_excl or smo_excl[r["smo_code"]]):
-            add("POL.SMO.UNKNOWN", rid, mo)
+            add("POL.SMO.UNKNOWN", rid, mo, r["patient_id"])
         b, e = pdate(r["date_begin"]), pdate(r["date_end"])
         if b is None or (r["date_end"] != "" and e is None) or (e is not None and b is not None and e < b):
-            add("POL.DATES.INVALID", rid, mo)
+            add("POL.DATES.INVALID", rid, mo, r["patient_id"])
         if len(active_pol.get(r["patient_id"], [])) >= 2 and pol_active(r):
-            add("POL.ACTIVE.MULTIPLE", rid, mo)
+            add("POL.ACTIVE.MULTIPLE", rid, mo, r["patient_id"])
         if r["patient_id"] not in patients:
-            add("POL.PATIENT.ORPHAN", rid, mo)
+            add("POL.PATIENT.ORPHAN", rid, mo, r["patient_id"])
 
     # attachments
     for a in ATT:
@@ -286,9 +350,9 @@ def run_oracle(extract: Path, reference: Path, as_of: datetime, stale_hours: int
         mo = mo_code if known(mo_code) else ""
         act = att_active(a)
         if act and not known(mo_code):
-            add("ATT.MO.UNKNOWN", rid, mo)
+            add("ATT.MO.UNKNOWN", rid, mo, pid)
         if act and known(mo_code) and mo_excl[mo_code]:
-            add("ATT.MO.EXCLUDED", rid, mo)
+            add("ATT.MO.EXCLUDED", rid, mo, pid)
         if act and known(mo_code):
             pols = active_pol.get(pid, [])
             if len(pols) == 1 and pols[0]["okato"] in kod_tf:
@@ -380,7 +444,161 @@ def run_oracle(extract: Path, reference: Path, as_of: datetime, stale_hours: int
                 mo = patient_mo(rid)
             elif stem == "policies":
                 mo = patient_mo(first["patient_id"])
+            elif stem == "registry":
+                mo = ""  # entity insured: unassigned
             else:
                 mo = first["mo_code"] if known(first["mo_code"]) else ""
             add("ROW.DUPLICATE_ID", rid, mo)
+
+    # the register (catalogue v1.2)
+    if data["registry"] is None:
+        return out
+    raised = defaultdict(set)
+    for code, rid, _, _ in out:
+        raised[code].add(rid)
+    for p in P:
+        pid = p["patient_id"]
+        mo = patient_mo(pid)
+        if pid not in link:
+            add("REG.PERSON.NOT_FOUND", pid, mo, pid)
+            continue
+        r = link[pid][0]
+        death = pdate(r["death_date"])
+        deceased = death is not None and death <= D
+        if deceased and (active_pol.get(pid) or active_att.get(pid)):
+            add("REG.PERSON.DECEASED", pid, mo, pid)
+        if len(linked_to[r["enp"]]) >= 2:
+            add("REG.PATIENT.DUPLICATE", pid, mo, pid)
+        if pid not in raised["PAT.NAME.INVALID"] and full_name(p) != full_name(r):
+            add("REG.NAME.MISMATCH", pid, mo, pid)
+        rb = pdate(r["birth_date"])
+        if pid not in raised["PAT.BIRTHDATE.INVALID"] and rb is not None and rb != pdate(p["birth_date"]):
+            add("REG.BIRTHDATE.MISMATCH", pid, mo, pid)
+        if (snils_state(p["snils"]) == "valid" and snils_state(r["snils"]) == "valid"
+                and snils_digits(p["snils"]) != snils_digits(r["snils"])):
+            add("REG.SNILS.MISMATCH", pid, mo, pid)
+        end = pdate(r["policy_end"])
+        closed = end is not None and end < D
+        for pol in active_pol.get(pid, []):
+            exempt = pol["policy_type"] == "3" and not enp_valid(pol["enp"])
+            if pol["enp"] != r["enp"] and not exempt:
+                add("REG.POLICY.ENP", pol["policy_id"], mo, pid)
+            if closed and not deceased:
+                add("REG.POLICY.CLOSED", pol["policy_id"], mo, pid)
+            if (pol["enp"] == r["enp"] and not closed and pol["policy_id"] not in raised["POL.SMO.UNKNOWN"]
+                    and pol["smo_code"] != r["smo_code"]):
+                add("REG.POLICY.SMO", pol["policy_id"], mo, pid)
+        for a in active_att.get(pid, []):
+            if not known(a["mo_code"]) or mo_excl[a["mo_code"]]:
+                continue
+            if r["attach_mo_code"] == "":
+                add("REG.ATTACHMENT.UNREGISTERED", a["attachment_id"], a["mo_code"], pid)
+            elif r["attach_mo_code"] != a["mo_code"]:
+                add("REG.ATTACHMENT.MISMATCH", a["attachment_id"], a["mo_code"], pid)
+    return out
+
+
+# --- the register: linking (catalogue v1.2) ------------------------------------------------------------
+
+def enp_valid(s: str) -> bool:
+    return re.fullmatch(r"[0-9]{16}", s) is not None and luhn_ok(s)
+
+
+def norm(name: str) -> str:
+    """Upper case, Ё -> Е, runs of U+0020 collapsed, no space next to a hyphen, ends trimmed."""
+    s = name.upper().replace("Ё", "Е")
+    s = re.sub(" +", " ", s)
+    s = s.replace(" -", "-").replace("- ", "-")
+    return s.strip(" ")
+
+
+def full_name(r) -> tuple[str, str, str]:
+    return norm(r["last_name"]), norm(r["first_name"]), norm(r["middle_name"])
+
+
+def dl1(a: str, b: str) -> bool:
+    """Equal, or one insertion, deletion, substitution or swap of two adjacent characters apart."""
+    if a == b:
+        return True
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return (len(diff) == 2 and diff[1] == diff[0] + 1
+                and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def near_dates(x: date, y: date) -> bool:
+    if x == y:
+        return False
+    return dl1(x.isoformat(), y.isoformat()) or (x.year == y.year and x.day == y.month and x.month == y.day)
+
+
+def link_patients(P, POL, REG, pol_active) -> dict:
+    """patient_id -> (register row, tier) for every linked patient."""
+    persons = [r for r in REG if enp_valid(r["enp"])]
+    by_enp = {r["enp"]: r for r in persons}
+    by_snils = defaultdict(list)
+    by_name_birth = defaultdict(list)
+    by_birth = defaultdict(list)
+    by_last_first = defaultdict(list)
+    for r in persons:
+        if snils_state(r["snils"]) == "valid":
+            by_snils[snils_digits(r["snils"])].append(r)
+        b = pdate(r["birth_date"])
+        if b is not None:
+            by_name_birth[(full_name(r), b)].append(r)
+            by_birth[b].append(r)
+        n = full_name(r)
+        by_last_first[(n[0], n[1])].append(r)
+    policies = defaultdict(list)
+    for pol in POL:
+        policies[pol["patient_id"]].append(pol)
+    out = {}
+    for p in P:
+        pid = p["patient_id"]
+        # tier 1: the patient's policies with a valid ENP, active first, latest begin, smallest id
+        cands = [pol for pol in policies.get(pid, []) if enp_valid(pol["enp"])]
+
+        def order(pol):
+            b = pdate(pol["date_begin"])
+            return (0 if pol_active(pol) else 1, 0 if b is not None else 1,
+                    -(b.toordinal()) if b is not None else 0, pol["policy_id"])
+        found = next((by_enp[pol["enp"]] for pol in sorted(cands, key=order) if pol["enp"] in by_enp), None)
+        if found is not None:
+            out[pid] = (found, 1)
+            continue
+        if snils_state(p["snils"]) == "valid" and len(by_snils.get(snils_digits(p["snils"]), [])) == 1:
+            out[pid] = (by_snils[snils_digits(p["snils"])][0], 2)
+            continue
+        b = pdate(p["birth_date"])
+        if b is None:
+            continue
+        name = full_name(p)
+        same = by_name_birth.get((name, b), [])
+        if len(same) == 1:
+            out[pid] = (same[0], 3)
+            continue
+        qual = []
+        pool = {id(r): r for r in by_birth.get(b, []) + by_last_first.get((name[0], name[1]), [])}
+        for r in pool.values():
+            if (snils_state(p["snils"]) == "valid" and snils_state(r["snils"]) == "valid"
+                    and snils_digits(p["snils"]) != snils_digits(r["snils"])):
+                continue
+            if p["sex"] in ("1", "2") and r["sex"] in ("1", "2") and p["sex"] != r["sex"]:
+                continue
+            rn, rb = full_name(r), pdate(r["birth_date"])
+            if rb is None:
+                continue
+            middle_ok = rn[2] == name[2] or rn[2] == "" or name[2] == ""
+            a = rb == b and dl1(rn[0], name[0]) and dl1(rn[1], name[1]) and (dl1(rn[2], name[2]) or rn[2] == "" or name[2] == "")
+            bb = rn[0] == name[0] and rn[1] == name[1] and middle_ok and near_dates(rb, b)
+            if a or bb:
+                qual.append(r)
+        if len(qual) == 1:
+            out[pid] = (qual[0], 4)
     return out
