@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 from checks.identifiers import ENP_FORM, SNILS_FORM, SNILS_MIN_EXCLUSIVE  # noqa: E402
 from checks.parsing import _DATE_FORMATS, _TS_FORMATS  # noqa: E402
 from checks.row_rules import BIRTH_MIN, NAME_PATTERN  # noqa: E402
-from flows.extract.contract import FILES, SLOT_STATUSES  # noqa: E402
+from flows.extract.contract import ALL_FILES, FILES, SLOT_STATUSES  # noqa: E402
 
 ID_COLUMNS = {f.name: f.id_column for f in FILES}
 
@@ -68,14 +68,14 @@ def run_context(db_path: Path, run_id: str) -> Ctx:
 # --- (c) floor -------------------------------------------------------------------------------
 
 def floor_sql() -> str:
-    """One statement that reads every column of every raw table of the run `$run_id`:
+    """One statement that reads every column of every raw table of the run (the register's too) `$run_id`:
     row count and total text length per table."""
     parts = []
-    for f in FILES:
+    for f in ALL_FILES:
         chars = " + ".join(f"coalesce(sum(length({c})), 0)" for c in f.columns)
         parts.append(f"(SELECT count(*) AS rows, sum(line_no) AS lines, {chars} AS chars "
                      f"FROM {f.raw_table} WHERE run_id = $run_id) AS {f.name}")
-    cols = ", ".join(f"{f.name}.rows, {f.name}.lines, {f.name}.chars" for f in FILES)
+    cols = ", ".join(f"{f.name}.rows, {f.name}.lines, {f.name}.chars" for f in ALL_FILES)
     return f"SELECT {cols} FROM " + ", ".join(parts)
 
 
@@ -83,7 +83,8 @@ def run_floor(db_path: Path, run_id: str) -> dict[str, dict[str, int]]:
     with duckdb.connect(str(db_path), read_only=True) as con:
         row = con.execute(floor_sql(), {"run_id": run_id}).fetchall()[0]
     return {f.name: {"rows": int(row[3 * i]), "chars": int(row[3 * i + 2])}
-            for i, f in enumerate(FILES)}
+            for i, f in enumerate(ALL_FILES)
+            if not (f.optional and int(row[3 * i]) == 0)}  # a batch without its register
 
 
 # --- (b) pandera on pandas: every rule, vectorised ------------------------------------------

@@ -37,7 +37,7 @@ PANDAS_BASELINES = ("gx", "pandera")
 #: checks, GX/SQL checks, reports.
 TALON_STAGES = (
     ("imports", "startup"), ("prepare", "ingest"), ("load", "ingest"),
-    ("staging_row_rules", "checks"), ("set_rules", "checks"),
+    ("staging_row_rules", "checks"), ("set_rules", "checks"), ("register", "checks"),
     ("route_store", "checks"), ("gx_start", "gx"),
     ("findings_csv", "reports"), ("clinic_fix_lists", "reports"),
     ("auditor_report", "reports"), ("gx_wait", "gx"), ("gx_page", "reports"),
@@ -96,11 +96,12 @@ def ensure_region(work: Path, size: int, seed: int) -> dict:
 
 def run_size(size: int, work: Path, seed: int, baselines: tuple[str, ...], verify: bool,
              profile: list[str], gx_result_format: str,
-             pandas_max: int = 1_000_000) -> dict:
+             pandas_max: int = 1_000_000, no_registry: bool = False) -> dict:
     print(f"[bench] {size:,} patients: region", flush=True)
     generation = ensure_region(work, size, seed)
     print(f"[bench] {size:,}: Talon run", flush=True)
-    talon = spawn("talon", size, work, seed, verify=verify, profile=profile or None)
+    talon = spawn("talon", size, work, seed, verify=verify, profile=profile or None,
+                  no_registry=no_registry)
     out = {"patients": size, "seed": seed, "as_of": AS_OF.isoformat(), "generation": generation,
            "talon": talon, "baselines": {}}
     skipped = [b for b in baselines if b in PANDAS_BASELINES and size > pandas_max]
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                         choices=("BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE"))
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="only re-render RESULTS.md beside --out from an existing results.json")
+    parser.add_argument("--no-registry", action="store_true",
+                        help="run Talon on the batch without its registry.csv (the register's "
+                             "cost is the difference to a run with it)")
     parser.add_argument("--verify", action="store_true",
                         help="after the staged run, also run pipeline.run_checks and require "
                              "the same findings (guards the bench against pipeline drift)")
@@ -216,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         info["sizes"].append(run_size(size, work, args.seed, tuple(args.baselines), args.verify,
                                       args.profile, args.gx_result_format,
-                                      args.pandas_baselines_max))
+                                      args.pandas_baselines_max, args.no_registry))
     info["load_avg_end"] = os.getloadavg()
     info["finished"] = datetime.now().isoformat(timespec="seconds")
     from tests.benchmarks import tables
@@ -268,16 +272,23 @@ def _talon_child(args, work: Path) -> dict:
         import polars  # noqa: F401  (imported by the run before anything else)
 
         from checks import findings  # noqa: F401  (imported by pipeline.route_findings)
-        from checks import row_rules, set_rules, staging
+        from checks import register, row_rules, set_rules, staging
         from flows import pipeline, publish as publish_mod, warehouse
         from reports.auditor import write_auditor_report
         from reports.clinic import write_clinic_reports
         from reports.findings_csv import write_findings_csv
         from reports.validation import write_gx_page
     params = pipeline.CheckParams()
+    extract = region / "extract"
+    if args.no_registry:  # the same batch without its register (hard links: regular files)
+        extract = run_dir / "extract-without-registry"
+        extract.mkdir()
+        for path in (region / "extract").iterdir():
+            if not path.name.startswith("registry."):
+                os.link(path, extract / path.name)
     with pipeline.spooling(db) as spool:  # rows read, not yet loaded: on disk, not in memory
         with stage("prepare"):  # as the flow: files read on worker threads
-            prepared = pipeline.prepare(region / "extract", region / "reference", spool=spool,
+            prepared = pipeline.prepare(extract, region / "reference", spool=spool,
                                         workers=pipeline.READ_WORKERS)
         as_of = prepared.as_of
         rows = {f.spec.name: f.rows_loaded for f in prepared.files}
@@ -299,8 +310,14 @@ def _talon_child(args, work: Path) -> dict:
     with stage("set_rules"):
         set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours,
                                             params.horizon_days)
+    with stage("register") as info:  # staging the register, linking, the REG rules
+        reg_found = register.check_register(con, run_id, as_of,
+                                            polars.concat([row_found, set_found]))
+        info["links"] = dict(con.execute("SELECT tier, count(*) FROM reg_links WHERE run_id = ? "
+                                          "GROUP BY tier ORDER BY tier", [run_id]).fetchall())
     with stage("route_store"):
-        routed = pipeline.route_findings(con, run_id, row_found, set_found)
+        routed = pipeline.route_findings(con, run_id, row_found,
+                                         polars.concat([set_found, reg_found]))
     del row_found
     with stage("gx_start") as info:  # GX on `con`: in the background or at once (as the flow)
         gx = pipeline.BackgroundGx(con, db, run_id, as_of, params, set_found)
