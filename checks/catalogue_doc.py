@@ -87,7 +87,12 @@ _TEXT = {
             "that it is degraded. Entity `*` (ROW.DUPLICATE_ID) stands for the entity of the file "
             "the duplicate was found in, and field `*` for that file's id column. Official rules are "
             "ids of the FFOMS format-and-logic control list Q015; an empty cell means no official "
-            "rule exists for the check."
+            "rule exists for the check.\n\n"
+            "Catalogue v1.2: with the optional insured-persons register (`registry.csv`, see "
+            "data/README.md) each patient is linked to a register person (tiers: 1 the enp of a "
+            "policy, 2 the SNILS, 3 the full name and birth date, 4 a near match; "
+            "`checks/register.py`), the REG checks run, and the findings of the checks that "
+            "declare one carry a suggested value: what the register says the field should hold."
         ),
         "summary": "Summary",
         "cols": ("code", "severity", "entity", "field", "engine", "official rule"),
@@ -96,6 +101,7 @@ _TEXT = {
         "checks": "Checks",
         "ru": "Russian", "en": "English", "name": "title", "message": "message", "fix": "fix",
         "impl": "Implementation", "tests": "Tests", "rule": "Official rule", "none": "none",
+        "suggests": "Suggested value (with a register)",
     },
     "ru": {
         "title": "Каталог проверок Talon",
@@ -105,7 +111,12 @@ _TEXT = {
             "запись затруднена. Сущность `*` (ROW.DUPLICATE_ID) означает сущность файла, в котором "
             "найден повтор, а поле `*` — столбец идентификатора этого файла. Официальные правила — "
             "идентификаторы проверок ФЛК из справочника ФФОМС Q015; пустая ячейка означает, что "
-            "официального правила для проверки нет."
+            "официального правила для проверки нет.\n\n"
+            "Каталог v1.2: при наличии регистра застрахованных (`registry.csv`, см. "
+            "data/README.md) каждый пациент связывается с лицом регистра (уровни: 1 — ЕНП полиса, "
+            "2 — СНИЛС, 3 — ФИО и дата рождения, 4 — близкое совпадение; `checks/register.py`), "
+            "выполняются проверки REG, а находки проверок, для которых это объявлено, содержат "
+            "предлагаемое значение — то, что указано в регистре."
         ),
         "summary": "Сводная таблица",
         "cols": ("код", "критичность", "сущность", "поле", "механизм", "официальное правило"),
@@ -115,7 +126,38 @@ _TEXT = {
         "ru": "по-русски", "en": "по-английски", "name": "название", "message": "что не так",
         "fix": "как исправить",
         "impl": "Реализация", "tests": "Тесты", "rule": "Официальное правило", "none": "нет",
+        "suggests": "Предлагаемое значение (при наличии регистра)",
     },
+}
+
+
+#: What each kind of suggestion (Check.suggests) is, for people.
+SUGGESTION_TEXT = {
+    "": {"en": "none", "ru": "нет"},
+    "snils": {"en": "the register's SNILS as XXX-XXX-XXX YY, when it is valid",
+              "ru": "СНИЛС по регистру в виде XXX-XXX-XXX YY, если он действителен"},
+    "name": {"en": "the register's last, first and (non-empty) middle name, as written there, "
+                   "joined by single spaces",
+             "ru": "фамилия, имя и (непустое) отчество по регистру, как записаны там, через "
+                   "пробел"},
+    "birth_date": {"en": "the register's birth date as DD.MM.YYYY, when it parses",
+                   "ru": "дата рождения по регистру в виде ДД.ММ.ГГГГ, если она читается"},
+    "enp": {"en": "the register's ENP", "ru": "ЕНП по регистру"},
+    "enp_if_insured": {"en": "the register's ENP, unless the register says the person died or "
+                             "the policy is closed",
+                       "ru": "ЕНП по регистру, если по регистру человек не умер и полис не "
+                             "закрыт"},
+    "attach_mo_code": {"en": "the MO the register's attachment names (empty: none)",
+                       "ru": "код МО прикрепления по регистру (пусто — прикрепления нет)"},
+    "death_date": {"en": "the register's date of death as DD.MM.YYYY",
+                   "ru": "дата смерти по регистру в виде ДД.ММ.ГГГГ"},
+    "other_patients": {"en": "the other patient_ids linked to the same person, ascending, "
+                             "joined by \", \"",
+                       "ru": "другие patient_id, связанные с тем же лицом, по возрастанию, через "
+                             "\", \""},
+    "smo_code": {"en": "the register's insurer code", "ru": "код СМО по регистру"},
+    "policy_end": {"en": "the register's policy end date as DD.MM.YYYY",
+                   "ru": "дата окончания полиса по регистру в виде ДД.ММ.ГГГГ"},
 }
 
 
@@ -123,6 +165,8 @@ def implementation_of(check: Check) -> str:
     """Where the check is implemented, by engine."""
     if check.engine is Engine.PANDERA:
         return "checks/row_rules.py"
+    if check.engine is Engine.SQL and check.code.startswith("REG."):
+        return f"checks/sql/{check.code}.sql (run by checks/register.py, after the linking)"
     if check.engine is Engine.SQL:
         return f"checks/sql/{check.code}.sql (run by checks/set_rules.py)"
     return "flows/extract/reader.py"
@@ -130,6 +174,8 @@ def implementation_of(check: Check) -> str:
 
 def tests_of(check: Check) -> str:
     """Where the check is tested, by engine."""
+    if check.code.startswith("REG."):
+        return "tests/checks/test_register.py"
     return {
         Engine.PANDERA: "tests/checks/test_row_rules.py",
         Engine.SQL: "tests/checks/test_set_rules.py",
@@ -178,6 +224,7 @@ def render_markdown(lang: str = "en") -> str:
             f"- {t['rule']}: {c.rule or t['none']}",
             f"- {t['impl']}: `{implementation_of(c)}`",
             f"- {t['tests']}: `{tests_of(c)}`",
+            f"- {t['suggests']}: {SUGGESTION_TEXT[c.suggests][lang]}",
             "",
             f"| | {t['ru']} | {t['en']} |",
             "|---|---|---|",
