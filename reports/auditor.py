@@ -88,8 +88,9 @@ def _register(con, run_id: str, findings: pl.DataFrame, stems: dict, names: dict
         return None
     patients = summary["patients"]
 
-    def share(n: int) -> str:
-        return f"{100 * n / patients:.1f}" if patients else ""
+    def share(n: int) -> str:  # one decimal, with the language's decimal mark
+        text = f"{100 * n / patients:.1f}" if patients else ""
+        return text.replace(".", ",") if t.lang == "ru" else text
 
     tiers = [{"tier": tier, "label": t[f"register_tier_{tier}"], "patients": n,
               "share": share(n)} for tier, n in summary["tiers"].items()]

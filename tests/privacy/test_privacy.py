@@ -23,7 +23,7 @@ from flows.synth import generate_region
 from reports.clinic import UNASSIGNED, clinic_stems
 from reports.i18n import CSV_SEPARATOR, Texts
 from reports.safe import neutralise
-from tests.privacy.scan import Needles, collect, scan, scan_files
+from tests.privacy.scan import KINDS, Needles, collect, scan, scan_files
 
 runner = CliRunner()
 AS_OF = datetime(2026, 11, 25, 23, 0)
@@ -44,6 +44,8 @@ class Run:
     flow_run_id: str
     needles: Needles
     started: float  # time.time() before the run
+    #: Needles only the insured-persons register holds (None: the batch has no register).
+    register_only: Needles | None = None
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +67,12 @@ def run(tmp_path_factory, prefect_server) -> Run:
     texts += [(REPO / p).read_text(encoding="utf-8") for p in NOT_PERSONAL_SOURCES]
     texts += [p.read_bytes().decode("cp1251", "replace") for p in (region / "reference").iterdir()]
     needles = collect(region / "extract", "\n".join(texts))
+    register_only = None
+    if any((region / "extract").glob("registry.*")):
+        v11 = collect(region / "extract", "\n".join(texts), with_register=False)
+        register_only = Needles(**{k: getattr(needles, k) - getattr(v11, k) for k in KINDS})
     return Run(region, db, out, (out / "latest").resolve(), run_id, result.output,
-               flow_runs.pop(), needles, started)
+               flow_runs.pop(), needles, started, register_only)
 
 
 def _auditor_files(run: Run) -> list[Path]:
@@ -143,6 +149,34 @@ def test_control_full_values_do_appear_in_clinic_fix_lists(run):
     assert kinds >= {"snils", "enp", "policy", "birth"}, kinds
 
 
+def test_control_register_values_appear_in_clinic_fix_lists(run):
+    """The register's own personal data (a suggested SNILS, ENP, name) reaches the clinics'
+    lists in full, so the scan of the auditors' files below also looks for it."""
+    if run.register_only is None:
+        pytest.skip("the generated batch has no registry file")
+    assert sum(run.register_only.sizes().values()) > 0, run.register_only.sizes()
+    found = scan_files(sorted((run.folder / "clinics").glob("*.csv")), run.register_only)
+    kinds = {k for hits in found.values() for k in hits}
+    assert kinds >= {"snils", "enp", "names"}, kinds
+
+
+def test_insured_record_ids_are_masked_for_auditors(run):
+    """A register row's record id is its ENP text (valid or not): no auditor's file shows it."""
+    with duckdb.connect(str(run.db), read_only=True) as con:
+        ids = [r for (r,) in con.execute("SELECT record_id FROM findings WHERE run_id = ? AND "
+                                         "entity = 'insured'", [run.run_id]).fetchall()]
+    if run.register_only is None:
+        assert ids == []
+        pytest.skip("the generated batch has no registry file")
+    findings = pl.read_csv(run.folder / "findings.csv", infer_schema=False)
+    shown = findings.filter(pl.col("entity") == "insured")["record_id"].to_list()
+    assert len(shown) == len(ids)
+    assert all(r.startswith("*") or r == "" for r in shown), shown
+    texts = {p: p.read_text(encoding="utf-8", errors="replace") for p in _auditor_files(run)}
+    for record_id in (r for r in ids if len(r) >= 6):
+        assert [p.name for p, t in texts.items() if record_id in t] == [], record_id
+
+
 def test_auditor_files_hold_no_personal_data(run):
     files = _auditor_files(run)
     names = {p.relative_to(run.folder).as_posix() for p in files}
@@ -194,7 +228,8 @@ def test_cli_output_holds_no_personal_data(run):
 def _clinic_lists(run: Run, con) -> tuple[dict, pl.DataFrame]:
     """mo_code (None: unassigned) -> (the fix list's key columns, the clinic's findings in the
     warehouse, the whole fix list), and every finding of the run."""
-    findings = con.sql("SELECT check_code, record_id, mo_code, value, patient_id FROM findings "
+    findings = con.sql("SELECT check_code, record_id, mo_code, value, patient_id, "
+                       "coalesce(suggested_value, '') AS suggested FROM findings "
                        "WHERE run_id = ?", params=[run.run_id]).pl()
     codes = sorted(c for c in findings["mo_code"].unique().to_list() if c is not None)
     stems = clinic_stems(codes)
@@ -210,7 +245,8 @@ def _clinic_lists(run: Run, con) -> tuple[dict, pl.DataFrame]:
         frame = pl.read_csv(path, separator=CSV_SEPARATOR["ru"], infer_schema=False,
                             encoding="utf8").fill_null("")
         lists[code] = (frame.select(check_code=t["check_code"], record_id=t["record_id"],
-                                    value=t["value"], patient_id=t["patient_id"]), mine, frame)
+                                    value=t["value"], patient_id=t["patient_id"],
+                                    suggested=t["suggested"]), mine, frame)
     assert UNASSIGNED in stems.values() and len(lists) >= 5
     return lists, findings
 
@@ -219,8 +255,8 @@ def test_each_fix_list_holds_exactly_its_clinics_findings(run):
     with duckdb.connect(str(run.db), read_only=True) as con:
         lists, _ = _clinic_lists(run, con)
     for code, (shown, mine, _) in lists.items():
-        expected = mine.select(neutralise(pl.col(c).fill_null("")).alias(c)
-                               for c in ("check_code", "record_id", "value", "patient_id"))
+        expected = mine.select(neutralise(pl.col(c).fill_null("")).alias(c) for c in
+                               ("check_code", "record_id", "value", "patient_id", "suggested"))
         key = ["check_code", "record_id"]
         assert shown.sort(key).rows() == expected.select(shown.columns).sort(key).rows(), code
 
@@ -230,7 +266,8 @@ def test_no_other_clinics_patient_appears_in_a_fix_list(run):
         lists, findings = _clinic_lists(run, con)
     for code, (_, mine, frame) in lists.items():
         own = set(mine["patient_id"].drop_nulls()) | set(mine["record_id"]) | set(
-            mine["value"].drop_nulls())
+            mine["value"].drop_nulls()) | set(mine["suggested"])  # (REG.PATIENT.DUPLICATE
+        # suggests the other patients of the same person: they are the clinic's to see)
         others = findings.filter(pl.col("mo_code").ne_missing(code) if code is not None
                                  else pl.col("mo_code").is_not_null())
         foreign = {p for p in others["patient_id"].drop_nulls() if p} - own

@@ -234,9 +234,9 @@ def test_register_section_on_the_index(reg):
     tables = html_tables(reg / "index.html")
     tiers = [(r[0], r[1], r[2], r[3]) for r in tables["table-register-tiers"]]
     assert tiers == [
-        ("1", RU.register_tier_1, "4", "40.0"), ("2", RU.register_tier_2, "1", "10.0"),
-        ("3", RU.register_tier_3, "1", "10.0"), ("4", RU.register_tier_4, "1", "10.0"),
-        ("", RU.register_total_linked, "7", "70.0"), ("", RU.register_not_found_row, "3", "30.0")]
+        ("1", RU.register_tier_1, "4", "40,0"), ("2", RU.register_tier_2, "1", "10,0"),
+        ("3", RU.register_tier_3, "1", "10,0"), ("4", RU.register_tier_4, "1", "10,0"),
+        ("", RU.register_total_linked, "7", "70,0"), ("", RU.register_not_found_row, "3", "30,0")]
     # columns: rank, code, name, patients blocked, blockers, warnings, findings, affected
     rows = tables["table-register-clinic"]
     assert [r[1] for r in rows] == ["500101", "500102", "500103", RU.unassigned_name]
@@ -287,6 +287,8 @@ def test_english_register_section(tmp_path, reg_catalogue):
         section = section.replace(name, "")
     assert not CYRILLIC.search(section), CYRILLIC.search(section)
     assert "This run had no insured-persons register file" in none.read_text(encoding="utf-8")
+    tiers = html_tables(index)["table-register-tiers"]
+    assert tiers[0][:4] == ["1", "by the policy's ENP", "4", "40.0"]  # English decimal point
 
 
 # --------------------------------------------------------------------------- older warehouses
