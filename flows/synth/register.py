@@ -157,7 +157,8 @@ def clean_register(world: World, tables: dict[str, pl.DataFrame], rng: np.random
     return tables, pl.concat([reg, extra_persons(world, rng, max(5, n // 10))])
 
 
-def extra_persons(world: World, rng: np.random.Generator, m: int) -> pl.DataFrame:
+def extra_persons(world: World, rng: np.random.Generator, m: int, enp: pl.Series | None = None,
+                  snils: pl.Series | None = None) -> pl.DataFrame:
     """Insured persons of the region who are not the clinics' patients (the register is the whole
     region's): some not attached or attached elsewhere, some deceased, some with a closed policy,
     a few with a birth date that does not parse. Identifiers from ranges of the pools nobody else
@@ -168,8 +169,10 @@ def extra_persons(world: World, rng: np.random.Generator, m: int) -> pl.DataFram
     last, first, middle = nm.person_names(rng, sex)
     middle = middle.zip_with(pl.Series(rng.random(m) >= 0.02), blank(m))
     birth = d0 - rng.integers(30, 95 * 365, m)
-    enp = enp_text(ctx.okato[:2], ctx.enp.fork(9 * 10 ** 12).take(m))
-    snils = snils_text(ctx.snils.fork(800_000_000).take(m), (rng.random(m) < 0.4).astype(np.int64))
+    if enp is None:
+        enp = enp_text(ctx.okato[:2], ctx.enp.fork(9 * 10 ** 12).take(m))
+    if snils is None:
+        snils = snils_text(ctx.snils.fork(800_000_000).take(m), (rng.random(m) < 0.4).astype(np.int64))
     snils = snils.zip_with(pl.Series(rng.random(m) >= 0.05), blank(m))  # some without SNILS
     u = rng.random(m)
     deceased = u < 0.04
