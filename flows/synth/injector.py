@@ -80,6 +80,7 @@ class Injector:
         self.truth: list[pl.DataFrame] = []
         self.keys = 0
         self.orphans = 98_000_000  # patient ids that exist nowhere
+        self.wide = 100_000_000  # 9-digit patient ids (register duplicates: text order != number order)
         n = self.n_rows["patients"]
         self.k_pat = max(5, round(n * 0.001))
         self.k_file = max(5, round(n * 0.0002))
