@@ -159,13 +159,14 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "register": ("Сверка с регистром застрахованных", "Reconciliation with the insured register"),
     "register_intro": (
         "Портал записи находит пациента в регистре застрахованных ТФОМС по ФИО, дате рождения "
-        "и полису (или СНИЛС). Каждый пациент выгрузки сопоставлен с лицом регистра; ниже — "
-        "сколько пациентов сопоставлено и каким способом, сколько не найдено и сколько "
-        "пациентов не смогут записаться из-за расхождений с регистром.",
+        "и полису (или СНИЛС). Talon ищет каждого пациента выгрузки в регистре (четыре способа, "
+        "по порядку); ниже — сколько пациентов найдено и каким способом, сколько не найдено и "
+        "сколько пациентов не смогут записаться из-за расхождений с регистром.",
         "The booking portal finds the patient in the TFOMS insured-persons register by full "
-        "name, birth date and policy (or SNILS). Each patient of the extract was matched to a "
-        "person of the register; below: how many patients were matched and how, how many were "
-        "not found, and how many cannot book because their record disagrees with the register."),
+        "name, birth date and policy (or SNILS). Talon looks each patient of the extract up in "
+        "the register (four tiers, in order); below: how many patients were found and how, how "
+        "many were not found, and how many cannot book because their record disagrees with the "
+        "register."),
     "register_none": (
         "В этом запуске не было файла регистра застрахованных (registry.csv): сверка с "
         "регистром не выполнялась.",
