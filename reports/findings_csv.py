@@ -35,14 +35,12 @@ def ordered(findings: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_suggestions(findings: pl.DataFrame) -> pl.DataFrame:
-    """`suggested_masked`, "" where none. A frame without the column is one routed before the
-    register existed (no suggestion at all); one with the full value but not its mask is a bug
-    (the full value must never stand in for it)."""
-    if "suggested_masked" in findings.columns:
-        return findings.with_columns(pl.col("suggested_masked").fill_null(""))
-    if "suggested_value" in findings.columns:
-        raise ValueError("findings carry suggested_value without suggested_masked")
-    return findings.with_columns(pl.lit("").alias("suggested_masked"))
+    """`suggested_masked` with "" where there is no suggestion. The column is required (every
+    routed frame has it, checks.findings): the full `suggested_value` never stands in for it."""
+    if "suggested_masked" not in findings.columns:
+        raise ValueError("the findings have no suggested_masked column (routed before "
+                         "contract v1.2?)")
+    return findings.with_columns(pl.col("suggested_masked").fill_null(""))
 
 
 def write_findings_csv(findings: pl.DataFrame, path: Path, lang: str = "ru") -> Path:

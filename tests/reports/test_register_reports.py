@@ -153,18 +153,20 @@ def test_findings_csv_masks_the_insured_record_id_and_holds_no_full_value(reg):
     assert "P2" in frame["record_id"].to_list()  # other record ids are shown as they are
 
 
-def test_findings_csv_of_findings_without_suggestions(tmp_path, reg_catalogue):
-    """A frame routed without a register has no suggestion columns: an empty one is written;
-    a frame with the full suggestion but not its mask is refused (never written instead)."""
+def test_findings_csv_needs_the_masked_suggestion(tmp_path, reg_catalogue):
+    """A frame without suggested_masked is refused, also when it has the full suggestion: the
+    full value never stands in for its mask."""
     con = build_register_warehouse(tmp_path / "wh.duckdb")
     findings = data.load_findings(con, REG_RUN)
     con.close()
-    path = write_findings_csv(findings.drop("suggested_value", "suggested_masked"),
-                              tmp_path / "findings.csv")
-    frame = pl.read_csv(path, infer_schema=False)
-    assert frame.columns == list(COLUMNS) and (frame["suggested_masked"].fill_null("") == "").all()
-    with pytest.raises(ValueError, match="suggested_masked"):
-        write_findings_csv(findings.drop("suggested_masked"), tmp_path / "f2.csv")
+    for frame in (findings.drop("suggested_masked"),
+                  findings.drop("suggested_value", "suggested_masked")):
+        with pytest.raises(ValueError, match="suggested_masked"):
+            write_findings_csv(frame, tmp_path / "findings.csv")
+    assert not (tmp_path / "findings.csv").exists()
+    empty = findings.with_columns(pl.lit(None, pl.String).alias("suggested_masked"))
+    frame = pl.read_csv(write_findings_csv(empty, tmp_path / "findings.csv"), infer_schema=False)
+    assert (frame["suggested_masked"].fill_null("") == "").all()
 
 
 # --------------------------------------------------------------------------- auditors' pages
