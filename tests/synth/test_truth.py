@@ -1,8 +1,13 @@
 """The ground truth equals what a naive row-by-row reading of the catalogue finds (tests/synth/oracle.py),
-the clean base produces nothing, every code is injected, and generation is deterministic."""
+with the register (findings, routing, suggested values) and without it (registry_only 0 rows, v1.1
+routing), the clean base produces nothing, every code is injected, generation is deterministic,
+and a region without a register is byte for byte the region of before the register."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
+import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flows.synth import generate_region
-from tests.synth.conftest import AS_OF, read_truth
+from tests.synth.conftest import AS_OF, TRUTH_HEADER, read_truth, read_truth_v11, truth_rows
 from tests.synth.oracle import read_file, run_oracle
 
 CODES = (
@@ -24,11 +29,16 @@ CODES = (
     "SCH.OVERLAP", "SCH.DOUBLE_BOOKING", "SCH.BOOKED.ORPHAN", "SCH.STALE", "SCH.DOCTOR.SNILS",
     "SCH.HORIZON.EMPTY", "ROW.MALFORMED", "ROW.DUPLICATE_ID",
 )
+REG_CODES = (
+    "REG.PERSON.NOT_FOUND", "REG.PERSON.DECEASED", "REG.PATIENT.DUPLICATE", "REG.NAME.MISMATCH",
+    "REG.BIRTHDATE.MISMATCH", "REG.SNILS.MISMATCH", "REG.POLICY.ENP", "REG.POLICY.CLOSED", "REG.POLICY.SMO",
+    "REG.ATTACHMENT.MISMATCH", "REG.ATTACHMENT.UNREGISTERED",
+)
 
 
 def test_every_code_injected_at_least_five_times(region):
-    counts = Counter(code for code, _, _ in read_truth(region.truth))
-    assert set(counts) == set(CODES)
+    counts = Counter(code for code, *_ in read_truth(region.truth))
+    assert set(counts) == set(CODES) | set(REG_CODES)
     assert min(counts.values()) >= 5, counts
     assert counts == Counter(region.truth_counts)
 
@@ -38,26 +48,44 @@ def test_truth_file_shape(region):
     raw.decode("utf-8")
     with open(region.truth, encoding="utf-8", newline="") as f:
         records = list(csv.reader(f))
-    assert records[0] == ["check_code", "record_id", "mo_code"]
+    assert records[0] == TRUTH_HEADER
     keys = [(r[0], r[1]) for r in records[1:]]
     assert len(keys) == len(set(keys))  # one row per (check_code, record_id)
     assert any(r[2] == "" for r in records[1:]) and any(r[2] != "" for r in records[1:])
     assert keys == sorted(keys)
+    assert {r[5] for r in records[1:]} == {"0", "1"}
+    assert all(r[0].startswith("REG.") == (r[5] == "1") for r in records[1:] if not r[0].startswith("ROW."))
+    assert {r[1].split(":")[0] for r in records[1:] if r[0] == "ROW.MALFORMED" and r[5] == "1"} == {"registry.csv"}
+    assert any(r[2] != r[4] for r in records[1:])  # the register routes some unassigned findings
+    assert any(r[3] for r in records[1:] if r[5] == "0") and any(r[3] for r in records[1:] if r[5] == "1")
 
 
 def test_truth_equals_oracle(region):
     assert run_oracle(region.extract, region.reference, AS_OF) == read_truth(region.truth)
+    assert run_oracle(region.extract, region.reference, AS_OF, registry=False) == read_truth_v11(region.truth)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 8])
+def test_truth_equals_oracle_seeds(tmp_path, seed):
+    """Other seeds: other register dialects, other people; with and without the register."""
+    result = generate_region(tmp_path, patients=1200, seed=seed, as_of=AS_OF)
+    assert run_oracle(result.extract, result.reference, AS_OF) == read_truth(result.truth)
+    assert run_oracle(result.extract, result.reference, AS_OF, registry=False) == read_truth_v11(result.truth)
+    (result.extract / "registry.csv").unlink()  # a run without the register finds the v1.1 part
+    assert run_oracle(result.extract, result.reference, AS_OF) == read_truth_v11(result.truth)
 
 
 def test_truth_equals_oracle_real_reference_parquet_and_odd_as_of(tmp_path, nsi_dir):
     """Real F002/F008/F010/V021, one file as Parquet (no malformed lines there), as_of with seconds."""
     as_of = datetime(2026, 2, 28, 17, 59, 59)
     result = generate_region(tmp_path, patients=2200, seed=11, as_of=as_of, reference_from=nsi_dir,
-                             parquet=("slots",))
+                             parquet=("slots", "registry"))
     assert (result.extract / "slots.parquet").exists() and not (result.extract / "slots.csv").exists()
+    assert (result.extract / "registry.parquet").exists() and not (result.extract / "registry.csv").exists()
     truth = read_truth(result.truth)
-    assert not any(r.startswith("slots.csv:") for c, r, _ in truth if c == "ROW.MALFORMED")
+    assert not any(r.startswith(("slots.csv:", "registry")) for c, r, *_ in truth if c == "ROW.MALFORMED")
     assert run_oracle(result.extract, result.reference, as_of) == truth
+    assert run_oracle(result.extract, result.reference, as_of, registry=False) == read_truth_v11(result.truth)
     for name in ("F002.xml", "F008.xml", "F010.xml", "V021.xml"):
         assert (result.reference / name).read_bytes() == (nsi_dir / name).read_bytes()
 
@@ -79,7 +107,7 @@ def test_oracle_sees_a_changed_record(clean_region, tmp_path):
     lines[1] = b";".join(fields)
     (extract / "patients.csv").write_bytes(b"\n".join(lines))
     found = run_oracle(extract, clean_region.reference, datetime(2026, 3, 2, 8, 0))
-    assert {(c, r) for c, r, _ in found} == {("PAT.SEX.INVALID", fields[0].decode())}
+    assert {(c, r) for c, r, *_ in found} == {("PAT.SEX.INVALID", fields[0].decode())}
 
 
 def test_oracle_quarantine(tmp_path):
@@ -99,7 +127,7 @@ def test_deterministic_by_seed(tmp_path):
     b = generate_region(tmp_path / "b", patients=1200, seed=21, as_of=AS_OF)
     c = generate_region(tmp_path / "c", patients=1200, seed=22, as_of=AS_OF)
     files_a = _digest(a.out)
-    assert len(files_a) == 11 and files_a == _digest(b.out)
+    assert len(files_a) == 12 and files_a == _digest(b.out)
     assert _digest(c.out)["extract/patients.csv"] != files_a["extract/patients.csv"]
 
 
@@ -108,3 +136,31 @@ def test_rejects_bad_arguments(tmp_path):
         generate_region(tmp_path, patients=9, seed=1, as_of=AS_OF)
     with pytest.raises(ValueError):
         generate_region(tmp_path, patients=10, seed=1, as_of=AS_OF, parquet=("doctors",))
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("key", ["3-2500", "5-2000"])
+def test_without_registry_the_files_of_before(tmp_path, key):
+    """registry=False writes byte for byte what the generator wrote before the register existed
+    (its randomness is a stream of its own); truth.csv has the same rows, nothing suggested."""
+    saved = json.loads((Path(__file__).parent / "data" / "v11_digests.json").read_text())
+    seed, n = (int(x) for x in key.split("-"))
+    result = generate_region(tmp_path, patients=n, seed=seed, as_of=datetime(2026, 11, 25, 23, 0),
+                             defects=seed != 5, registry=False)
+    expected = saved["regions"][key]
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted(expected)
+    for rel, digest in expected.items():
+        data = (tmp_path / rel).read_bytes()
+        if rel == "truth.csv":
+            rows = truth_rows(tmp_path / rel)
+            assert all(r["suggested_value"] == "" and r["v11_mo_code"] == r["mo_code"] and r["registry_only"] == "0"
+                       for r in rows)
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(
+                [TRUTH_HEADER[:3]] + [[r["check_code"], r["record_id"], r["mo_code"]] for r in rows])
+            data = out.getvalue().encode()
+        assert _sha(data) == digest, rel
