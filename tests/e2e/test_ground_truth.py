@@ -1,5 +1,6 @@
 """generate → run at several seeds: findings equal the generator's ground truth exactly
-(precision and recall 1.0 per code), and routing matches."""
+(precision and recall 1.0 per code), and routing and suggested values match; a region run without
+its registry.csv finds exactly the v1.1 part of the truth, routed as v1.1, suggesting nothing."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,9 +15,12 @@ from flows.synth import generate_region
 AS_OF = datetime(2026, 11, 25, 23, 0)
 
 
-def run_region(tmp_path, patients: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+def run_region(tmp_path, patients: int, seed: int, without_registry: bool = False
+               ) -> tuple[pl.DataFrame, pl.DataFrame]:
     region = tmp_path / f"r{seed}"
     generate_region(region, patients=patients, seed=seed, region="50", as_of=AS_OF)
+    if without_registry:
+        (region / "extract" / "registry.csv").unlink()
     prepared = pipeline.prepare(region / "extract", region / "reference")
     assert prepared.as_of == AS_OF  # taken from the manifest
     with warehouse.connect(tmp_path / f"w{seed}.duckdb") as con:
@@ -24,13 +28,19 @@ def run_region(tmp_path, patients: int, seed: int) -> tuple[pl.DataFrame, pl.Dat
         pipeline.load_run(con, prepared, run_id)
         assert pipeline.reconciliation(con, run_id)["reconciled"].all()
         findings = pipeline.run_checks(con, run_id, prepared.as_of)
-    truth = pl.read_csv(region / "truth.csv", infer_schema=False).with_columns(
-        pl.col("mo_code").replace("", None))
+    truth = pl.read_csv(region / "truth.csv", infer_schema=False).with_columns(pl.all().fill_null(""))
+    if without_registry:  # the findings of a run without the register: v1.1 ones, v1.1 routing
+        truth = truth.filter(pl.col("registry_only") == "0").with_columns(
+            pl.col("v11_mo_code").alias("mo_code"), pl.lit("").alias("suggested_value"))
+    truth = truth.with_columns(pl.col("mo_code").replace("", None))
     return findings, truth
 
 
 def compare(findings: pl.DataFrame, truth: pl.DataFrame) -> None:
-    got = findings.select("check_code", "record_id", "mo_code")
+    if "suggested_value" not in findings.columns:
+        findings = findings.with_columns(pl.lit("").alias("suggested_value"))
+    got = findings.select("check_code", "record_id", "mo_code",
+                          pl.col("suggested_value").cast(pl.String).fill_null(""))
     missed = truth.join(got, on=["check_code", "record_id"], how="anti")
     extra = got.join(truth, on=["check_code", "record_id"], how="anti")
     per_code = []
@@ -46,6 +56,9 @@ def compare(findings: pl.DataFrame, truth: pl.DataFrame) -> None:
     routed = truth.join(got, on=["check_code", "record_id"], how="inner", suffix="_found")
     wrong = routed.filter(~pl.col("mo_code").eq_missing(pl.col("mo_code_found")))
     assert wrong.height == 0, f"routing differs for {wrong.height} findings, e.g. {wrong.head(5).rows()}"
+    wrong = routed.filter(pl.col("suggested_value").fill_null("") != pl.col("suggested_value_found"))
+    assert wrong.height == 0, (f"suggested values differ for {wrong.height} findings, e.g. "
+                               f"{wrong.select('check_code', 'record_id', 'suggested_value', 'suggested_value_found').head(5).rows()}")
 
 
 @pytest.mark.slow
@@ -53,8 +66,19 @@ def compare(findings: pl.DataFrame, truth: pl.DataFrame) -> None:
 def test_findings_equal_ground_truth(tmp_path, seed):
     findings, truth = run_region(tmp_path, patients=3_000, seed=seed)
     assert set(truth["check_code"]) == {c.code for c in catalogue.CHECKS}, "generator must inject every code"
+    assert truth.filter(pl.col("suggested_value") != "").height > 0
     assert truth.group_by("check_code").len()["len"].min() >= 5
     compare(findings, truth)
+
+
+def test_without_registry_the_v11_findings(tmp_path):
+    """The same region with registry.csv deleted: exactly the truth rows with registry_only 0,
+    routed to v11_mo_code, nothing suggested."""
+    findings, truth = run_region(tmp_path, patients=3_000, seed=2, without_registry=True)
+    assert not truth["check_code"].str.starts_with("REG.").any()
+    compare(findings, truth)
+    if "suggested_value" in findings.columns:
+        assert (findings["suggested_value"].fill_null("") == "").all()
 
 
 @pytest.mark.slow
