@@ -456,7 +456,8 @@ def policy_codes(inj: Injector) -> None:
                          4: date_text(np.full(k, d0), 1).to_numpy(), 5: "31.04." + str(ctx.D.year - 1)})
     smo = p.reg["smo_code"].to_numpy()
     setreg(p, policy_end=end, smo_code=np.where(v == 2, [ins[(ins.index(s) + 1) % len(ins)] for s in smo], smo))
-    p.pol = p.pol.with_columns(S("date_end", np.where(v == 3, iso(np.full(k, d0 - 100)), "")))
+    p.pol = p.pol.with_columns(S("date_end", np.where(v == 3, iso(np.full(k, d0 - 100)), "")),
+                               S("date_begin", np.where(v == 3, iso(np.full(k, d0 - 1000)), p.pol["date_begin"].to_numpy())))
     inj.emit_people(p)
     closed = v <= 2
     inj.expect("REG.POLICY.CLOSED", p.pol["policy_id"].to_numpy()[closed], p.mo[closed])
