@@ -66,7 +66,8 @@ def generate(
     reference_from: Optional[Path] = typer.Option(
         None, "--reference-from", help="Copy F002/F008/F010/V021 from this folder instead of synthesising them."),
     defects: bool = typer.Option(True, "--defects/--clean", help="Inject the catalogue's defects (with truth.csv)."),
-    parquet: list[str] = typer.Option([], "--parquet", help="Write this file as Parquet instead of CSV (repeatable): patients, policies, attachments, slots."),
+    parquet: list[str] = typer.Option([], "--parquet", help="Write this file as Parquet instead of CSV (repeatable): patients, policies, attachments, slots, registry."),
+    registry: bool = typer.Option(True, "--registry/--no-registry", help="Write registry.csv, the insured-persons register (catalogue v1.2), and inject the REG codes."),
 ) -> None:
     """Write a synthetic region: an extract batch, reference classifiers and the ground truth."""
     from flows.synth import generate_region
@@ -74,7 +75,7 @@ def generate(
     try:
         result = generate_region(out, patients=patients, seed=seed, region=region,
                                  as_of=_parse_as_of(as_of), reference_from=reference_from,
-                                 defects=defects, parquet=tuple(parquet))
+                                 defects=defects, parquet=tuple(parquet), registry=registry)
     except ValueError as exc:
         _fail(InputError(str(exc)))
     except Exception as exc:  # noqa: BLE001
