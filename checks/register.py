@@ -17,9 +17,11 @@ that links (all in DuckDB SQL on the run's TEMP tables, LINK_SQL below):
    name or either empty, and near birth dates. Tier 4 is blocked: (a) joins on the birth date,
    (b) on (last, first) name, so it never compares all pairs.
 
-`norm()` and `dl1()` are the SQL macros below (reading 19 of the contract); dl1 is DuckDB's
-`damerau_levenshtein` <= 1, which counts characters (a Cyrillic letter is one) and takes an
-adjacent swap as one edit. Each link is stored per run in the warehouse table `reg_links`.
+`norm_name()` (reading 19 of the contract) is one polars expression that staging applies to
+both sides (columns nl, nf, nm of stg_patients and stg_registry); `dl1()` is the SQL macro
+below: DuckDB's `damerau_levenshtein` <= 1, which counts characters (a Cyrillic letter is one)
+and takes an adjacent swap as one edit. Each link is stored per run in the warehouse table
+`reg_links`.
 
 The REG rules are SQL files like the set rules (checks/sql/REG.*.sql), run after both engines
 because two readings depend on their findings (REG.NAME.MISMATCH needs "no PAT.NAME.INVALID",
@@ -47,16 +49,29 @@ REG_RULES: dict[str, str] = {code: (SQL_DIR / f"{code}.sql").read_text(encoding=
                              for code in REG_CODES}
 
 #: The table a REG rule's `$batch` stands for, by the entity the catalogue declares.
-REG_TABLES = {"patient": "reg_patients", "policy": "stg_policies", "attachment": "stg_attachments"}
+REG_TABLES = {"patient": "stg_patients", "policy": "stg_policies", "attachment": "stg_attachments"}
 
 TIERS = {1: "enp", 2: "snils", 3: "name_birth_date", 4: "near_match"}
 
+def norm_name(expr: pl.Expr) -> pl.Expr:
+    """norm(name): Unicode upper case, Ё -> Е, every run of spaces -> one space, no space next
+    to a hyphen, no leading or trailing space. "Space" is U+0020 only: a no-break space or a
+    tab is neither collapsed nor trimmed. Latin look-alike letters are not mapped."""
+    return (expr.str.to_uppercase().str.replace_all("Ё", "Е", literal=True)
+            .str.replace_all(" {2,}", " ").str.replace_all(" ?- ?", "-")
+            .str.strip_chars(" "))
+
+
+#: The normalised name columns staging adds to stg_patients (when the run has a register) and
+#: stg_registry, from the columns as written.
+NAME_NORMS = {"nl": "last_name", "nf": "first_name", "nm": "middle_name"}
+
+
+def with_name_norms(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(**{n: norm_name(pl.col(c)) for n, c in NAME_NORMS.items()})
+
+
 MACROS = (
-    # norm(name): upper case, Ё -> Е, runs of U+0020 -> one, no space beside a hyphen, trimmed
-    # (spaces only: a no-break space or a tab is neither collapsed nor trimmed).
-    r"""CREATE OR REPLACE TEMP MACRO talon_norm(s) AS
-        trim(regexp_replace(regexp_replace(replace(upper(s), 'Ё', 'Е'), ' {2,}', ' ', 'g'),
-                            ' ?- ?', '-', 'g'), ' ')""",
     "CREATE OR REPLACE TEMP MACRO talon_dl1(a, b) AS damerau_levenshtein(a, b) <= 1",
     # YYYY-MM-DD with a four-digit year whatever the year (strftime's %Y does not pad)
     """CREATE OR REPLACE TEMP MACRO talon_iso(d) AS
@@ -73,24 +88,13 @@ MACROS = (
 LINK_SQL = (
     # the register persons, names normalised
     """CREATE OR REPLACE TEMP TABLE reg_persons AS
-       SELECT enp, last_name, first_name, middle_name,
-              talon_norm(last_name) AS nl, talon_norm(first_name) AS nf,
-              talon_norm(middle_name) AS nm, birth_date_d, sex, snils_digits, snils_valid,
-              smo_code, policy_end_d, death_date_d, attach_mo_code
-       FROM stg_registry WHERE enp_valid""",
-    # the loaded patients with what linking reads (names from the raw rows of the run)
-    """CREATE OR REPLACE TEMP TABLE reg_patients AS
-       SELECT s.patient_id, r.last_name, r.first_name, r.middle_name, r.birth_date, r.snils, r.sex,
-              talon_norm(r.last_name) AS nl, talon_norm(r.first_name) AS nf,
-              talon_norm(r.middle_name) AS nm, s.birth_date_d, s.snils_digits, s.snils_valid
-       FROM stg_patients s
-       JOIN raw_patients r ON r.run_id = $run_id AND r.patient_id = s.patient_id""",
+       SELECT * EXCLUDE (enp_valid) FROM stg_registry WHERE enp_valid""",
     # tier 1: enp of the first policy (in the contract's order) whose enp is a person's
     """CREATE OR REPLACE TEMP TABLE reg_link AS
        SELECT p.patient_id, p.enp, CAST(1 AS TINYINT) AS tier
        FROM stg_policies p
        JOIN reg_persons r ON r.enp = p.enp
-       SEMI JOIN reg_patients q ON q.patient_id = p.patient_id
+       SEMI JOIN stg_patients q ON q.patient_id = p.patient_id
        WHERE p.enp_valid
        QUALIFY row_number() OVER (PARTITION BY p.patient_id
                                   ORDER BY p.is_active DESC, p.date_begin_d DESC NULLS LAST,
@@ -98,7 +102,7 @@ LINK_SQL = (
     # tier 2: the valid SNILS of exactly one person
     """INSERT INTO reg_link
        SELECT q.patient_id, u.enp, 2
-       FROM reg_patients q
+       FROM stg_patients q
        JOIN (SELECT snils_digits, min(enp) AS enp FROM reg_persons WHERE snils_valid
              GROUP BY snils_digits HAVING count(*) = 1) u ON u.snils_digits = q.snils_digits
        ANTI JOIN reg_link l ON l.patient_id = q.patient_id
@@ -106,7 +110,7 @@ LINK_SQL = (
     # tier 3: the full name and birth date of exactly one person
     """INSERT INTO reg_link
        SELECT q.patient_id, u.enp, 3
-       FROM reg_patients q
+       FROM stg_patients q
        JOIN (SELECT nl, nf, nm, birth_date_d, min(enp) AS enp FROM reg_persons
              WHERE birth_date_d IS NOT NULL
              GROUP BY nl, nf, nm, birth_date_d HAVING count(*) = 1) u
@@ -115,7 +119,7 @@ LINK_SQL = (
     # tier 4: exactly one qualifying person, blocked by birth date (a) and by name (b)
     """INSERT INTO reg_link
        WITH rest AS (
-           SELECT q.* FROM reg_patients q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
+           SELECT q.* FROM stg_patients q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
            WHERE q.birth_date_d IS NOT NULL
        ),
        candidates AS (
@@ -206,9 +210,14 @@ def ensure_values(con: duckdb.DuckDBPyConnection) -> None:
 def link_patients(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> pl.DataFrame:
     """Stage the register (TEMP stg_registry), link the run's patients (TEMP reg_link,
     reg_values) and store the links in `reg_links`; returns the count of links per tier.
-    Needs stg_patients and stg_policies of the run on `con`."""
+    Needs stg_patients (staged with the register's columns) and stg_policies of the run on
+    `con`."""
     from checks.staging import stage_entity_chunks
 
+    staged = {r[0] for r in con.execute("DESCRIBE stg_patients").fetchall()}
+    if not set(NAME_NORMS) <= staged:
+        raise RuntimeError("stg_patients was staged without the register's columns "
+                           "(row_rules.stage_and_check(..., register=True))")
     for _ in stage_entity_chunks(con, run_id, REGISTRY.name, as_of):
         pass  # the frames are not needed: every REG rule is SQL
     install_macros(con)

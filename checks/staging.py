@@ -75,9 +75,11 @@ def stage_slots(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
 
 
 def stage_registry(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
-    """The insured-persons register (catalogue v1.2): dates, ENP and SNILS validity. Names stay
-    as written; checks/register.py normalises both sides with one SQL macro."""
-    return raw.with_columns(
+    """The insured-persons register (catalogue v1.2): dates, ENP and SNILS validity, and the
+    normalised names (checks/register.py norm_name, the same expression as for patients)."""
+    from checks.register import with_name_norms
+
+    return with_name_norms(raw).with_columns(
         enp_valid=enp_valid(pl.col("enp")).fill_null(False),
         birth_date_d=parse_date(pl.col("birth_date")),
         policy_end_d=parse_date(pl.col("policy_end")),
@@ -115,9 +117,15 @@ STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
                  "specialty_code", "slot_start", "slot_end", "status", "patient_id",
                  "updated_at", "start_ts", "end_ts", "updated_ts", "doctor_snils_valid",
                  "time_valid", "is_future"),
-    REGISTRY.name: ("enp", "enp_valid", "last_name", "first_name", "middle_name", "birth_date_d",
-                    "sex", "snils_digits", "snils_valid", "smo_code", "policy_end_d",
-                    "death_date_d", "attach_mo_code"),
+    REGISTRY.name: ("enp", "enp_valid", "last_name", "first_name", "middle_name", "nl", "nf",
+                    "nm", "birth_date_d", "sex", "snils_digits", "snils_valid", "smo_code",
+                    "policy_end_d", "death_date_d", "attach_mo_code"),
+}
+#: What stg_patients keeps besides, when the run has a register: what linking and the REG
+#: rules read (names as written and normalised, sex, the texts a finding shows).
+REGISTER_COLUMNS: dict[str, tuple[str, ...]] = {
+    PATIENTS.name: ("last_name", "first_name", "middle_name", "nl", "nf", "nm", "birth_date",
+                    "sex"),
 }
 STAGING_TABLES: tuple[str, ...] = tuple(f"stg_{e}" for e in _STAGERS)
 CURRENT_TABLES = ("cur_mo", "cur_smo", "cur_f008", "cur_f010")
@@ -176,13 +184,21 @@ _BATCH_ROWS = 1_000_000
 
 
 def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str,
-                        as_of: datetime, chunk_rows: int | None = None):
+                        as_of: datetime, chunk_rows: int | None = None,
+                        register: bool = False):
     """Type one raw table of the run chunk by chunk (CHUNK_ROWS rows, or `chunk_rows`): yields
     each typed chunk after adding it to the TEMP table stg_<entity> (which replaces the
     previous run's). Typing and the row rules look at one row at a time, so chunk by chunk
     they find exactly what they find on the whole table; only one chunk is in memory at once.
-    The raw rows stream through a cursor (its own connection), since `con` writes meanwhile."""
+    The raw rows stream through a cursor (its own connection), since `con` writes meanwhile.
+    With `register` (the run has an insured-persons register) the table also keeps
+    REGISTER_COLUMNS, and patients get their normalised names."""
+    from checks.register import with_name_norms
+
     spec, stage = _STAGERS[entity]
+    if register and entity == PATIENTS.name:
+        stage = _then(stage, with_name_norms)
+    columns = STAGED_COLUMNS[entity] + (REGISTER_COLUMNS.get(entity, ()) if register else ())
     chunk_rows = chunk_rows or CHUNK_ROWS
     cols = ", ".join(("run_id", "line_no") + spec.columns)
     reader = con.cursor()
@@ -196,16 +212,19 @@ def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str
             if chunk is None:
                 break
             frame = stage(chunk, as_of)
-            write_temp_table(con, f"stg_{entity}", frame.select(STAGED_COLUMNS[entity]),
-                             append=created)
+            write_temp_table(con, f"stg_{entity}", frame.select(columns), append=created)
             created = True
             yield frame
         if not created:  # no row: an empty table with the staged columns all the same
             empty = stage(read_raw(con, spec, run_id).clear(), as_of)
-            write_temp_table(con, f"stg_{entity}", empty.select(STAGED_COLUMNS[entity]))
+            write_temp_table(con, f"stg_{entity}", empty.select(columns))
             yield empty
     finally:
         reader.close()
+
+
+def _then(stage, after):
+    return lambda raw, as_of: after(stage(raw, as_of))
 
 
 def _next_chunk(batches, rows: int) -> pl.DataFrame | None:

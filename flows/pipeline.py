@@ -290,7 +290,9 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     progress.describe("Classifiers on D")
     f008_codes = staging.build_current_reference(con, run_id, as_of.date())
     progress.step("Staging and row-level checks (pandera)")
-    row_found = row_rules.stage_and_check(con, run_id, as_of, f008_codes)
+    with_register = register.has_registry(con, run_id)
+    row_found = row_rules.stage_and_check(con, run_id, as_of, f008_codes,
+                                          register=with_register)
     progress.step("Set-level checks (SQL)")
     set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
     progress.step("Register reconciliation (SQL)")

@@ -1,5 +1,5 @@
 -- REG.PERSON.NOT_FOUND: a loaded patient that no tier links to a register person
--- ($batch: reg_patients, see checks/register.py).
+-- ($batch: stg_patients staged with the register's columns, see checks/register.py).
 SELECT 'REG.PERSON.NOT_FOUND' AS check_code, p.patient_id AS record_id,
        'last_name, first_name, middle_name' AS field,
        concat_ws(' ', p.last_name, p.first_name, NULLIF(p.middle_name, '')) AS value,

@@ -305,7 +305,8 @@ def _talon_child(args, work: Path) -> dict:
     with stage("staging_row_rules") as info:  # interleaved: one entity's frame alive at a time
         f008 = staging.build_current_reference(con, run_id, as_of.date())
         split: dict[str, float] = {}
-        row_found = row_rules.stage_and_check(con, run_id, as_of, f008, split)
+        row_found = row_rules.stage_and_check(con, run_id, as_of, f008, split,
+                                              register=register.has_registry(con, run_id))
         info["split"] = {k: round(v, 3) for k, v in split.items()}
     with stage("set_rules"):
         set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours,
