@@ -51,7 +51,8 @@ def test_run_writes_findings_and_ledger(prefect_server, region, tmp_path):
     assert (out / "latest").is_symlink() and (out / "findings.csv").exists()
     findings = pl.read_csv(out / "findings.csv", infer_schema=False)
     assert findings.columns == ["run_id", "check_code", "severity", "entity", "record_id",
-                                "mo_code", "field", "value_masked", "message", "fix"]
+                                "mo_code", "field", "value_masked", "suggested_masked",
+                                "message", "fix"]
     truth = pl.read_csv(region / "truth.csv", infer_schema=False)
     assert findings.height == truth.height
     [(run_id, status)] = _runs(db)
