@@ -187,7 +187,8 @@ def extra_persons(world: World, rng: np.random.Generator, m: int, enp: pl.Series
     attach = np.where(w < 0.8, np.asarray(mos.clean, dtype=object)[rng.integers(0, len(mos.clean), m)],
                       np.where(w < 0.95, "", np.asarray(pool, dtype=object)[rng.integers(0, len(pool), m)]))
     birth_text = date_text(birth, style)
-    odd = rng.random(m) < 0.01  # a register birth date that does not parse
+    odd = rng.random(m) < 0.01  # a register birth date that does not parse (at least one)
+    odd[:1] = True
     birth_text = birth_text.zip_with(pl.Series(~odd), pl.Series(np.where(rng.random(m) < 0.5, "00.00.", "1.1.")
                                                                 .astype(object) + (1930 + birth % 60).astype(str)))
     return pl.DataFrame({
