@@ -1,14 +1,30 @@
 """`talon send`: e-mail each clinic its own fix list of a published run.
 
-One message per clinic with findings, to the e-mail address F003 of that run gives for the clinic,
-with that clinic's XLSX attached and nothing else: a list never goes to any other address. A
-clinic without a usable address is reported, and the data steward gets a notice naming it; the
-steward also receives the unassigned list. Messages go over SMTP (standard library: optional
-STARTTLS and login) or, with `--dry-run DIR`, are written as `DIR/<stem>.eml`.
+One message per clinic with open findings, to the e-mail address F003 of that run gives for the
+clinic, with that clinic's XLSX attached and nothing else: a list never goes to any other
+address. A clinic without a usable address is reported, and the data steward gets a notice
+naming it; the steward also receives the unassigned list. Messages go over SMTP (standard
+library: optional STARTTLS and login) or, with `--dry-run DIR`, are written as `DIR/<stem>.eml`.
 
-The SMTP password is taken from `--password` or TALON_SMTP_PASSWORD and is never printed: every
-message shown is scrubbed of it. Exit codes: 0 all sent (clinics without an address are listed,
-not failures), 2 bad input, 5 some messages could not be sent (the others were).
+Who gets a message ("all clear" is told once, so silence after it means "still nothing"):
+- every clinic with open findings in this run: its fix list and the counts;
+- every clinic of the run's F003 that is known and not excluded on the run's date, had open
+  findings in the previous run (the lifecycle's previous completed run, checks/lifecycle.py)
+  and has none now: an "all clear" message that thanks it and says its previous findings were
+  fixed or answered "not an error", with its (empty) list attached when the run folder has one;
+- nobody else: a clinic that never had a finding, or already got its "all clear" and still has
+  nothing, gets no mail (a region has hundreds of clinics; a nightly "nothing found" to each
+  would teach them to ignore Talon's mail).
+A finding is open unless it is waived (`findings.waiver_id IS NOT NULL`; a warehouse without
+that column has no waivers): waived findings are not counted in any message, in this run or in
+the previous one. A run with nothing to send sends nothing and exits 0.
+
+`--starttls` verifies the server's certificate and host name against the system's CAs, or only
+against the CA certificates of `--smtp-ca FILE` (PEM) when given. The SMTP password is taken
+from `--password` or TALON_SMTP_PASSWORD and is never printed: every message shown is scrubbed
+of it. Exit codes: 0 all sent (clinics without an address are listed, not failures), 2 bad
+input (a missing, unreadable or non-PEM `--smtp-ca` too), 5 some messages could not be sent (the
+others were; an untrusted server certificate fails them all).
 """
 from __future__ import annotations
 
@@ -134,11 +150,13 @@ class Clinic:
     mo_code: str | None
     stem: str
     name: str
-    xlsx: Path
+    xlsx: Path | None  # None: an all-clear clinic whose list the run folder does not have
     counts: dict[str, int]
-    new: int | None  # its findings absent from the previous run; None: no previous run
-    fixed: int | None  # its findings of the previous run absent now; None: no previous run
+    new: int | None  # its open findings absent from the previous run; None: no previous run
+    fixed: int | None  # its open findings of the previous run absent now; None: no previous run
     e_mail: str | None = None
+    waived: int = 0  # its findings of this run answered "not an error" (not counted above)
+    all_clear: bool = False  # open findings in the previous run, none now
 
 
 @dataclass
@@ -146,7 +164,7 @@ class RunData:
     run_id: str
     as_of: datetime
     folder: Path
-    clinics: list[Clinic]  # by mo_code
+    clinics: list[Clinic]  # by mo_code, all-clear ones among them
     unassigned: Clinic | None
     previous_run: str | None
 
@@ -154,24 +172,56 @@ class RunData:
 _EMAIL_SQL = """
     SELECT mcod, FIRST(e_mail ORDER BY d_begin DESC NULLS LAST, d_end DESC NULLS FIRST, name)
     FROM ref_f003 WHERE run_id = ? AND mcod IS NOT NULL GROUP BY mcod"""
-def _changes(con: duckdb.DuckDBPyConnection, run_id: str,
-             findings: pl.DataFrame) -> tuple[dict, dict, str | None]:
-    """Per clinic: findings absent from the previous run (new or reopened), and findings of the
-    previous run absent now (fixed), as the lifecycle of checks/lifecycle.py defines them."""
+#: Known and not excluded on D, with the rule of checks/staging.py (cur_mo.excluded): excluded
+#: = every inclusion period ended before D; a member without periods is not excluded.
+_CURRENT_MO_SQL = """
+    SELECT mcod FROM ref_f003 WHERE run_id = $run_id AND mcod IS NOT NULL GROUP BY mcod
+    HAVING NOT COALESCE(BOOL_AND(d_end IS NOT NULL AND d_end < $d)
+                        FILTER (WHERE d_begin IS NOT NULL OR d_end IS NOT NULL), TRUE)"""
+_KEY = ["check_code", "entity", "record_id"]
+_KEY_SCHEMA = {k: pl.String for k in _KEY}
+
+
+def has_waivers(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse's findings carry `waiver_id` (added with the waivers of issue 13)."""
+    return any(row[0] == "waiver_id" for row in con.execute("DESCRIBE findings").fetchall())
+
+
+def waived_keys(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """(check_code, entity, record_id) of the run's waived findings (none without the column)."""
+    if not has_waivers(con):
+        return pl.DataFrame(schema=_KEY_SCHEMA)
+    rows = con.execute("SELECT DISTINCT check_code, entity, record_id FROM findings "
+                       "WHERE run_id = ? AND waiver_id IS NOT NULL", [run_id]).fetchall()
+    return pl.DataFrame(rows, schema=_KEY_SCHEMA, orient="row")
+
+
+def _changes(con: duckdb.DuckDBPyConnection, run_id: str, findings: pl.DataFrame
+             ) -> tuple[dict, dict, set[str], str | None]:
+    """Per clinic: open findings absent from the previous run (new or reopened), open findings
+    of the previous run absent now (fixed), as the lifecycle of checks/lifecycle.py defines them,
+    and the clinics with open findings in the previous run. `findings`: this run's open ones."""
     from checks import lifecycle
 
     previous_run = lifecycle.previous_run(con, run_id)
     if previous_run is None:
-        return {}, {}, None
-    key = ["check_code", "entity", "record_id"]
+        return {}, {}, set(), None
     fresh = lifecycle.finding_status(con, run_id).filter(pl.col("status") != "open")
-    new = findings.join(fresh, on=key, how="semi").group_by("mo_code").len()
-    fixed = lifecycle.fixed_findings(con, run_id).group_by("mo_code").len()
-    return dict(new.iter_rows()), dict(fixed.iter_rows()), previous_run
+    new = findings.join(fresh, on=_KEY, how="semi").group_by("mo_code").len()
+    fixed = (lifecycle.fixed_findings(con, run_id)
+             .join(waived_keys(con, previous_run), on=_KEY, how="anti")
+             .group_by("mo_code").len())
+    open_sql = " AND waiver_id IS NULL" if has_waivers(con) else ""
+    had = {row[0] for row in con.execute(
+        f"SELECT DISTINCT mo_code FROM findings WHERE run_id = ? AND mo_code IS NOT NULL{open_sql}",
+        [previous_run]).fetchall()}
+    return dict(new.iter_rows()), dict(fixed.iter_rows()), had, previous_run
 
 
 def load_run_data(con: duckdb.DuckDBPyConnection, where: RunFolder) -> RunData:
-    """Everything the messages say, read from the warehouse, and each list's file in the folder."""
+    """Everything the messages say, read from the warehouse, and each list's file in the folder:
+    the clinics with open findings, the all-clear clinics (see the module's docstring) and the
+    unassigned list."""
     from reports import data
     from reports.clinic import clinic_stems
 
@@ -179,23 +229,36 @@ def load_run_data(con: duckdb.DuckDBPyConnection, where: RunFolder) -> RunData:
         run = data.load_run(con, where.run_id)
     except ValueError as exc:
         raise InputError(str(exc), file=str(where.folder)) from None
-    findings = data.load_findings(con, where.run_id)
-    if findings.is_empty():
-        raise InputError(f"run {where.run_id} has no findings, so no fix lists to send",
-                         file=str(where.folder))
     clinics_dir = where.folder / "clinics"
     if not clinics_dir.is_dir():
         raise InputError("this run has no fix lists (no clinics folder)", file=str(clinics_dir))
+    every = data.load_findings(con, where.run_id)
+    waived = every.join(waived_keys(con, where.run_id), on=_KEY, how="semi")
+    findings = every.join(waived, on=_KEY, how="anti")
+    waived_by = dict(waived.group_by("mo_code").len().iter_rows())
     names = data.clinic_names(con, where.run_id)
     emails = dict(con.execute(_EMAIL_SQL, [where.run_id]).fetchall())
-    new, fixed, previous_run = _changes(con, where.run_id, findings)
-    parts = findings.partition_by("mo_code", as_dict=True)
-    stems = clinic_stems([key[0] for key in parts])
-    lists = {mo: Clinic(mo, stems[mo], names.get(mo, "") if mo is not None else "",
-                        clinics_dir / f"{stems[mo]}.xlsx", data.summary(frame),
-                        new.get(mo, 0) if previous_run else None,
-                        fixed.get(mo, 0) if previous_run else None, emails.get(mo))
-             for (mo,), frame in parts.items()}
+    new, fixed, had, previous_run = _changes(con, where.run_id, findings)
+    parts = {mo: frame for (mo,), frame in
+             findings.partition_by("mo_code", as_dict=True).items()}
+    current = {row[0] for row in con.execute(
+        _CURRENT_MO_SQL, {"run_id": where.run_id, "d": run.as_of.date()}).fetchall()}
+    clear = sorted((had & current) - set(parts))
+    stems = clinic_stems([*parts, *clear])
+    empty = data.summary(findings.clear())
+
+    def clinic(mo: str | None, frame: pl.DataFrame | None) -> Clinic:
+        path = clinics_dir / f"{stems[mo]}.xlsx"
+        if frame is None and not path.is_file():
+            path = None  # all clear, and the run folder has no list to attach: the text says so
+        return Clinic(mo, stems[mo], names.get(mo, "") if mo is not None else "", path,
+                      data.summary(frame) if frame is not None else dict(empty),
+                      new.get(mo, 0) if previous_run else None,
+                      fixed.get(mo, 0) if previous_run else None, emails.get(mo),
+                      waived_by.get(mo, 0), all_clear=frame is None)
+
+    lists = {mo: clinic(mo, frame) for mo, frame in parts.items()}
+    lists |= {mo: clinic(mo, None) for mo in clear}
     unassigned = lists.pop(None, None)
     return RunData(where.run_id, run.as_of, where.folder,
                    [lists[k] for k in sorted(lists)], unassigned, previous_run)
@@ -224,13 +287,30 @@ _TEXTS = {
         "blockers": "Блокирующих замечаний", "warnings": "Предупреждений",
         "patients": "Затронуто пациентов", "new": "Новых с прошлого запуска",
         "fixed": "Исправлено с прошлого запуска",
+        "waived": "Снято по ответу МО («не ошибка»)",
+        "subject_clear": "Talon: замечаний нет — МО {code} на {date}",
+        "clear_intro": "Talon, ночная проверка данных для онлайн-записи к врачу, больше не "
+                       "находит открытых замечаний в данных вашей медицинской организации: все "
+                       "замечания прошлого списка исправлены или сняты по вашему ответу "
+                       "(«не ошибка»). Спасибо за работу!",
+        "clear_file": "Во вложении ({file}) список этого запуска: исправлять в нём нечего.",
+        "clear_no_file": "Файл списка к письму не приложен: исправлять нечего.",
+        "clear_quiet": "Пока в ваших данных нет новых замечаний, писем от Talon не будет: "
+                       "отсутствие письма значит, что замечаний по-прежнему нет. Если они "
+                       "появятся, придёт новый список.",
+        "questions_clear": "Вопросы направляйте администратору данных: {steward} (ответ на "
+                           "это письмо придёт ему).",
         "todo": "Что сделать:\n"
                 "1. Откройте приложенный файл {file}: на первом листе сводка, на остальных "
                 "по строке на каждую ошибку, с текущим значением и подсказкой, как исправить.\n"
                 "2. Исправьте в своей информационной системе сначала блокирующие замечания: "
                 "из-за них пациенты не могут записаться к врачу онлайн. Затем предупреждения.\n"
                 "3. Исправления попадут в следующую ночную выгрузку; Talon проверит их снова "
-                "и пришлёт новый список.",
+                "и пришлёт новый список.\n"
+                "4. Если замечание — не ошибка (например, у иностранного гражданина нет СНИЛС), "
+                "впишите причину в столбец «Ответ МО: не ошибка — причина» этого файла и "
+                "пришлите файл ответом на это письмо: принятый ответ снимает замечание со "
+                "следующего запуска.",
         "questions": "Вопросы по списку направляйте администратору данных: {steward} "
                      "(ответ на это письмо придёт ему).",
         "auto": "Письмо сформировано автоматически.",
@@ -240,6 +320,7 @@ _TEXTS = {
         "notice_intro": "Списки исправлений этих медицинских организаций НЕ отправлены: в "
                         "справочнике F003 запуска {run} у них нет пригодного адреса электронной "
                         "почты (поле e_mail).",
+        "clear_mark": "замечаний нет, письмо «всё исправлено»",
         "missing": "адрес не указан", "invalid": "непригодный адрес «{value}»",
         "notice_todo": "Исправьте адрес в F003 или передайте списки иначе: файлы лежат в {dir}.",
     },
@@ -256,13 +337,29 @@ _TEXTS = {
         "blockers": "Blockers", "warnings": "Warnings",
         "patients": "Patients affected", "new": "New since the last run",
         "fixed": "Fixed since the last run",
+        "waived": "Answered \"not an error\" by the clinic",
+        "subject_clear": "Talon: all clear for MO {code} as of {date}",
+        "clear_intro": "Talon, the nightly data check for online booking, no longer finds "
+                       "open defects in your clinic's data: every finding of your previous list "
+                       "was fixed or answered \"not an error\". Thank you!",
+        "clear_file": "Attached ({file}): this run's list, with nothing to fix.",
+        "clear_no_file": "No list is attached: there is nothing to fix.",
+        "clear_quiet": "While your data has no new findings, Talon sends you no more messages: "
+                       "no message means still nothing to fix. If new findings appear, a new "
+                       "list follows.",
+        "questions_clear": "Questions: the data steward, {steward} (replies to this message go "
+                           "there).",
         "todo": "What to do:\n"
                 "1. Open the attached file {file}: the first sheet is a summary, the others have "
                 "one row per defect with its current value and how to fix it.\n"
                 "2. Fix the blockers first in your information system: they stop patients "
                 "booking a doctor online. Then the warnings.\n"
                 "3. Your fixes reach Talon with the next nightly extract; it checks them again "
-                "and sends a new list.",
+                "and sends a new list.\n"
+                "4. If a finding is not an error (say, a foreign citizen has no SNILS), write "
+                "why in the column \"Clinic's answer: not an error — reason\" of the file and "
+                "send the file back as a reply to this message: an accepted answer takes the "
+                "finding off the next run's list.",
         "questions": "Questions about the list: the data steward, {steward} (replies to this "
                      "message go there).",
         "auto": "This message was generated automatically.",
@@ -270,6 +367,7 @@ _TEXTS = {
                             "\"Reason\" says why.",
         "notice_intro": "The fix lists of these clinics were NOT sent: F003 of run {run} has no "
                         "usable e-mail address for them (field e_mail).",
+        "clear_mark": "all clear: the thank-you message",
         "missing": "no address", "invalid": "unusable address \"{value}\"",
         "notice_todo": "Correct the address in F003 or deliver the lists another way: the files "
                        "are in {dir}.",
@@ -291,6 +389,7 @@ class Outgoing:
     new: int | None = None
     status: str = "pending"  # pending | sent | written | failed | no_address
     detail: str = ""
+    all_clear: bool = False
 
 
 def _header_address(addr: str, display: str = "") -> Address:
@@ -324,6 +423,8 @@ def _counts_lines(t: dict, c: Clinic) -> list[str]:
              f"{t['patients']}: {c.counts['patients_affected']}"]
     if c.new is not None:
         lines += [f"{t['new']}: {c.new}", f"{t['fixed']}: {c.fixed}"]
+    if c.waived:
+        lines.append(f"{t['waived']}: {c.waived}")
     return lines
 
 
@@ -332,8 +433,9 @@ def _header_lines(t: dict, run: RunData) -> list[str]:
 
 
 def build_outbox(run: RunData, *, sender: str, steward: str, lang: str = "ru") -> list[Outgoing]:
-    """Every message of the run: one per clinic with an address, the unassigned list, and the
-    notice naming clinics without an address. Reads each list's file; builds, sends nothing."""
+    """Every message of the run: one per clinic with an address (its fix list, or its "all
+    clear"), the unassigned list, and the notice naming clinics without an address. Reads each
+    list's file; builds, sends nothing."""
     t = _TEXTS[lang]
     date, iso = f"{run.as_of:{t['date']}}", f"{run.as_of:%Y-%m-%d}"
     outbox: list[Outgoing] = []
@@ -343,19 +445,29 @@ def build_outbox(run: RunData, *, sender: str, steward: str, lang: str = "ru") -
         if problem:
             lacking.append((c, problem))
             outbox.append(Outgoing("clinic", c.stem, c.mo_code, c.name, [], None, c.counts, c.new,
-                                   "no_address", t[problem].format(value=one_line(c.e_mail, 80))))
+                                   "no_address", t[problem].format(value=one_line(c.e_mail, 80)),
+                                   all_clear=c.all_clear))
             continue
         filename = t["file"].format(stem=c.stem, iso=iso)
-        body = "\n".join([t["hello"], "", t["clinic_intro"], "",
-                          f"{t['mo']}: {one_line(c.mo_code)} — {one_line(c.name, 300)}",
-                          *_header_lines(t, run), "", *_counts_lines(t, c), "",
-                          t["todo"].format(file=filename), "",
-                          t["questions"].format(steward=steward), "", t["auto"], ""])
-        msg = _base_message(sender, recipients, t["subject_clinic"].format(
-            code=c.mo_code, date=date), body, reply_to=steward)
+        mo_line = f"{t['mo']}: {one_line(c.mo_code)} — {one_line(c.name, 300)}"
+        if c.all_clear:
+            attached = t["clear_file" if c.xlsx else "clear_no_file"].format(file=filename)
+            body = "\n".join([t["hello"], "", t["clear_intro"], "", mo_line,
+                              *_header_lines(t, run), "", *_counts_lines(t, c), "", attached,
+                              "", t["clear_quiet"], "",
+                              t["questions_clear"].format(steward=steward), "", t["auto"], ""])
+            subject = t["subject_clear"].format(code=c.mo_code, date=date)
+        else:
+            body = "\n".join([t["hello"], "", t["clinic_intro"], "", mo_line,
+                              *_header_lines(t, run), "", *_counts_lines(t, c), "",
+                              t["todo"].format(file=filename), "",
+                              t["questions"].format(steward=steward), "", t["auto"], ""])
+            subject = t["subject_clinic"].format(code=c.mo_code, date=date)
+        msg = _base_message(sender, recipients, subject, body, reply_to=steward)
         outbox.append(Outgoing("clinic", c.stem, c.mo_code, c.name, recipients, msg, c.counts,
-                               c.new))
-        _attach_or_fail(outbox[-1], c.xlsx, filename)
+                               c.new, all_clear=c.all_clear))
+        if c.xlsx is not None:
+            _attach_or_fail(outbox[-1], c.xlsx, filename)
     if run.unassigned is not None:
         c = run.unassigned
         filename = t["file"].format(stem=c.stem, iso=iso)
@@ -366,7 +478,8 @@ def build_outbox(run: RunData, *, sender: str, steward: str, lang: str = "ru") -
         _attach_or_fail(outbox[-1], c.xlsx, filename)
     if lacking:
         rows = [f"- {one_line(c.mo_code)} — {one_line(c.name, 200)}: "
-                f"{t[p].format(value=one_line(c.e_mail, 80))}" for c, p in lacking]
+                f"{t[p].format(value=one_line(c.e_mail, 80))}"
+                + (f" ({t['clear_mark']})" if c.all_clear else "") for c, p in lacking]
         body = "\n".join([t["hello"], "", t["notice_intro"].format(run=run.run_id), "", *rows, "",
                           t["notice_todo"].format(dir=run.folder / "clinics"), "", t["auto"], ""])
         msg = _base_message(sender, [steward], t["subject_notice"].format(date=date), body)
@@ -410,6 +523,38 @@ class SmtpSettings:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    ca_file: str | None = None  # --smtp-ca: the only CAs trusted for STARTTLS
+    tls: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The STARTTLS context: certificate and host name verified, against the system's CAs or,
+    with `ca_file` (PEM), only against the CA certificates in it. A missing, unreadable or
+    non-PEM file is an InputError (exit 2) before anything is sent."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    where = str(ca_file)
+    if not Path(ca_file).is_file():
+        raise InputError("--smtp-ca: no such file" if not Path(ca_file).exists()
+                         else "--smtp-ca: not a file", file=where)
+    try:
+        content = Path(ca_file).read_bytes()
+    except OSError as exc:
+        raise InputError(f"--smtp-ca: cannot read the file ({exc.strerror or exc})",
+                         file=where) from None
+    if b"-----BEGIN CERTIFICATE-----" not in content:
+        raise InputError("--smtp-ca: not a PEM certificate file (no \"-----BEGIN CERTIFICATE-----\" "
+                         "block; convert DER with `openssl x509 -inform der -in CA.cer -out CA.pem`)",
+                         file=where)
+    try:
+        return ssl.create_default_context(cafile=where)
+    except (ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or one_line(str(exc), 200)
+        raise InputError(f"--smtp-ca: the PEM certificates cannot be loaded ({reason})",
+                         file=where) from None
+    except OSError as exc:
+        raise InputError(f"--smtp-ca: cannot read the file ({exc.strerror or exc})",
+                         file=where) from None
 
 
 class _Fatal(Exception):
@@ -433,7 +578,7 @@ def _open(s: SmtpSettings) -> smtplib.SMTP:
         if s.starttls:
             if not smtp.has_extn("starttls"):
                 raise _Fatal(f"SMTP server {where} does not offer STARTTLS (--starttls given)")
-            smtp.starttls(context=ssl.create_default_context())
+            _starttls(smtp, s, where)
             smtp.ehlo()
         if s.user:
             if not smtp.has_extn("auth"):
@@ -450,6 +595,28 @@ def _open(s: SmtpSettings) -> smtplib.SMTP:
         _close(smtp)
         raise _Fatal(f"SMTP session with {where} failed: {one_line(str(exc), 200)}") from None
     return smtp
+
+
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH / _IP_ADDRESS_MISMATCH: the certificate names another host.
+_NAME_MISMATCH = (62, 64)
+
+
+def _starttls(smtp: smtplib.SMTP, s: SmtpSettings, where: str) -> None:
+    try:
+        smtp.starttls(context=s.tls or tls_context(None))
+    except ssl.SSLCertVerificationError as exc:
+        reason = one_line(exc.verify_message or exc.reason or str(exc), 200)
+        if exc.verify_code in _NAME_MISMATCH:
+            hint = f"the certificate does not name {s.host}; connect with a name it has"
+        elif s.ca_file:
+            hint = f"the certificate is not signed by a CA of --smtp-ca {one_line(s.ca_file, 200)}"
+        else:
+            hint = "give the CA that signed it with --smtp-ca FILE (PEM)"
+        raise _Fatal(f"the TLS certificate of SMTP server {where} is not trusted: {reason} "
+                     f"({hint}); nothing was sent") from None
+    except ssl.SSLError as exc:
+        raise _Fatal(f"STARTTLS with SMTP server {where} failed: "
+                     f"{one_line(exc.reason or str(exc), 200)}") from None
 
 
 def _close(smtp: smtplib.SMTP | None) -> None:
@@ -528,6 +695,7 @@ def _print_summary(outbox: list[Outgoing], password: str | None, dry_run: bool) 
     for item in outbox:
         c = item.counts
         mo = one_line(item.mo_code) if item.kind == "clinic" else f"({item.kind})"
+        mo += " (all clear)" if item.all_clear else ""
         table.add_row(Text(mo), Text(", ".join(item.recipients) or "-"),
                       *(str(c[k]) if c else "" for k in ("blockers", "warnings", "patients_affected")),
                       "" if item.new is None else str(item.new),
@@ -541,7 +709,8 @@ def send_command(
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Output root of `talon run` (the run folder is OUT/latest unless --run)."),
     run: Optional[str] = typer.Option(None, "--run", help="Send this run's lists (run id or <date>_<run_id> folder name)."),
     smtp: Optional[str] = typer.Option(None, "--smtp", help="SMTP server host:port (required unless --dry-run)."),
-    starttls: bool = typer.Option(False, "--starttls/--no-starttls", help="Upgrade the SMTP session with STARTTLS (certificate verified)."),
+    starttls: bool = typer.Option(False, "--starttls/--no-starttls", help="Upgrade the SMTP session with STARTTLS (certificate and host name verified)."),
+    smtp_ca: Optional[Path] = typer.Option(None, "--smtp-ca", help="PEM file of the CA certificate(s) to trust for --starttls instead of the system's (e.g. the hospital network's own CA)."),
     user: Optional[str] = typer.Option(None, "--user", help="SMTP login name (login only when given)."),
     password: Optional[str] = typer.Option(
         None, "--password", envvar=PASSWORD_ENV, show_envvar=True, show_default=False,
@@ -556,7 +725,7 @@ def send_command(
     fatal = None
     try:
         outbox, settings = _prepare(warehouse, out, run, smtp, starttls, user, password, sender,
-                                    steward, dry_run, lang.value, timeout)
+                                    steward, dry_run, lang.value, timeout, smtp_ca)
         if settings is not None:
             if not settings.starttls and settings.user:
                 err.print("warning: logging in without --starttls sends the password unencrypted",
@@ -575,7 +744,7 @@ def send_command(
 
 def _prepare(warehouse: Path, out: Path, run: str | None, smtp: str | None, starttls: bool,
              user: str | None, password: str | None, sender: str, steward: str,
-             dry_run: Path | None, lang: str, timeout: float
+             dry_run: Path | None, lang: str, timeout: float, smtp_ca: Path | None = None
              ) -> tuple[list[Outgoing], SmtpSettings | None]:
     """Validate the options, read the run and build (dry run: also write) every message."""
     from flows.warehouse import connect
@@ -585,6 +754,9 @@ def _prepare(warehouse: Path, out: Path, run: str | None, smtp: str | None, star
             raise InputError(f"{flag} must be a plain address like name@example.ru, "
                              f"got {one_line(addr)!r}")
     settings = None
+    if smtp_ca is not None and not starttls:
+        raise InputError("--smtp-ca is for --starttls: give both, or neither")
+    context = tls_context(smtp_ca) if starttls else None
     if smtp:
         host, port = parse_smtp(smtp)
     if dry_run is None:
@@ -593,7 +765,7 @@ def _prepare(warehouse: Path, out: Path, run: str | None, smtp: str | None, star
         if user and not password:
             raise InputError(f"--user given without a password (--password or {PASSWORD_ENV})")
         settings = SmtpSettings(host, port, starttls, user or None, password if user else None,
-                                timeout)
+                                timeout, str(smtp_ca) if smtp_ca is not None else None, context)
     where = resolve_run(out, run)
     if not Path(warehouse).is_file():
         raise InputError("no warehouse here", file=str(warehouse))
@@ -618,9 +790,13 @@ def _report(outbox: list[Outgoing], password: str | None, dry_run: Path | None,
     failed = [item for item in outbox if item.status == "failed"]
     lacking = [item for item in outbox if item.status == "no_address"]
     verb = f"written to {dry_run}" if dry_run is not None else "sent"
-    console.print(Text(f"{done} message(s) {verb}; {len(lacking)} clinic(s) without a usable "
-                       f"e-mail in F003 (named in the steward's notice); {len(failed)} failed."),
-                  soft_wrap=True)
+    clear = sum(item.all_clear and item.status in ("sent", "written") for item in outbox)
+    console.print(Text(f"{done} message(s) {verb} ({clear} all clear); {len(lacking)} clinic(s) "
+                       f"without a usable e-mail in F003 (named in the steward's notice); "
+                       f"{len(failed)} failed."), soft_wrap=True)
+    if not outbox:
+        console.print(Text("nothing to send: no open findings in this run, and no clinic had "
+                           "open findings in the previous one"), soft_wrap=True)
     for item in lacking:
         console.print(Text(f"no address: MO {one_line(item.mo_code)}: {item.detail}"),
                       soft_wrap=True)
