@@ -798,7 +798,8 @@ def _report(outbox: list[Outgoing], password: str | None, dry_run: Path | None,
         console.print(Text("nothing to send: no open findings in this run, and no clinic had "
                            "open findings in the previous one"), soft_wrap=True)
     for item in lacking:
-        console.print(Text(f"no address: MO {one_line(item.mo_code)}: {item.detail}"),
+        mark = " (all clear)" if item.all_clear else ""
+        console.print(Text(f"no address: MO {one_line(item.mo_code)}{mark}: {item.detail}"),
                       soft_wrap=True)
     for item in failed:
         who = f"MO {one_line(item.mo_code)}" if item.kind == "clinic" else f"steward ({item.kind})"
