@@ -613,7 +613,7 @@ def _starttls(smtp: smtplib.SMTP, s: SmtpSettings, where: str) -> None:
         else:
             hint = "give the CA that signed it with --smtp-ca FILE (PEM)"
         raise _Fatal(f"the TLS certificate of SMTP server {where} is not trusted: {reason} "
-                     f"({hint}); nothing was sent") from None
+                     f"({hint})") from None
     except ssl.SSLError as exc:
         raise _Fatal(f"STARTTLS with SMTP server {where} failed: "
                      f"{one_line(exc.reason or str(exc), 200)}") from None
