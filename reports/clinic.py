@@ -1,11 +1,44 @@
-"""Clinic fix lists: `OUT/clinics/<mo_code>.xlsx`, `.csv`, `.html` per clinic with findings, and
+"""Clinic fix lists as work lists: `OUT/clinics/<mo_code>.html|.xlsx|.csv` per clinic, and
 `OUT/clinics/unassigned.*` for the data steward.
 
-A clinic's files hold only the findings routed to it (`findings.mo_code`) and show the full
-current value and, beside it, the full value the insured-persons register suggests (issue 12;
-empty where the register has none): the clinic owns those records. Rows: blockers first, then by check and record.
-Each row carries its lifecycle status (new / open / reopened) and days open; the summary counts
-what the clinic fixed since the last run, and the HTML lists those fixed records.
+A clinic's files hold only the findings routed to it (`findings.mo_code`) that it has not
+answered as "not an error" (waived findings, `findings.waiver_id IS NOT NULL`, are left out; a
+warehouse without that column has none). They show the full current value and, beside it, the
+full value the insured-persons register suggests (issue 12), and identify every record the way
+the clerk finds it in the clinic's system (reports/identity.py: the patient's name, birth date
+and policy, the attachment's area, the slot's doctor, specialty, date and time): the clinic owns
+those records. Auditors' outputs stay masked.
+
+Order: the findings are grouped by check; blockers first, then by booking impact (distinct
+patients with a blocker of that check who cannot book), findings, code. Within a group: by
+patient, doctor, slot date and time, record id.
+
+- HTML: a table of contents of the groups with their counts, then each group stating once what
+  is wrong (the catalogue's message: it says what the patient meets on the portal), how to fix
+  it and the official rule, followed by a compact table of its records (status, the record and
+  its identity, the current and suggested values). It fits a 1400-px window and prints on A4
+  landscape (reports/static/talon.css).
+- XLSX: a summary sheet (how to use the workbook and how to answer, the run's counts, the checks
+  in order with their counts, booking impact and texts, each text once), then one findings sheet
+  per kind of record (Patients, Policies, Attachments, Schedule; Files in the steward's list).
+  Sheets per kind of record rather than per check: a clerk fixes records in the MIS screen of
+  their kind (patient card, policy, attachment, schedule), so one sheet holds everything to do
+  in one screen, and a patient's several findings sit side by side (sort or filter by the
+  patient); the columns of a sheet are the identity of its kind, the same for every row; the
+  check code and title columns filter it down to one check; and the number of sheets stays at
+  most five where per-check sheets would be ~50 tabs of a few rows. Each findings sheet is one
+  Excel table with one header row carrying the answer columns of design13.md (the waiver import
+  reads them back), and the workbook has the custom properties talon_fixlist, talon_mo_code and
+  talon_run_id.
+- CSV: one row per finding for machine import (UTF-8 with BOM, `;` in Russian, `,` in English)
+  with the identity and suggested-value columns. The catalogue's message and fix paragraphs are
+  not repeated on every row (they would be most of the file): the check_code column keys them,
+  and the HTML and XLSX state each once.
+
+Which clinics get files: every clinic with findings in this run (open or waived) and every
+clinic that had findings in an earlier run of the history (checks.lifecycle): a clinic whose
+findings were all fixed or answered gets its list saying so and thanking it, so "all clear" is
+never confused with "lost". The steward's unassigned list is always written.
 """
 from __future__ import annotations
 
@@ -17,32 +50,59 @@ from pathlib import Path
 import polars as pl
 
 from checks import lifecycle
-from reports import data, parallel
-from reports.html import records, render
+from reports import data, identity, parallel
+from reports.html import render
 from reports.i18n import CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, Texts
-from reports.safe import inside, neutralise_frame, neutralise_text, safe_stem
-from reports.xlsx import write_workbook
+from reports.safe import inside, neutralise_frame, safe_stem
+from reports.xlsx import Page, Sheet, Summary, Table, write_workbook
 
 UNASSIGNED = "unassigned"
 
 #: Which sheet of the workbook an entity's findings go to (unknown entities: the file sheet).
 SHEET_OF = {"patient": "patient", "policy": "policy", "attachment": "attachment",
             "slot": "schedule", "doctor": "schedule", "mo_specialty": "schedule", "file": "file"}
-CLINIC_SHEETS = ("patient", "policy", "attachment", "schedule")
+SHEETS = ("patient", "policy", "attachment", "schedule", "file")
+CLINIC_SHEETS = SHEETS[:4]
 
-#: Display columns in order: (finding column, i18n key of its header).
-COLUMNS = (("severity", "severity"), ("status", "status"), ("days_open", "days_open"),
-           ("message", "message"), ("entity", "entity"),
-           ("record_id", "record_id"), ("field", "field"), ("value", "value"),
-           ("suggested_value", "suggested"), ("fix", "fix"),
-           ("rule", "rule"), ("check_code", "check_code"), ("patient_id", "patient_id"))
-REASON_COLUMN = ("unassigned_reason", "reason")
-WIDTHS = {"severity": 110, "status": 90, "days_open": 80, "message": 380, "entity": 120,
-          "record_id": 150, "field": 130, "value": 200, "suggested_value": 200, "fix": 440,
-          "rule": 110,
-          "check_code": 190, "patient_id": 110, "unassigned_reason": 320, "title": 320,
-          "count": 90}
-WRAP = ("message", "fix", "title", "unassigned_reason", "value", "suggested_value")
+#: The identity columns shown for each entity, in this canonical order (HTML groups).
+IDENTITY_ORDER = ("patient_id", "person", "birth", "policy", "area", "doctor_id", "specialty",
+                  "slot_date", "slot_time")
+ENTITY_IDENTITY = {
+    "patient": ("person", "birth", "policy"),  # the record id is the patient id
+    "policy": ("patient_id", "person", "birth", "policy"),
+    "attachment": ("patient_id", "person", "birth", "policy", "area"),
+    "slot": ("doctor_id", "specialty", "slot_date", "slot_time"),
+    "doctor": ("specialty",),  # the record id is the doctor id
+    "mo_specialty": ("specialty",),
+}
+#: The record id column's header in an HTML group of one entity (i18n key).
+RECORD_HEADER = {"patient": "patient_id", "policy": "policy_id", "attachment": "attachment_id",
+                 "slot": "slot_id", "doctor": "doctor_id", "file": "file_line"}
+#: Each findings sheet's identity columns (i18n keys of the headers).
+SHEET_IDENTITY = {
+    "patient": ("person", "birth_date", "policy"),
+    "policy": ("patient_id", "person", "birth_date", "policy"),
+    "attachment": ("patient_id", "person", "birth_date", "policy", "area"),
+    "schedule": ("entity", "doctor_id", "specialty", "slot_date", "slot_time"),
+    "file": ("entity",),
+}
+SHEET_HEAD = ("severity", "status", "days_open", "check_code", "check", "record_id")
+SHEET_TAIL = ("field", "value", "suggested")
+ANSWERS = ("answer_reason", "answer_until")
+#: CSV columns (i18n keys of the headers; `reason` only in the steward's list).
+CSV_COLUMNS = ("severity", "status", "days_open", "check_code", "entity", "record_id",
+               "patient_id", "person", "birth_date", "policy", "area", "doctor_id", "specialty",
+               "slot_date", "slot_time", "field", "value", "suggested")
+#: Width caps (pixels) of the workbook's columns; the others: reports.xlsx.MAX_WIDTH.
+CAPS = {"check": 260, "person": 240, "policy": 190, "value": 320, "suggested": 280,
+        "reason": 320, "answer_reason": 300, "answer_until": 130, "specialty": 240,
+        "field": 200, "record_id": 170, "message": 420, "fix": 420, "title_col": 260,
+        "rule": 170, "metric": 300, "value_col": 360}
+WRAP = ("check", "person", "value", "suggested", "reason", "answer_reason", "specialty",
+        "field", "message", "fix", "title_col", "rule", "value_col", "policy")
+
+KEY = list(lifecycle.KEY)
+_TEXT = pl.String
 
 
 def clinic_stems(codes: list[str]) -> dict[str | None, str]:
@@ -55,38 +115,64 @@ def clinic_stems(codes: list[str]) -> dict[str | None, str]:
     return stems
 
 
-def _display(frame: pl.DataFrame, t: Texts, unassigned: bool) -> pl.DataFrame:
-    """The rows as a clerk reads them: localised labels and column headers (CSV/XLSX)."""
-    columns = COLUMNS + ((REASON_COLUMN,) if unassigned else ())
-    labelled = frame.with_columns(
-        pl.col("severity").replace(t.mapping(SEVERITY)),
-        pl.col("status").replace(t.mapping(LIFECYCLE)),
-        pl.col("entity").replace(t.mapping(ENTITY)),
-        pl.col("unassigned_reason").replace(t.mapping(REASON)))
-    return labelled.select(pl.col(c).alias(t[k]) for c, k in columns)
+# ---------------------------------------------------------------------------------------------
+# Reading: the open findings with their lifecycle, texts and identity; the clinics to write
 
 
-def _write_csv(frame: pl.DataFrame, path: Path, lang: str) -> Path:
-    """`frame` is already neutralised (see `_fix_lists`)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        frame.write_csv(fh, include_bom=True, separator=CSV_SEPARATOR[lang])
-    return path
+def waived_findings(con, run_id: str) -> pl.DataFrame:
+    """The run's waived findings (KEY, mo_code); none when `findings` has no waiver_id yet."""
+    if "waiver_id" not in data._columns(con, "findings"):
+        return pl.DataFrame(schema={**{k: _TEXT for k in KEY}, "mo_code": _TEXT})
+    return data.query(con, "SELECT check_code, entity, record_id, mo_code FROM findings "
+                           "WHERE run_id = ? AND waiver_id IS NOT NULL", [run_id])
 
 
-SUMMARY_KEYS = ("findings_total", "blockers", "warnings", "patients_affected", "new_count",
-                "reopened_count", "fixed_since_last")
+def listed_clinics(con, run_id: str) -> list[str]:
+    """Clinics with findings in this run or in an earlier history run (checks.lifecycle)."""
+    rows = con.sql(f"""WITH {lifecycle._HISTORY}
+        SELECT DISTINCT f.mo_code FROM findings f JOIN h ON h.run_id = f.run_id
+        WHERE f.mo_code IS NOT NULL ORDER BY 1""", params={"run_id": run_id}).fetchall()
+    return [r[0] for r in rows]
 
 
-def _summary_frame(t: Texts, run: data.Run, mo_code: str | None, name: str,
-                   summary: dict[str, int], previous: str | None) -> pl.DataFrame:
-    rows = [(t.mo_code, mo_code or ""), (t.clinic_name, name), (t.run_id, run.run_id),
-            (t.run_date, run.run_date), (t.as_of, run.as_of_text)]
-    rows += [(t[k], str(summary[k])) for k in SUMMARY_KEYS]
-    rows.append((t.previous_run, previous or t.no_previous_run))
-    # neutralised here, as `neutralise_frame` would (a clinic's name comes from the registry)
-    return pl.DataFrame([(neutralise_text(k), neutralise_text(v)) for k, v in rows],
-                        schema=[t.metric, t.value_col], orient="row")
+def open_findings(con, run_id: str, run: data.Run, lang: str) -> pl.DataFrame:
+    """The run's findings less the waived ones, with lifecycle, catalogue texts and identity."""
+    findings = data.load_findings(con, run_id)
+    waived = waived_findings(con, run_id)
+    if waived.height:
+        findings = findings.join(waived.select(KEY), on=KEY, how="anti", maintain_order="left")
+    findings = data.with_texts(data.with_lifecycle(con, run_id, findings), lang)
+    found = identity.identities(con, run_id, findings.select("entity", "record_id"), run.as_of)
+    return findings.join(found, on=["entity", "record_id"], how="left", maintain_order="left")
+
+
+def _groups(findings: pl.DataFrame) -> pl.DataFrame:
+    """One row per (mo_code, check): its texts and counts, `order` 1.. within the clinic:
+    blockers first, then by patients who cannot book, findings, code."""
+    blocker = pl.col("severity") == "blocker"
+    return (findings.group_by("mo_code", "check_code").agg(
+                pl.col("severity", "title", "message", "fix", "rule").first(),
+                pl.len().alias("count"),
+                pl.col("patient_id").filter(blocker).drop_nulls().n_unique().alias("blocked"),
+                (pl.col("status") == "new").sum().alias("new"),
+                pl.col("entity").unique().sort().alias("entities"),
+                pl.col("field").unique().alias("fields"),
+                (pl.col("suggested_value").fill_null("") != "").any().alias("suggests"))
+            .sort("mo_code", data.severity_rank(), "blocked", "count", "check_code",
+                  descending=[False, False, True, True, False], nulls_last=True)
+            .with_columns(pl.int_range(1, pl.len() + 1).over("mo_code").alias("order")))
+
+
+def _ordered(findings: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Findings in work order: by clinic, group order, then patient / doctor / slot / record."""
+    order = groups.select("mo_code", "check_code", "order")
+    return (findings.join(order, on=["mo_code", "check_code"], how="left", nulls_equal=True)
+            .sort("mo_code", "order", "person", "birth_date", "doctor_id", "slot_date",
+                  "slot_time", "record_id", nulls_last=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# One clinic's list as plain data (a worker process writes it)
 
 
 @dataclass(frozen=True)
@@ -100,98 +186,253 @@ class Common:
 
 @dataclass(frozen=True)
 class FixList:
-    """One clinic's fix list as plain data, cut from frames prepared once for all clinics:
-    `write_fix_list` turns it into the three files without DuckDB or the catalogue, so a
-    worker process can do it."""
+    """One clinic's fix list as plain data: `write_fix_list` turns it into the three files
+    without DuckDB or the catalogue, so a worker process can do it."""
     stem: str
     mo_code: str | None
     name: str
     summary: dict[str, int]
-    display: pl.DataFrame  # CSV rows: localised headers and labels, neutralised
-    sheets: dict[str, pl.DataFrame]  # sheet key -> its rows, as `display`
-    by_check: pl.DataFrame  # localised, neutralised
-    rows: pl.DataFrame  # the findings as stored, for the HTML
+    groups: pl.DataFrame  # this clinic's checks in order (see `_groups`)
+    rows: pl.DataFrame  # its open findings in work order, with identity
     fixed: pl.DataFrame
+
+
+SUMMARY_KEYS = ("findings_total", "blockers", "warnings", "patients_affected",
+                "patients_blocked", "new_count", "reopened_count", "fixed_since_last",
+                "waived_count")
+_ZERO = dict.fromkeys(SUMMARY_KEYS, 0)
+
+
+def _labelled(rows: pl.DataFrame, t: Texts) -> pl.DataFrame:
+    """Display texts: labels, dates DD.MM.YYYY (the raw text where one does not parse), the
+    lifecycle status with its days."""
+    status = pl.col("status").replace_strict(t.mapping(LIFECYCLE), default=pl.col("status"))
+    open_days = pl.lit(t.open_days).str.replace("{n}", pl.col("days_open").cast(pl.String),
+                                                literal=True)
+    return rows.with_columns(
+        pl.col("severity").replace_strict(t.mapping(SEVERITY), default=pl.col("severity"))
+        .alias("severity_label"),
+        status.alias("status_label"),
+        pl.when(pl.col("status") == "open").then(open_days).otherwise(status)
+        .alias("status_days"),
+        pl.col("entity").replace_strict(t.mapping(ENTITY), default=pl.col("entity"))
+        .alias("entity_label"),
+        pl.col("unassigned_reason").replace_strict(t.mapping(REASON),
+                                                   default=pl.col("unassigned_reason"))
+        .alias("reason_label"),
+        pl.coalesce(pl.col("birth_date").dt.strftime("%d.%m.%Y"), pl.col("birth_text"))
+        .alias("birth"),
+        pl.coalesce(pl.col("slot_date").dt.strftime("%d.%m.%Y"), pl.col("slot_text"))
+        .alias("slot_day"),
+        pl.when(pl.col("entity") == "doctor").then(pl.col("record_id"))
+        .otherwise(pl.col("doctor_id")).alias("doctor_id"),
+    )
+
+
+def _csv_frame(rows: pl.DataFrame, t: Texts, unassigned: bool) -> pl.DataFrame:
+    source = {"severity": "severity_label", "status": "status_label", "days_open": "days_open",
+              "entity": "entity_label", "birth_date": "birth", "slot_date": "slot_day",
+              "suggested": "suggested_value"}
+    keys = CSV_COLUMNS + (("reason",) if unassigned else ())
+    source["reason"] = "reason_label"
+    return rows.select(pl.col(source.get(k, k)).alias(t[k]) for k in keys)
+
+
+def _write_csv(frame: pl.DataFrame, path: Path, lang: str) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        frame.write_csv(fh, include_bom=True, separator=CSV_SEPARATOR[lang])
+    return path
+
+
+def _sheet_frame(rows: pl.DataFrame, key: str, t: Texts, unassigned: bool) -> pl.DataFrame:
+    source = {"severity": "severity_label", "status": "status_label", "check": "title",
+              "entity": "entity_label", "suggested": "suggested_value", "reason": "reason_label",
+              "birth_date": "birth_date", "slot_date": "slot_date"}
+    keys = SHEET_HEAD + SHEET_IDENTITY[key] + SHEET_TAIL + (("reason",) if unassigned else ())
+    columns = [pl.col(source.get(k, k)).alias(t[k]) for k in keys]
+    columns += [pl.lit(None, dtype=_TEXT).alias(t[k]) for k in ANSWERS]
+    # where a date does not parse, its text (xlsx.Table.text_for; not a column of its own)
+    columns += [pl.col("birth_text").alias("\x00birth"), pl.col("slot_text").alias("\x00slot")]
+    return rows.select(columns)
+
+
+def _facts(t: Texts, run: data.Run, mo_code: str | None, name: str, summary: dict,
+           previous: str | None) -> pl.DataFrame:
+    facts = [(t.mo_code, mo_code or ""), (t.clinic_name, name), (t.run_id, run.run_id),
+             (t.run_date, run.run_date), (t.as_of, run.as_of_text)]
+    facts += [(t[k], str(summary[k])) for k in SUMMARY_KEYS]
+    facts.append((t.previous_run, previous or t.no_previous_run))
+    return pl.DataFrame(facts, schema=[t.metric, t.value_col], orient="row")
+
+
+def _checks_frame(groups: pl.DataFrame, t: Texts) -> pl.DataFrame:
+    sheet = pl.col("entities").list.first().replace_strict(SHEET_OF, default="file")
+    return groups.select(
+        pl.col("order").alias(t.order_col),
+        pl.col("severity").replace_strict(t.mapping(SEVERITY), default=pl.col("severity"))
+        .alias(t.severity),
+        pl.col("check_code").alias(t.check_code), pl.col("title").alias(t.title_col),
+        sheet.replace_strict({k: t[f"sheet_{k}"] for k in SHEETS}).alias(t.sheet_col),
+        pl.col("count").alias(t.group_findings), pl.col("blocked").alias(t.group_blocked),
+        pl.col("new").alias(t.new_count),
+        pl.col("message").alias(t.message), pl.col("fix").alias(t.fix),
+        pl.when(pl.col("rule") == "").then(pl.lit(t.rule_none)).otherwise(pl.col("rule"))
+        .alias(t.rule))
+
+
+def _caps(t: Texts) -> dict[str, int]:
+    return {t[k]: px for k, px in CAPS.items()}
+
+
+def _page_date(run: data.Run) -> str:
+    moment = run.started_at or run.as_of
+    return f"{moment:%d.%m.%Y}"
+
+
+def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, rows: pl.DataFrame,
+                heading: str) -> Path:
+    run, unassigned = common.run, job.mo_code is None
+    caps, wrap = _caps(t), tuple(t[k] for k in WRAP)
+    sheets = []
+    if rows.height:
+        keyed = rows.with_columns(pl.col("entity").replace_strict(SHEET_OF, default="file")
+                                  .alias("\x00sheet"))
+        parts = keyed.partition_by("\x00sheet", as_dict=True, include_key=False)
+        until = {"validate": "date", "criteria": ">=", "value": run.as_of.date(),
+                 "input_title": t.answer_until[:32], "input_message": t.answer_until_tip,
+                 "error_title": t.answer_until[:32], "error_message": t.answer_until_error}
+        reason = {"validate": "any", "input_title": t.answer_reason[:32],
+                  "input_message": t.answer_reason_tip}
+        for key in SHEETS:
+            if (key,) not in parts:
+                continue
+            frame = neutralise_frame(_sheet_frame(parts[(key,)], key, t, unassigned))
+            dates = {t.birth_date: "\x00birth", t.slot_date: "\x00slot"}
+            text_for = {d: c for d, c in dates.items() if d in frame.columns}
+            frame = frame.drop([c for c in dates.values() if c not in text_for.values()])
+            table = Table(frame, f"findings_{key}", wrap=wrap, caps=caps, text_for=text_for,
+                          minimums={t.answer_reason: 260, t.answer_until: 130})
+            sheets.append(Sheet(t[f"sheet_{key}"], table,
+                                blocker=(t.severity, t.severity_of("blocker")),
+                                new=(t.status, t.status_of("new")),
+                                inputs={t.answer_reason: reason, t.answer_until: until}))
+    blocks: list = [(t.howto_title, t.howto_xlsx), (t.howto_answer_title, t.howto_answer),
+                    (t.summary, Table(neutralise_frame(_facts(t, run, job.mo_code, job.name,
+                                                              job.summary, common.previous)),
+                                      "summary", wrap=wrap, caps=caps))]
+    if job.groups.height:
+        blocks.append((t.checks_table, Table(neutralise_frame(_checks_frame(job.groups, t)),
+                                             "checks", wrap=wrap, caps=caps)))
+    else:
+        blocks.append((t.all_clear_title,
+                       t.unassigned_clear if unassigned else t.all_clear))
+    summary = Summary(t.sheet_summary, f"{heading} — {t.fixlist_title}", blocks)
+    page = Page(left=heading if unassigned else f"{job.mo_code} {job.name}".strip(),
+                right=f"{t.run_date}: {_page_date(run)}", footer=t.page_of)
+    return write_workbook(
+        path, summary=summary, sheets=sheets, page=page, neutralised=True,
+        properties={"title": "Talon fix list", "subject": heading, "author": "Talon",
+                    "comments": f"{t.fixlist_title}: {heading}; {t.run_id} {run.run_id}"},
+        custom={"talon_fixlist": "1", "talon_mo_code": job.mo_code or "",
+                "talon_run_id": run.run_id})
+
+
+# --- HTML: one section per check group
+
+_COLUMN_HEADER = {"status": "status", "patient_id": "patient_id", "person": "person",
+                  "birth": "birth_date", "policy": "policy", "area": "area",
+                  "doctor_id": "doctor_id", "specialty": "specialty", "slot_date": "slot_date",
+                  "slot_time": "slot_time", "field": "field", "value": "value",
+                  "suggested": "suggested", "reason": "reason"}
+_SOURCE = {"status": "status_days", "slot_date": "slot_day", "suggested": "suggested_value",
+           "reason": "reason_label"}
+
+
+def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
+                 unassigned: bool) -> list[dict]:
+    """Each group as the template shows it: its texts and counts once, the columns its
+    records need (identity of its entities; the field only where it varies; the suggestion
+    only where one exists) and the rows as tuples in column order."""
+    parts = rows.partition_by("check_code", as_dict=True, maintain_order=True)
+    out = []
+    for g in groups.iter_rows(named=True):
+        part = parts[(g["check_code"],)]
+        entities = g["entities"]
+        shown = {k for e in entities for k in ENTITY_IDENTITY.get(e, ())}
+        record = (RECORD_HEADER.get(entities[0], "record_id") if len(entities) == 1
+                  else "record_id")
+        fields = [f for f in g["fields"] if f is not None]
+        columns = ["status", "record_id"] + [k for k in IDENTITY_ORDER if k in shown]
+        if len(fields) > 1:
+            columns.append("field")
+        columns.append("value")
+        if g["suggests"]:
+            columns.append("suggested")
+        if unassigned:
+            columns.append("reason")
+        headers = [(k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
+                   for k in columns]
+        cells = part.select(pl.col("status").alias("\x00status"),
+                            pl.col("days_open").alias("\x00days"),
+                            *[pl.col(_SOURCE.get(k, k)).alias(k) for k in columns])
+        out.append({
+            **{k: g[k] for k in ("order", "check_code", "severity", "title", "message", "fix",
+                                 "rule", "count", "blocked", "new")},
+            "anchor": f"g{g['order']}", "field": fields[0] if len(fields) == 1 else None,
+            "columns": headers, "rows": cells.rows()})
+    return out
 
 
 def write_fix_list(common: Common, job: FixList) -> list[Path]:
     """Write one clinic's XLSX, CSV and HTML; return their paths in that order."""
     t = Texts(common.lang)
-    folder, run, previous = common.folder, common.run, common.previous
-    mo_code, name, summary, stem = job.mo_code, job.name, job.summary, job.stem
-    unassigned = mo_code is None
-    heading = t.unassigned_title if unassigned else (name or mo_code)
-    csv = _write_csv(job.display, inside(folder, f"{stem}.csv"), t.lang)
+    folder, run = common.folder, common.run
+    unassigned = job.mo_code is None
+    heading = t.unassigned_title if unassigned else (job.name or job.mo_code)
+    rows = _labelled(job.rows, t)
 
-    keys = list(CLINIC_SHEETS) + (["file"] if unassigned or "file" in job.sheets else [])
-    empty = job.display.clear()
-    sheets = [(t[f"sheet_{k}"], f"findings_{k}", job.sheets.get(k, empty)) for k in keys]
-    widths = {t[k]: WIDTHS[c] for c, k in COLUMNS + (REASON_COLUMN,)}
-    widths |= {t.title_col: WIDTHS["title"], t.count: WIDTHS["count"]}
-    xlsx = write_workbook(
-        inside(folder, f"{stem}.xlsx"), title=f"{heading} — {t.fixlist_title}",
-        summary_sheet=t.sheet_summary,
-        summary=_summary_frame(t, run, mo_code, name, summary, previous),
-        by_check=job.by_check, sheets=sheets, severity_column=t.severity,
-        blocker_label=t.severity_of("blocker"), widths=widths,
-        new_column=t.status, new_label=t.status_of("new"),
-        wrap=tuple(t[k] for c, k in COLUMNS + (REASON_COLUMN,) if c in WRAP) + (t.title_col,),
-        neutralised=True)
-
-    html = render("fixlist.html.j2", inside(folder, f"{stem}.html"), T=t, lang=t.lang, run=run,
-                  heading=heading, mo_code=mo_code, unassigned=unassigned, summary=summary,
-                  rows=records(job.rows), sev_label=t.mapping(SEVERITY),
-                  fixed=job.fixed.to_dicts(), previous=previous,
-                  entity_label=t.mapping(ENTITY), reason_label=t.mapping(REASON))
+    xlsx = _write_xlsx(inside(folder, f"{job.stem}.xlsx"), job, common, t, rows, heading)
+    csv = _write_csv(neutralise_frame(_csv_frame(rows, t, unassigned)),
+                     inside(folder, f"{job.stem}.csv"), t.lang)
+    html = render("fixlist.html.j2", inside(folder, f"{job.stem}.html"), T=t, lang=t.lang,
+                  run=run, heading=heading, mo_code=job.mo_code, unassigned=unassigned,
+                  summary=job.summary, groups=_html_groups(rows, job.groups, t, unassigned),
+                  sev_label=t.mapping(SEVERITY), fixed=job.fixed.to_dicts(),
+                  previous=common.previous, entity_label=t.mapping(ENTITY),
+                  empty_label=t.empty_value)
     return [xlsx, csv, html]
 
 
-_MO, _SHEET = "\x00mo_code", "\x00sheet"  # key columns no localised header can equal
-
-
-def _fix_lists(findings: pl.DataFrame, fixed: pl.DataFrame, names: dict[str, str],
-               t: Texts) -> list[FixList]:
-    """Every clinic's fix list (the unassigned one last), each frame cut from one frame built
-    for all clinics: a handful of polars calls in all instead of dozens per clinic."""
-    reason = t[REASON_COLUMN[1]]
-    keyed = neutralise_frame(_display(findings, t, unassigned=True)).with_columns(
-        findings["mo_code"].alias(_MO),
-        findings["entity"].replace_strict(SHEET_OF, default="file", return_dtype=pl.String)
-        .alias(_SHEET))
-    display = keyed.partition_by(_MO, as_dict=True, maintain_order=True, include_key=False)
-    sheets = keyed.partition_by([_MO, _SHEET], as_dict=True, maintain_order=True,
-                                include_key=False)
-    counts = data.sort_findings(
-        findings.group_by("mo_code", "check_code", "title", "severity").len("count"))
-    by_check = neutralise_frame(counts.select(
-        pl.col("check_code").alias(t.check_code), pl.col("title").alias(t.title_col),
-        pl.col("severity").replace(t.mapping(SEVERITY)).alias(t.severity),
-        pl.col("count").alias(t.count))).with_columns(counts["mo_code"].alias(_MO))
-    by_check = by_check.partition_by(_MO, as_dict=True, maintain_order=True, include_key=False)
-    rows = findings.partition_by("mo_code", as_dict=True, maintain_order=True)
-    fixed_parts = fixed.partition_by("mo_code", as_dict=True, maintain_order=True)
+def _fix_lists(con, run_id: str, run: data.Run, lang: str) -> list[FixList]:
+    """Every clinic's fix list (the unassigned one last), cut from frames built once for all
+    clinics: a handful of polars calls in all instead of dozens per clinic."""
+    findings = open_findings(con, run_id, run, lang)
+    groups = _groups(findings)
+    rows = _ordered(findings, groups)
+    fixed = data.with_texts(data.fixed(con, run_id), lang)
+    waived = dict(waived_findings(con, run_id).group_by("mo_code").len().iter_rows())
+    names = data.clinic_names(con, run_id)
     summaries = data.summaries(findings, fixed, "mo_code")
-    stems = clinic_stems([key[0] for key in rows])
-
-    def cut(frame: pl.DataFrame, unassigned: bool) -> pl.DataFrame:
-        if not unassigned:
-            frame.drop_in_place(reason)  # a fresh frame from partition_by: ours to change
-        return frame
-
-    no_fixed = fixed.clear()
+    fixed_counts = dict(fixed.group_by("mo_code").len().iter_rows())
+    codes = sorted(set(listed_clinics(con, run_id)) | {c for c in findings["mo_code"].unique()
+                                                        if c is not None})
+    stems = clinic_stems(codes)
+    row_parts = rows.partition_by("mo_code", as_dict=True, maintain_order=True)
+    group_parts = groups.partition_by("mo_code", as_dict=True, maintain_order=True)
+    fixed_parts = fixed.partition_by("mo_code", as_dict=True, maintain_order=True)
     jobs = []
-    for (mo_code,) in sorted(rows, key=lambda k: (k[0] is None, k[0] or "")):
-        unassigned = mo_code is None
-        part = cut(display[(mo_code,)], unassigned)
-        part.drop_in_place(_SHEET)
+    for mo_code in [*codes, None]:
+        summary = summaries.get(mo_code) or {**_ZERO,
+                                             "fixed_since_last": fixed_counts.get(mo_code, 0)}
+        summary = {**_ZERO, **summary, "waived_count": waived.get(mo_code, 0)}
         jobs.append(FixList(
             stem=stems[mo_code], mo_code=mo_code,
-            name=names.get(mo_code, "") if not unassigned else "",
-            summary=summaries[mo_code], display=part,
-            sheets={k: cut(sheets[(mo_code, k)], unassigned) for k in (*CLINIC_SHEETS, "file")
-                    if (mo_code, k) in sheets},
-            by_check=by_check[(mo_code,)], rows=rows[(mo_code,)],
-            fixed=fixed_parts.get((mo_code,), no_fixed)))
+            name=names.get(mo_code, "") if mo_code is not None else "",
+            summary=summary,
+            groups=group_parts.get((mo_code,), groups.clear()),
+            rows=row_parts.get((mo_code,), rows.clear()),
+            fixed=fixed_parts.get((mo_code,), fixed.clear())))
     return jobs
 
 
@@ -204,15 +445,13 @@ def write_clinic_reports(con, run_id: str, out: Path, lang: str = "ru",
     t = Texts(lang)
     run = data.load_run(con, run_id)
     parallel.warm_up(data.clinic_count(con, run_id), workers)
-    findings = data.with_texts(data.with_lifecycle(con, run_id, data.load_findings(con, run_id)),
-                               lang)
-    fixed = data.with_texts(data.fixed(con, run_id), lang)
     previous = lifecycle.previous_run(con, run_id)
-    names = data.clinic_names(con, run_id)
     folder = Path(out) / "clinics"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    jobs = _fix_lists(findings, fixed, names, t)
+    jobs = _fix_lists(con, run_id, run, t.lang)
     common = Common(folder.resolve(), run, previous, t.lang)
     with parallel.Pool(parallel.use_pool(len(jobs), workers)) as pool:
-        files = pool.map(partial(write_fix_list, common), jobs, [j.rows.height for j in jobs])
+        files = pool.map(partial(write_fix_list, common), jobs,
+                         [max(j.rows.height, 1) for j in jobs])
     return [path for paths in files for path in paths]
+

@@ -200,6 +200,99 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Only the register reconciliation's findings (codes REG.*) count. A patient cannot book "
         "when at least one blocker concerns them."),
     "register_no_findings": ("Расхождений с регистром нет.", "No disagreements with the register."),
+    # work lists (issue 13): the fix list grouped by check, with each record's identity
+    "worklist_intro": (
+        "Замечания сгруппированы по проверкам: сначала блокирующие (из-за них пациенты не "
+        "могут записаться к врачу онлайн), среди них первыми — те, что мешают записи наибольшему "
+        "числу пациентов. В начале каждой группы один раз сказано, что не так, что видит пациент "
+        "на портале и как исправить; ниже — записи группы. Каждую запись можно найти в МИС по "
+        "ФИО, дате рождения и полису пациента или по врачу, специальности и времени приёма.",
+        "Findings are grouped by check: blockers first (they stop patients booking a doctor "
+        "online), and among them first those that stop the most patients. Each group says once "
+        "what is wrong, what the patient sees on the portal and how to fix it; its records "
+        "follow. Find each record in your clinic's system by the patient's name, birth date and "
+        "policy, or by the doctor, specialty and slot time."),
+    "toc": ("Содержание: проверки по порядку исправления",
+            "Contents: checks in the order to fix them"),
+    "group_findings": ("Замечаний", "Findings"),
+    "group_blocked": ("Пациентов не могут записаться", "Patients who cannot book"),
+    "group_new": ("новых", "new"),
+    "rule_none": ("нет (проверка Talon, правила Q015 для неё нет)",
+                  "none (a Talon check with no Q015 rule)"),
+    "field_once": ("Поле", "Field"),
+    "person": ("ФИО пациента", "Patient's full name"),
+    "birth_date": ("Дата рождения", "Birth date"),
+    "policy": ("Полис (ЕНП или серия и номер)", "Policy (ENP or series and number)"),
+    "area": ("Участок", "Area"),
+    "doctor_id": ("ID врача", "Doctor id"),
+    "specialty": ("Специальность (V021)", "Specialty (V021)"),
+    "slot_date": ("Дата приёма", "Slot date"),
+    "slot_time": ("Время приёма", "Slot time"),
+    "policy_id": ("ID полиса", "Policy id"),
+    "attachment_id": ("ID прикрепления", "Attachment id"),
+    "slot_id": ("ID слота", "Slot id"),
+    "file_line": ("Файл и строка", "File and line"),
+    "open_days": ("Открыто {n} дн.", "Open {n} d"),
+    #: The answer columns of the workbook (design13.md: exactly these texts, V reads them back).
+    "answer_reason": ("Ответ МО: не ошибка — причина", "Clinic's answer: not an error — reason"),
+    "answer_until": ("Ответ МО: до (ДД.ММ.ГГГГ)", "Answer: until (DD.MM.YYYY)"),
+    "answer_reason_tip": (
+        "Только если это не ошибка: кратко, почему (например: иностранный гражданин, СНИЛС "
+        "нет). Ошибку исправьте в МИС и оставьте ячейку пустой.",
+        "Only if this is not an error: briefly why (e.g. a foreign citizen without a SNILS). "
+        "Fix an error in your system instead and leave this cell empty."),
+    "answer_until_tip": ("Необязательно: последний день, до которого действует ответ.",
+                         "Optional: the last day the answer applies."),
+    "answer_until_error": ("Введите дату не раньше даты запуска (ДД.ММ.ГГГГ).",
+                           "Enter a date not before the run's date (DD.MM.YYYY)."),
+    "all_clear_title": ("Открытых замечаний нет", "No open findings"),
+    "all_clear": (
+        "Спасибо! В данных вашей медицинской организации нет открытых замечаний: всё, что "
+        "Talon находил раньше, исправлено или отмечено вами как «не ошибка». Talon продолжит "
+        "проверять данные каждую ночь и пришлёт новый список, если что-то появится.",
+        "Thank you! Your clinic's data has no open findings: everything Talon found before "
+        "has been fixed or answered as not an error. Talon keeps checking the data every "
+        "night and sends a new list if anything comes up."),
+    "unassigned_clear": ("Нераспределённых замечаний нет.", "No unassigned findings."),
+    "waived_count": ("Отмечено как «не ошибка» (в список не входят)",
+                     "Answered as not an error (not listed)"),
+    "howto_title": ("Как работать со списком", "How to use this list"),
+    "howto_xlsx": (
+        "Лист «Сводка»: проверки в порядке исправления (сначала блокирующие, из-за которых "
+        "больше всего пациентов не могут записаться), для каждой один раз — что не так, что "
+        "видит пациент на портале, как исправить и правило. Листы по видам записей (Пациенты, "
+        "Полисы, Прикрепления, Расписание): по строке на замечание, в том же порядке, с данными, "
+        "по которым запись находится в МИС. Фильтр в заголовке отбирает строки, например, по "
+        "коду проверки или по пациенту. Блокирующие выделены красным, новые — жирным.",
+        "The \"Summary\" sheet lists the checks in the order to fix them (blockers first, those "
+        "that stop the most patients booking first), each once with what is wrong, what the "
+        "patient sees on the portal, how to fix it and the rule. The sheets per kind of record "
+        "(Patients, Policies, Attachments, Schedule) have one row per finding, in the same "
+        "order, with what finds the record in your system. The header's filter selects rows, "
+        "e.g. by check code or by patient. Blockers are red, new findings bold."),
+    "howto_answer_title": ("Как ответить «это не ошибка»", "How to answer \"this is not an error\""),
+    "howto_answer": (
+        "Если запись верна (например, у иностранного гражданина нет СНИЛС или врач в долгом "
+        "отпуске и его слоты уже закрыты), впишите причину в столбец «Ответ МО: не ошибка — "
+        "причина» в строке замечания и, если нужно, последний день в столбец «Ответ МО: до "
+        "(ДД.ММ.ГГГГ)». Другие ячейки не меняйте, листы не переименовывайте и верните этот "
+        "файл администратору данных. Со следующей проверки замечание не попадёт в список. "
+        "Нечитаемые строки файла (ROW.MALFORMED) отметить нельзя: их нужно исправить.",
+        "If the record is right (e.g. a foreign citizen has no SNILS, or a doctor on long leave "
+        "whose slots are already blocked), write the reason in the column \"Clinic's answer: "
+        "not an error — reason\" of the finding's row and, if needed, the last day in \"Answer: "
+        "until (DD.MM.YYYY)\". Change no other cell, rename no sheet, and send this file back "
+        "to the data steward. From the next check on the finding leaves the list. Unreadable "
+        "lines of a file (ROW.MALFORMED) cannot be answered: they must be fixed."),
+    "howto_answer_html": (
+        "Если запись верна, ответьте «не ошибка» в файле Excel этого списка (столбец «Ответ "
+        "МО: не ошибка — причина») и верните его администратору данных.",
+        "If a record is right, answer \"not an error\" in this list's Excel file (column "
+        "\"Clinic's answer: not an error — reason\") and send it back to the data steward."),
+    "checks_table": ("Проверки в порядке исправления", "Checks in the order to fix them"),
+    "sheet_col": ("Лист", "Sheet"),
+    "order_col": ("№", "No."),
+    "page_of": ("Страница &P из &N", "Page &P of &N"),
 }
 
 #: Lifecycle status of a finding (checks.lifecycle.STATUSES, plus fixed).

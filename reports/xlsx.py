@@ -1,12 +1,24 @@
-"""The clinic workbook: a summary sheet first, then one sheet per entity, each an Excel table
-(frozen header, autofilter, set widths, blocker rows coloured), written with xlsxwriter.
+"""The clinic workbook, written with xlsxwriter: a summary sheet first (its title, paragraphs and
+tables), then the findings sheets, each one Excel table from row 1 (header row frozen and
+repeated on every printed page, autofilter, column widths fitted to the content up to a cap,
+long text wrapped, dates as Excel dates shown DD.MM.YYYY, text cells formatted as text so ids
+keep their leading zeros, blocker rows filled red, new rows bold), printed landscape on A4 and
+fitted to the page width, with a page header and page numbers.
 
 Text cells are neutralised against formula injection (reports.safe) and the workbook is
 opened with xlsxwriter's string-to-formula / -number / -URL conversions off.
+
+polars' `write_excel` writes through the same xlsxwriter; the tables are written straight
+through it here (`_table`) for speed: one loop over the rows instead of polars' per-call setup
+and xlsxwriter's per-cell type dispatch (tests/reports/test_parallel_reports.py compares the
+bytes with xlsxwriter's own worksheet).
 """
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +34,68 @@ NEW_CELL = {"bold": True, "bg_color": "#DDEBF7", "font_color": "#1F4E79"}
 NEW_ROW = {"bold": True}
 _WRAP = {"text_wrap": True, "valign": "top"}
 _TOP = {"valign": "top"}
+TEXT_FORMAT = "@"
+DATE_FORMAT = "dd.mm.yyyy"
 TABLE_STYLE = "Table Style Light 9"
+#: Column widths in pixels: fitted to the longest cell (header: its longest word), between
+#: these bounds unless a table caps a column lower or higher.
+MIN_WIDTH, MAX_WIDTH = 48, 300
+_PX_PER_CHAR, _PX_PAD = 7.2, 14
+_EXCEL_EPOCH = date(1899, 12, 30)
+_EPOCH_OFFSET = (date(1970, 1, 1) - _EXCEL_EPOCH).days  # 25569
+A4 = 9  # xlsxwriter's paper size index
+
+
+@dataclass(frozen=True)
+class Table:
+    """One Excel table. `frame`'s headers are final; its columns are text, integers or dates.
+    `text_for`: a date column -> a text column of the same frame whose value is shown where
+    the date is null (a birth date that does not parse); those text columns are not written.
+    `caps`: a column's maximal width in pixels (default MAX_WIDTH), `minimums` its least (an
+    empty column the reader fills in); `wrap`: wrapped columns."""
+    frame: pl.DataFrame
+    name: str
+    wrap: tuple[str, ...] = ()
+    caps: dict[str, int] = field(default_factory=dict)
+    text_for: dict[str, str] = field(default_factory=dict)
+    minimums: dict[str, int] = field(default_factory=dict)
+
+    def with_frame(self, frame: pl.DataFrame) -> "Table":
+        return Table(frame, self.name, self.wrap, self.caps, self.text_for, self.minimums)
+
+    @property
+    def columns(self) -> list[str]:
+        hidden = set(self.text_for.values())
+        return [c for c in self.frame.columns if c not in hidden]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A findings sheet: its table from A1. `blocker`/`new`: (column, label) whose rows are
+    filled red / set bold; `inputs`: empty columns the reader fills in -> their data
+    validation (xlsxwriter options: an input message, a date rule)."""
+    name: str
+    table: Table
+    blocker: tuple[str, str] | None = None
+    new: tuple[str, str] | None = None
+    inputs: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The first sheet: a title, then blocks in order: a `str` pair (heading, paragraph) or a
+    (heading, Table) pair."""
+    name: str
+    title: str
+    blocks: list[tuple[str, str | Table]]
+
+
+@dataclass(frozen=True)
+class Page:
+    """Print setup of every sheet: the page header's left and right text, the footer."""
+    left: str
+    right: str
+    footer: str
 
 
 class _Worksheet(Worksheet):
@@ -37,8 +110,10 @@ class _Worksheet(Worksheet):
     def _store_rows(self, row0: int, col0: int, rows, numeric: list[bool],
                     formats: list) -> None:
         """Store `rows` from (row0, col0) as `_write()` would, cell by cell: text as a shared
-        string, a number as a number, None and "" as a formatted blank. The table's corners
-        set the sheet's dimensions once (every cell has a format, so every cell is stored)."""
+        string, a number as a number, None and "" as a formatted blank; a column whose
+        `numeric` flag is None holds both (a date's serial number, or its text where it does
+        not parse). The table's corners set the sheet's dimensions once (every cell has a
+        format, so every cell is stored)."""
         sst, half = self.str_table._get_shared_string_index, self.xls_strmax // 2
         last = None
         for row, values in enumerate(rows, start=row0):
@@ -47,7 +122,7 @@ class _Worksheet(Worksheet):
                                                   numeric, formats):
                 if value is None or value == "":
                     cells[col] = CellBlankTuple(fmt)
-                elif is_number:
+                elif is_number or (is_number is None and value.__class__ is not str):
                     cells[col] = CellNumberTuple(value, fmt)
                 elif len(value) > half:  # may need truncating: the generic path
                     self._write_string(row, col, value, fmt)
@@ -83,60 +158,119 @@ class _Worksheet(Worksheet):
         return formula
 
 
-def _formats(frame: pl.DataFrame, wrap: tuple[str, ...]) -> dict[str, dict]:
-    """Cell format of each column: top-aligned, wrapped where asked, integers as `#,##0` (what
-    polars' `write_excel` gave them with a table style)."""
-    formats = {}
-    for column, dtype in frame.schema.items():
-        spec = dict(_WRAP if column in wrap else _TOP)
+def _formats(table: Table) -> list[dict]:
+    """Cell format of each written column: top-aligned, wrapped where asked, text as text
+    (`@`: what a reader types stays text, ids keep leading zeros), integers as `#,##0`, dates
+    as DD.MM.YYYY."""
+    formats = []
+    schema = table.frame.schema
+    for column in table.columns:
+        dtype = schema[column]
+        spec = dict(_WRAP if column in table.wrap else _TOP)
         if dtype.is_integer():
             spec["num_format"] = "#,##0"
-        elif dtype != pl.String:
-            raise TypeError(f"column {column!r}: only text and integers are written ({dtype})")
-        formats[column] = spec
+        elif dtype == pl.Date:
+            spec["num_format"] = DATE_FORMAT
+        elif dtype == pl.String or dtype == pl.Null:
+            spec["num_format"] = TEXT_FORMAT
+        else:
+            raise TypeError(f"column {column!r}: only text, integers and dates are written "
+                            f"({dtype})")
+        formats.append(spec)
     return formats
 
 
-def _table(wb: Workbook, ws: Worksheet, frame: pl.DataFrame, *, name: str,
-           widths: dict[str, int], wrap: tuple[str, ...], at: tuple[int, int] = (0, 0),
-           cache: dict) -> None:
-    """`frame` as an Excel table at `at` (header row, autofilter, column widths in pixels),
-    written straight through xlsxwriter: what polars' `write_excel` wrote for these options,
-    without its per-call setup and xlsxwriter's per-cell type dispatch."""
+def _cells(table: Table) -> tuple[list, list]:
+    """The rows to write and each column's kind (True number, False text, None either)."""
+    frame = table.frame
+    columns, kinds = [], []
+    for column in table.columns:
+        series = frame[column]
+        if series.dtype == pl.Date:
+            serial = (series.cast(pl.Int32) + _EPOCH_OFFSET).to_list()
+            if column in table.text_for:
+                text = frame[table.text_for[column]].to_list()
+                serial = [s if s is not None else t for s, t in zip(serial, text)]
+            columns.append(serial)
+            kinds.append(None)
+        else:
+            columns.append(series.to_list())
+            kinds.append(series.dtype.is_integer())
+    return list(zip(*columns)) if columns else [], kinds
+
+
+def fitted_widths(table: Table) -> dict[str, int]:
+    """Each written column's width in pixels: its longest cell (dates: 10 characters; the
+    header: its longest word, plus room for the filter button), between MIN_WIDTH and the
+    column's cap."""
+    frame = table.frame
+    lengths = {}
+    for column in table.columns:
+        dtype = frame.schema[column]
+        if frame.height == 0:
+            n = 0
+        elif dtype == pl.Date:
+            n = 10
+            if column in table.text_for:
+                n = max(n, frame[table.text_for[column]].str.len_chars().max() or 0)
+        else:
+            n = frame[column].cast(pl.String).str.len_chars().max() or 0
+        if dtype.is_integer():
+            n += n // 3  # thousands separators
+        word = max((len(w) for w in str(column).split()), default=0) + 3
+        chars = max(n, word)
+        cap = table.caps.get(column, MAX_WIDTH)
+        least = table.minimums.get(column, MIN_WIDTH)
+        lengths[column] = int(min(cap, max(least, round(chars * _PX_PER_CHAR + _PX_PAD))))
+    return lengths
+
+
+def _table(wb: Workbook, ws: Worksheet, table: Table, *, at: tuple[int, int] = (0, 0),
+           cache: dict) -> dict[str, int]:
+    """`table` as an Excel table at `at` (header row, autofilter); returns the fitted column
+    widths (the caller sets them: several tables may share a sheet's columns)."""
     row0, col0 = at
+    frame = table.frame
     formats = []
-    for spec in _formats(frame, wrap).values():
+    for spec in _formats(table):
         key = tuple(sorted(spec.items()))
         if key not in cache:
             cache[key] = wb.add_format(spec)
         formats.append(cache[key])
+    header_key = ("header",)
+    if header_key not in cache:
+        cache[header_key] = wb.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    columns = table.columns
     last_row = row0 + max(frame.height, 1)  # an empty table keeps one empty data row
-    if last_row >= ws.xls_rowmax or col0 + frame.width > ws.xls_colmax:
-        raise ValueError(f"a {frame.height} x {frame.width} table does not fit a worksheet")
-    ws.add_table(row0, col0, last_row, col0 + frame.width - 1, {
+    if last_row >= ws.xls_rowmax or col0 + len(columns) > ws.xls_colmax:
+        raise ValueError(f"a {frame.height} x {len(columns)} table does not fit a worksheet")
+    ws.add_table(row0, col0, last_row, col0 + len(columns) - 1, {
         "style": TABLE_STYLE, "header_row": True, "autofilter": True, "total_row": False,
-        "name": name,
-        "columns": [{"header": c, "format": f} for c, f in zip(frame.columns, formats)]})
+        "name": table.name,
+        "columns": [{"header": c, "format": f, "header_format": cache[header_key]}
+                    for c, f in zip(columns, formats)]})
     # Cell by cell as add_table(data=...) would: row by row (shared strings are numbered in
     # order of first use), empty text and nulls as formatted blank cells.
-    numeric = [dtype != pl.String for dtype in frame.schema.values()]
+    rows, kinds = _cells(table)
     if hasattr(ws, "_store_rows") and not ws.constant_memory:
-        ws._store_rows(row0 + 1, col0, frame.iter_rows(), numeric, formats)
-        return _widths(ws, frame, col0, widths)
-    text, blank, number = ws._write_string, ws._write_blank, ws._write_number
-    for row, values in enumerate(frame.iter_rows(), start=row0 + 1):
-        for col, (value, is_number, fmt) in enumerate(zip(values, numeric, formats),
-                                                      start=col0):
-            if value is None or value == "":
-                blank(row, col, value, fmt)
-            else:
-                (number if is_number else text)(row, col, value, fmt)
-    _widths(ws, frame, col0, widths)
+        ws._store_rows(row0 + 1, col0, rows, kinds, formats)
+    else:
+        text, blank, number = ws._write_string, ws._write_blank, ws._write_number
+        for row, values in enumerate(rows, start=row0 + 1):
+            for col, (value, kind, fmt) in enumerate(zip(values, kinds, formats), start=col0):
+                if value is None or value == "":
+                    blank(row, col, value, fmt)
+                elif kind or (kind is None and not isinstance(value, str)):
+                    number(row, col, value, fmt)
+                else:
+                    text(row, col, value, fmt)
+    widths = fitted_widths(table)
+    return {col: widths[c] for col, c in enumerate(columns, start=col0)}
 
 
-def _widths(ws: Worksheet, frame: pl.DataFrame, col0: int, widths: dict[str, int]) -> None:
-    for col, column in enumerate(frame.columns, start=col0):
-        ws.set_column_pixels(col, col, widths[column], None, {})
+def _set_widths(ws: Worksheet, widths: dict[int, int]) -> None:
+    for col, px in sorted(widths.items()):
+        ws.set_column_pixels(col, col, px, None, {})
 
 
 def _equals(column: int, label: str) -> dict:
@@ -145,53 +279,118 @@ def _equals(column: int, label: str) -> dict:
     return {"type": "formula", "criteria": f'=${xl_col_to_name(column)}2="{quoted}"'}
 
 
-def write_workbook(path: Path, *, title: str, summary_sheet: str, summary: pl.DataFrame,
-                   by_check: pl.DataFrame,
-                   sheets: list[tuple[str, str, pl.DataFrame]], severity_column: str,
-                   blocker_label: str, widths: dict[str, int], wrap: tuple[str, ...],
-                   new_column: str | None = None, new_label: str | None = None,
-                   neutralised: bool = False) -> Path:
-    """Write the workbook; `sheets` is [(sheet name, table name, frame)], headers already final.
-    `neutralised`: the caller has already applied `neutralise_frame` to every frame (once for
-    all clinics, which is much cheaper than per sheet).
+def _header_text(text: str, limit: int) -> str:
+    """Text for a page header section: `&` doubled (a lone one starts a code), cut short."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return text.replace("&", "&&")
 
-    Rows whose `severity_column` is `blocker_label` are filled red; rows whose `new_column` is
-    `new_label` are bold with that cell highlighted (these rules come first, so they win where
-    both set the same property)."""
+
+def _print_setup(ws: Worksheet, page: Page, repeat_header: bool) -> None:
+    ws.set_landscape()
+    ws.set_paper(A4)
+    ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as it takes
+    ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    if repeat_header:
+        ws.repeat_rows(0)
+    ws.set_header(f"&L{_header_text(page.left, 110)}&R{_header_text(page.right, 80)}")
+    ws.set_footer(f"&C{page.footer}")
+
+
+def _paragraph_height(text: str, width_px: int) -> float:
+    """Points for a wrapped paragraph of `text` over `width_px` pixels (Excel does not fit a
+    merged cell's height itself)."""
+    per_line = max(1, int(width_px / _PX_PER_CHAR))
+    lines = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+    return 15.0 * (lines + 0.3)
+
+
+def write_workbook(path: Path, *, summary: Summary, sheets: list[Sheet], page: Page,
+                   properties: dict | None = None, custom: dict | None = None,
+                   neutralised: bool = False) -> Path:
+    """Write the workbook (readable by its owner only). `properties`: document properties
+    (title, subject...); `custom`: custom document properties, written as text.
+    `neutralised`: the caller has already applied `neutralise_frame` to every frame.
+
+    On a findings sheet, rows whose `blocker` column holds its label are filled red; rows whose
+    `new` column holds its label are bold with that cell highlighted (these rules come first,
+    so they win where both set the same property)."""
     options = {"strings_to_formulas": False, "strings_to_numbers": False,
                "strings_to_urls": False, "nan_inf_to_errors": True,
                "in_memory": True}  # no temporary files (slow to create and remove)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
+    clean = (lambda f: f) if neutralised else neutralise_frame
     with Workbook(str(path), options) as wb:
-        heading = wb.add_format({"bold": True, "font_size": 14})
-        ws = wb.add_worksheet(summary_sheet, worksheet_class=_Worksheet)
-        ws.write_string(0, 0, neutralise_text(title), heading)
-        clean = (lambda f: f) if neutralised else neutralise_frame
+        if properties:
+            wb.set_properties(properties)
+        for name, value in (custom or {}).items():
+            wb.set_custom_property(name, str(value), "text")
         cache: dict = {}
-        summary = clean(summary)
-        _table(wb, ws, summary, name="summary", at=(2, 0), wrap=(), cache=cache,
-               widths={summary.columns[0]: 260, summary.columns[1]: 320})
-        by_check = clean(by_check)
-        _table(wb, ws, by_check, name="by_check", at=(2 + summary.height + 3, 0), wrap=wrap,
-               cache=cache, widths={c: widths.get(c, 140) for c in by_check.columns})
-        for sheet_name, table_name, frame in sheets:
-            frame = clean(frame)
-            sheet = wb.add_worksheet(sheet_name, worksheet_class=_Worksheet)
-            _table(wb, sheet, frame, name=table_name, wrap=wrap, cache=cache,
-                   widths={c: widths.get(c, 140) for c in frame.columns})
-            sheet.freeze_panes(1, 0)
-            if not frame.height:
-                continue
-            if new_column is not None and new_label is not None:
-                at = frame.columns.index(new_column)
-                rule = _equals(at, new_label)
-                sheet.conditional_format(1, at, frame.height, at,
-                                         {**rule, "format": wb.add_format(NEW_CELL)})
-                sheet.conditional_format(1, 0, frame.height, frame.width - 1,
-                                         {**rule, "format": wb.add_format(NEW_ROW)})
-            sheet.conditional_format(1, 0, frame.height, frame.width - 1, {
-                **_equals(frame.columns.index(severity_column), blocker_label),
-                "format": wb.add_format(BLOCKER_FILL)})
+        _summary_sheet(wb, summary, page, clean, cache)
+        for sheet in sheets:
+            _findings_sheet(wb, sheet, page, clean, cache)
     os.chmod(path, 0o600)
     return path
+
+
+def _summary_sheet(wb: Workbook, summary: Summary, page: Page, clean, cache: dict) -> None:
+    ws = wb.add_worksheet(summary.name, worksheet_class=_Worksheet)
+    ws.write_string(0, 0, neutralise_text(summary.title),
+                    wb.add_format({"bold": True, "font_size": 14}))
+    heading = wb.add_format({"bold": True, "font_size": 12})
+    paragraph = wb.add_format({"text_wrap": True, "valign": "top"})
+    tables = [(h, b) for h, b in summary.blocks if isinstance(b, Table)]
+    # The sheet's columns: as wide as the widest table needs; a paragraph spans all of them.
+    widths: dict[int, int] = {}
+    for _, table in tables:
+        for col, px in fitted_widths(table).items():
+            at = table.columns.index(col)
+            widths[at] = max(widths.get(at, 0), px)
+    span = max(widths) if widths else 5
+    total = sum(widths.values()) if widths else 800
+    row = 2
+    for title, block in summary.blocks:
+        if title:
+            ws.write_string(row, 0, neutralise_text(title), heading)
+            row += 1
+        if isinstance(block, Table):
+            block = block.with_frame(clean(block.frame))
+            _table(wb, ws, block, at=(row, 0), cache=cache)
+            row += max(block.frame.height, 1) + 2
+        else:
+            text = neutralise_text(block)
+            if span:
+                ws.merge_range(row, 0, row, span, text, paragraph)
+            else:
+                ws.write_string(row, 0, text, paragraph)
+            ws.set_row(row, _paragraph_height(text, total))
+            row += 2
+    _set_widths(ws, widths)
+    _print_setup(ws, page, repeat_header=False)
+
+
+def _findings_sheet(wb: Workbook, sheet: Sheet, page: Page, clean, cache: dict) -> None:
+    table = sheet.table.with_frame(clean(sheet.table.frame))
+    frame, columns = table.frame, table.columns
+    ws = wb.add_worksheet(sheet.name, worksheet_class=_Worksheet)
+    _set_widths(ws, _table(wb, ws, table, cache=cache))
+    ws.freeze_panes(1, 0)
+    _print_setup(ws, page, repeat_header=True)
+    last = max(frame.height, 1)
+    for column, validation in sheet.inputs.items():
+        at = columns.index(column)
+        ws.data_validation(1, at, last, at, validation)
+    if not frame.height:
+        return
+    if sheet.new is not None:
+        at = columns.index(sheet.new[0])
+        rule = _equals(at, sheet.new[1])
+        ws.conditional_format(1, at, frame.height, at, {**rule, "format": wb.add_format(NEW_CELL)})
+        ws.conditional_format(1, 0, frame.height, len(columns) - 1,
+                              {**rule, "format": wb.add_format(NEW_ROW)})
+    if sheet.blocker is not None:
+        ws.conditional_format(1, 0, frame.height, len(columns) - 1, {
+            **_equals(columns.index(sheet.blocker[0]), sheet.blocker[1]),
+            "format": wb.add_format(BLOCKER_FILL)})

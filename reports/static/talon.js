@@ -1,6 +1,8 @@
 /* Talon reports: sortable and filterable tables, no network, no dependencies.
    Tables with class "data" get a filter box above them (rows not containing the typed text are
-   hidden) and clickable headers (numbers sort as numbers; a cell's data-sort wins over its text). */
+   hidden) and clickable headers (numbers sort as numbers; a cell's data-sort wins over its text).
+   A work list (clinic fix list) has one filter box for all its group tables (class "worklist",
+   sortable too): it hides the rows without the typed text and the groups left with none. */
 (function () {
   "use strict";
   function cellKey(row, i) {
@@ -52,11 +54,33 @@
     });
     table.parentNode.insertBefore(input, table);
   }
+  function makeGlobalFilter(box) {
+    var input = document.createElement("input");
+    input.type = "search";
+    input.placeholder = box.getAttribute("data-filter-label") || "Filter";
+    input.setAttribute("aria-label", input.placeholder);
+    input.addEventListener("input", function () {
+      var needle = input.value.toLowerCase();
+      Array.prototype.forEach.call(document.querySelectorAll("table.worklist"), function (t) {
+        var shown = 0;
+        Array.prototype.forEach.call(t.tBodies[0].rows, function (r) {
+          r.hidden = needle !== "" && r.textContent.toLowerCase().indexOf(needle) < 0;
+          if (!r.hidden) { shown += 1; }
+        });
+        var group = t.closest("section.group");
+        if (group) { group.hidden = shown === 0; }
+      });
+    });
+    box.appendChild(input);
+  }
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("table.data"), function (t) {
       makeFilterable(t);
       makeSortable(t);
     });
+    Array.prototype.forEach.call(document.querySelectorAll("table.worklist"), makeSortable);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-filter-all]"),
+                                 makeGlobalFilter);
     document.documentElement.setAttribute("data-js", "ready");
   });
 }());
