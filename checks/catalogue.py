@@ -1,8 +1,10 @@
 """The check catalogue: each check declared once, with what a clinic clerk needs to act on it.
 
 Engines: `pandera` (row-level rules of one extract, checks/row_rules.py), `sql` (set-level and
-cross-table rules on the warehouse, checks/set_rules.py, also run as a Great Expectations suite),
-`ingest` (lines that could not be loaded, flows/extract/).
+cross-table rules on the warehouse, checks/set_rules.py, optionally cross-checked in Great
+Expectations; the register's REG rules, checks/register.py), `gx` (feed health: native Great
+Expectations suites with bounds learned from earlier nights, checks/feed.py), `ingest` (lines
+that could not be loaded, flows/extract/).
 
 Conventions of the declaration (the generated docs, checks/CATALOGUE.md, list it for people):
 
@@ -35,11 +37,13 @@ class Engine(str, Enum):
     PANDERA = "pandera"
     SQL = "sql"
     INGEST = "ingest"
+    GX = "gx"  # batch-level expectations with bounds learned from history (checks/feed.py)
 
 
 #: Entity values of findings (issue 3, reading 13).
 ENTITIES = ("patient", "policy", "attachment", "slot", "doctor", "mo_specialty", "file",
-            "insured")  # insured: a row of the register (ROW.DUPLICATE_ID on registry.csv)
+            "insured",  # a row of the register (ROW.DUPLICATE_ID on registry.csv)
+            "mo")  # a clinic as a whole (feed health, catalogue v1.3)
 
 #: What a finding's `suggested_value` holds: the value the insured-persons register (catalogue
 #: v1.2) gives for the field to fix; "" = no suggestion. checks/register.py computes each.
@@ -89,7 +93,7 @@ class Check:
 
 
 B, W = Severity.BLOCKER, Severity.WARNING
-P, S, I = Engine.PANDERA, Engine.SQL, Engine.INGEST
+P, S, I, G = Engine.PANDERA, Engine.SQL, Engine.INGEST, Engine.GX
 
 _SNILS_FORM_RU = "в формате XXX-XXX-XXX YY (например, 112-233-445 95)"
 _SNILS_FORM_EN = "as XXX-XXX-XXX YY (e.g. 112-233-445 95)"
@@ -872,6 +876,71 @@ CHECKS: tuple[Check, ...] = (
         "Send the patient's attachment to the MO mo_code to the TFOMS (in the next "
         "attached-population file) and check that it was accepted without errors.",
         suggests="",
+    ),
+    # ---------------------------------------------------------------- feed health (v1.3)
+    Check(
+        "FEED.VOLUME.DROP", W, "file", "rows", G, "",
+        "Файл выгрузки пришёл неполным",
+        "Extract file arrived incomplete",
+        "В эту ночь из файла загружено намного меньше строк, чем обычно (меньше заданной доли "
+        "медианы за последние ночи). Записи, которые не пришли, не проверены, а на портале у "
+        "этих пациентов и врачей остаются устаревшие или пустые данные.",
+        "Tonight the file loaded far fewer rows than usual (less than the set share of the "
+        "median of the last nights). The records that did not arrive are not checked, and the "
+        "portal keeps stale or empty data for those patients and doctors.",
+        "Проверьте выгрузку из МИС: завершилась ли она, не обрезан ли файл rows при передаче, не "
+        "изменились ли фильтры выгрузки. Выгрузите файл заново и запустите проверку повторно.",
+        "Check the export from the clinic systems: whether it finished, whether the file was cut "
+        "in transfer (its rows), whether the export's filters changed. Export the file again and "
+        "run the check again.",
+    ),
+    Check(
+        "FEED.MO.SILENT", B, "mo", "slots", G, "",
+        "Расписание МО не пришло",
+        "The MO's schedule did not arrive",
+        "В прошлую ночь у МО были будущие слоты расписания, а в эту ночь нет ни одного. Пациенты "
+        "видят на портале пустое расписание («технические сбои при передаче расписания») и не "
+        "могут записаться ни к одному врачу этой МО.",
+        "Last night the MO had future schedule slots; tonight it has none. Patients see an "
+        "empty calendar on the portal (\"technical failure in transferring the schedule\") and "
+        "cannot book any doctor of this MO.",
+        "Проверьте, что расписание МО выгружается из МИС: работает ли интеграция, не изменился "
+        "ли код МО, не закрыто ли расписание (slots) по ошибке. После исправления выгрузите "
+        "расписание заново.",
+        "Check that the MO's schedule is exported from its system: whether the integration "
+        "works, whether the MO code changed, whether the schedule (slots) was closed by mistake. "
+        "Export the schedule again once fixed.",
+    ),
+    Check(
+        "FEED.MO.SHRUNK", W, "mo", "slots", G, "",
+        "Расписание МО резко сократилось",
+        "The MO's schedule shrank sharply",
+        "Слотов этой МО на ближайший горизонт записи стало намного меньше, чем в прошлую ночь "
+        "(меньше заданной доли). Вероятно, расписание части врачей не выгрузилось, и пациенты "
+        "не находят свободного времени на портале.",
+        "The MO has far fewer slots within the booking horizon than last night (less than the "
+        "set share). Probably part of the doctors' schedules were not exported, and patients "
+        "find no free time on the portal.",
+        "Сравните выгруженное расписание (slots) с расписанием в МИС: каких врачей или "
+        "отделений не хватает; исправьте выгрузку и выгрузите расписание заново.",
+        "Compare the exported schedule (slots) with the schedule in the clinic system: which "
+        "doctors or departments are missing; fix the export and export the schedule again.",
+    ),
+    Check(
+        "FEED.COLUMN.EMPTY", W, "file", "empty_share", G, "",
+        "Столбец выгрузки пришёл пустым",
+        "An extract column arrived empty",
+        "Доля пустых значений в столбце файла выгрузки выросла по сравнению с прошлой ночью на "
+        "заданное число процентных пунктов или больше. Обычно это значит, что сломалось "
+        "сопоставление полей при выгрузке, и проверки по этому полю находят ошибки там, где их "
+        "нет, или не находят их.",
+        "The share of empty values in a column of the extract file rose by the set number of "
+        "percentage points or more since last night. Usually an export mapping broke, and the "
+        "checks of that field find defects that are not there, or miss them.",
+        "Проверьте в настройках выгрузки сопоставление этого столбца (empty_share — доля пустых "
+        "значений в эту ночь) и выгрузите файл заново.",
+        "Check the export's mapping of this column (empty_share is tonight's share of empty "
+        "values) and export the file again.",
     ),
     # ---------------------------------------------------------------- ingest
     Check(

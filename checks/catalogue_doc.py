@@ -169,6 +169,8 @@ def implementation_of(check: Check) -> str:
         return f"checks/sql/{check.code}.sql (run by checks/register.py, after the linking)"
     if check.engine is Engine.SQL:
         return f"checks/sql/{check.code}.sql (run by checks/set_rules.py)"
+    if check.engine is Engine.GX:
+        return "checks/feed.py (a Great Expectations suite built per run from the history)"
     return "flows/extract/reader.py"
 
 
@@ -176,6 +178,8 @@ def tests_of(check: Check) -> str:
     """Where the check is tested, by engine."""
     if check.code.startswith("REG."):
         return "tests/checks/test_register.py"
+    if check.engine is Engine.GX:
+        return "tests/checks/test_feed.py"
     return {
         Engine.PANDERA: "tests/checks/test_row_rules.py",
         Engine.SQL: "tests/checks/test_set_rules.py",

@@ -134,16 +134,25 @@ def run(
     dask_address: Optional[str] = typer.Option(None, "--dask-address", help="National run: Dask scheduler, e.g. tcp://host:8786."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="National run: start a local Dask cluster of N workers."),
     warehouse_dir: Path = typer.Option(Path("data/warehouses"), "--warehouse-dir", help="National run: one DuckDB file per region here."),
+    volume_drop: float = typer.Option(0.7, "--volume-drop", help="FEED.VOLUME.DROP: a file's loaded rows below this share of the median of the last nights."),
+    mo_silent_min: int = typer.Option(20, "--mo-silent-min", help="FEED.MO.SILENT/SHRUNK: an MO counts only with at least this many slots in the previous run."),
+    mo_shrunk: float = typer.Option(0.5, "--mo-shrunk", help="FEED.MO.SHRUNK: an MO's slots in the horizon below this share of the previous run's."),
+    column_empty_points: float = typer.Option(10.0, "--column-empty-points", help="FEED.COLUMN.EMPTY: rise of a column's share of empty values, in percentage points."),
+    gx_crosscheck: bool = typer.Option(False, "--gx-crosscheck", help="Also re-run the set rules as a Great Expectations suite (slower; off by default)."),
 ) -> None:
     """Ingest, check and publish: the nightly job (one region, or every region of a national delivery on Dask)."""
     from flows import national
     from flows.progress import show_progress
 
+    feed_params = _feed_params(volume_drop, mo_silent_min, mo_shrunk, column_empty_points)
     try:
         if national.is_national(extracts):
+            from flows import pipeline
+
+            params = pipeline.CheckParams(stale_hours, horizon_days, gx_crosscheck, feed_params)
             summary = national.national_flow(extracts, reference, out, warehouse_dir, as_of,
                                              stale_hours, horizon_days, lang.value, dask_address,
-                                             workers, force, lock_timeout)
+                                             workers, force, lock_timeout, params)
         else:
             if reference is None:
                 raise InputError("--reference is required for a single-region run",
@@ -152,7 +161,9 @@ def run(
 
             with show_progress(console):
                 summary = nightly_flow(extracts, reference, out, warehouse, as_of, stale_hours,
-                                       horizon_days, lang.value, force, lock_timeout)
+                                       horizon_days, lang.value, force, lock_timeout,
+                                       volume_drop, mo_silent_min, mo_shrunk,
+                                       column_empty_points, gx_crosscheck)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     if isinstance(summary, national.NationalSummary):
@@ -165,6 +176,18 @@ def run(
     if (fail_on is FailOn.blocker and counts.get("blocker")) or (
             fail_on is FailOn.warning and (counts.get("blocker") or counts.get("warning"))):
         raise typer.Exit(1)
+
+
+def _feed_params(volume_drop: float, mo_silent_min: int, mo_shrunk: float,
+                 column_empty_points: float):
+    """The feed-health thresholds, validated: a bad one is a usage error (exit 2) naming the
+    option."""
+    from checks import feed
+
+    problems = feed.validate(volume_drop, mo_silent_min, mo_shrunk, column_empty_points)
+    if problems:
+        raise typer.BadParameter(problems[0], param_hint=problems[0].split()[0])
+    return feed.FeedParams(volume_drop, mo_silent_min, mo_shrunk, column_empty_points)
 
 
 def _report_national(summary) -> None:
@@ -232,6 +255,11 @@ def serve(
     warehouse: Optional[Path] = typer.Option(None, "--warehouse", help="DuckDB warehouse file."),
     cron: Optional[str] = typer.Option(None, "--cron", help="Override the schedule, e.g. '0 2 * * *'."),
     timezone: Optional[str] = typer.Option(None, "--timezone", help="Time zone of the schedule (default Europe/Moscow)."),
+    volume_drop: Optional[float] = typer.Option(None, "--volume-drop", help="FEED.VOLUME.DROP threshold (see talon run)."),
+    mo_silent_min: Optional[int] = typer.Option(None, "--mo-silent-min", help="FEED.MO.* minimum slots (see talon run)."),
+    mo_shrunk: Optional[float] = typer.Option(None, "--mo-shrunk", help="FEED.MO.SHRUNK threshold (see talon run)."),
+    column_empty_points: Optional[float] = typer.Option(None, "--column-empty-points", help="FEED.COLUMN.EMPTY threshold (see talon run)."),
+    gx_crosscheck: bool = typer.Option(False, "--gx-crosscheck", help="Also re-run the set rules in Great Expectations."),
 ) -> None:
     """Serve the nightly deployment (schedule from flows/prefect.yaml) on a real Prefect server."""
     import os
@@ -246,6 +274,14 @@ def serve(
                          "and export PREFECT_API_URL=http://127.0.0.1:4200/api (see README, Operations)"))
     params = {k: str(v.resolve()) for k, v in {"extracts": extracts, "reference": reference,
                                                "out": out, "warehouse_path": warehouse}.items() if v}
+    thresholds = {"volume_drop": volume_drop, "mo_silent_min": mo_silent_min,
+                  "mo_shrunk": mo_shrunk, "column_empty_points": column_empty_points}
+    defaults = {"volume_drop": 0.7, "mo_silent_min": 20, "mo_shrunk": 0.5,
+                "column_empty_points": 10.0}
+    _feed_params(**{k: defaults[k] if v is None else v for k, v in thresholds.items()})
+    params.update({k: v for k, v in thresholds.items() if v is not None})
+    if gx_crosscheck:
+        params["gx_crosscheck"] = True
     console.print(f"Serving talon-nightly/nightly; Prefect UI: {api.rstrip('/').removesuffix('/api')}")
     serve_mod.serve(params, cron, timezone)
 

@@ -391,10 +391,12 @@ def national_run(regions: list[Region], out: Path, warehouse_dir: Path, as_of: s
 def national_flow(extracts_root: Path, reference: Path | None, out: Path, warehouse_dir: Path,
                   as_of: str | None = None, stale_hours: int = 24, horizon_days: int = 14,
                   lang: str = "ru", dask_address: str | None = None, workers: int | None = None,
-                  force: bool = False, lock_timeout: float = 0.0) -> NationalSummary:
+                  force: bool = False, lock_timeout: float = 0.0,
+                  params: pipeline.CheckParams | None = None) -> NationalSummary:
     """Run every region of DIR on Dask and write the national summary to OUT/index.html.
 
-    Layout errors raise InputError before any cluster starts; a region that fails does not
+    `params`, when given, carries every check setting (stale_hours and horizon_days are then
+    ignored). Layout errors raise InputError before any cluster starts; a region that fails does not
     stop the others: it is listed with its error, and `NationalSummary.exit_code` says so."""
     from flows.asof import resolve_as_of
     from reports.i18n import check_lang
@@ -407,5 +409,6 @@ def national_flow(extracts_root: Path, reference: Path | None, out: Path, wareho
                                Path(reference).absolute() if reference is not None else None)
     runner = task_runner(dask_address, workers, len(regions))
     flow_ = national_run.with_options(task_runner=runner)
+    params = params or pipeline.CheckParams(stale_hours, horizon_days)
     return flow_(regions, Path(out).absolute(), Path(warehouse_dir).absolute(), as_of,
-                 pipeline.CheckParams(stale_hours, horizon_days), lang, force, lock_timeout)
+                 params, lang, force, lock_timeout)

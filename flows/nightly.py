@@ -74,7 +74,7 @@ def check_run(warehouse_path: Path, run_id: str, as_of: datetime, params: pipeli
     gx = None
     try:
         findings, set_found = pipeline.check_findings(con, run_id, as_of, params)
-        if params.gx:
+        if params.gx_crosscheck:
             gx = pipeline.BackgroundGx(con, warehouse_path, run_id, as_of, params, set_found)
     finally:
         if gx is None:
@@ -194,7 +194,13 @@ def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehous
 def nightly_flow(extracts: Path, reference: Path, out: Path,
                  warehouse_path: Path = warehouse.DEFAULT_WAREHOUSE, as_of: str | None = None,
                  stale_hours: int = 24, horizon_days: int = 14, lang: str = "ru",
-                 force: bool = False, lock_timeout: float = 0.0) -> RunSummary:
+                 force: bool = False, lock_timeout: float = 0.0, volume_drop: float = 0.7,
+                 mo_silent_min: int = 20, mo_shrunk: float = 0.5,
+                 column_empty_points: float = 10.0, gx_crosscheck: bool = False) -> RunSummary:
+    from checks.feed import FeedParams
+
+    params = pipeline.CheckParams(stale_hours, horizon_days, gx_crosscheck, FeedParams(
+        volume_drop, mo_silent_min, mo_shrunk, column_empty_points))  # bad thresholds stop here
     warehouse_path = Path(warehouse_path)
     with warehouse_lock(warehouse_path, lock_timeout):
         publish_mod.clean_stale_temp(Path(out))
@@ -202,8 +208,7 @@ def nightly_flow(extracts: Path, reference: Path, out: Path,
                                           gx=True)
         gx = None
         try:
-            findings, gx = check_run(warehouse_path, run_id, prepared.as_of,
-                                     pipeline.CheckParams(stale_hours, horizon_days))
+            findings, gx = check_run(warehouse_path, run_id, prepared.as_of, params)
             folder = publish(findings, warehouse_path, run_id, prepared.as_of, Path(out), lang, gx)
             if gx is not None:
                 gx.wait()  # joined already by the GX page; raises if GX failed

@@ -69,7 +69,10 @@ class Prepared:
 class CheckParams:
     stale_hours: int = 24
     horizon_days: int = 14
-    gx: bool = True  # also validate with the Great Expectations suite (cross-check + Data Docs)
+    #: also re-run the set rules as a Great Expectations suite (`--gx-crosscheck`); off by
+    #: default: a normal night runs GX only for the feed-health suite (checks/feed.py)
+    gx_crosscheck: bool = False
+    feed: object = None  # checks.feed.FeedParams (None: the defaults)
 
 
 def resolve_as_of(extracts: Path, as_of: str | None) -> tuple[datetime, str, dict]:
@@ -284,7 +287,7 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     tables (stg_*, cur_*) are TEMP tables of `con`: everything that reads them, the GX suite
     included, must use `con`.
     """
-    from checks import register, row_rules, set_rules, staging
+    from checks import feed, register, row_rules, set_rules, staging
     from flows import progress
 
     progress.describe("Classifiers on D")
@@ -297,34 +300,40 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
     progress.step("Register reconciliation (SQL)")
     reg_found = register.check_register(con, run_id, as_of, pl.concat([row_found, set_found]))
+    progress.step("Feed health (Great Expectations)")
+    feed_found = feed.check_feed(con, run_id, as_of, params.feed or feed.FeedParams(),
+                                 params.horizon_days)
     progress.step("Routing findings to clinics")
-    routed = route_findings(con, run_id, row_found, pl.concat([set_found, reg_found]))
+    routed = route_findings(con, run_id, row_found, pl.concat([set_found, reg_found]), feed_found)
     pause_point("checked")
     return routed, set_found
 
 
 def route_findings(con: duckdb.DuckDBPyConnection, run_id: str, row_found: pl.DataFrame,
-                   set_found: pl.DataFrame) -> pl.DataFrame:
-    """Both engines' findings and the quarantine's, routed, masked and stored in `findings`."""
+                   set_found: pl.DataFrame, entity_found: pl.DataFrame | None = None
+                   ) -> pl.DataFrame:
+    """The engines' findings and the quarantine's, routed, masked and stored in `findings`.
+    `entity_found` carries its own `entity` column (feed findings: file or mo)."""
     from checks import findings
 
     raw = pl.concat([
         row_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         set_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         findings.quarantine_findings(con, run_id),
+        *([entity_found] if entity_found is not None else []),
     ], how="diagonal_relaxed")
     return findings.route_and_store(con, run_id, raw)
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
                params: CheckParams = CheckParams(), db_path: Path | None = None) -> pl.DataFrame:
-    """check_findings, then (with `params.gx` and `db_path`) the Great Expectations suite in
+    """check_findings, then (with `params.gx_crosscheck` and `db_path`) the Great Expectations suite in
     the same thread, its verdicts stored in `gx_results`; returns the routed findings."""
     from flows import progress
 
     routed, set_found = check_findings(con, run_id, as_of, params)
     progress.step("Great Expectations suite")
-    if params.gx and db_path is not None:
+    if params.gx_crosscheck and db_path is not None:
         validate_with_gx(con, Path(db_path), run_id, as_of, params, set_found)
     progress.step("Checks done")
     return routed

@@ -72,6 +72,18 @@ CREATE TABLE IF NOT EXISTS findings (
     suggested_value   VARCHAR,           -- the right value per the insured register ('' none)
     suggested_masked  VARCHAR            -- the same, masked like value_masked
 );
+CREATE TABLE IF NOT EXISTS feed_stats (  -- what later nights learn feed health from
+    run_id      VARCHAR NOT NULL,
+    metric      VARCHAR NOT NULL,        -- future_slots | horizon_slots (per MO) | empty (per column)
+    file_name   VARCHAR,
+    column_name VARCHAR,
+    mo_code     VARCHAR,
+    value       BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_suites (  -- the feed-health suite of a run, bounds and history
+    run_id     VARCHAR NOT NULL,
+    suite_json VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reg_links (   -- each linked patient's register person, per run
     run_id     VARCHAR NOT NULL,
     patient_id VARCHAR NOT NULL,
@@ -103,7 +115,8 @@ CREATE TABLE IF NOT EXISTS ref_v021 (run_id VARCHAR, idspec VARCHAR, name VARCHA
     date_begin DATE, date_end DATE);
 """
 
-RUN_TABLES = ("run_files", "quarantine", "findings", "gx_results", "reg_links", "ref_f002",
+RUN_TABLES = ("run_files", "quarantine", "findings", "gx_results", "reg_links", "feed_stats",
+              "feed_suites", "ref_f002",
               "ref_f003", "ref_f008", "ref_f010", "ref_v021") + tuple(f.raw_table for f in ALL_FILES)
 
 

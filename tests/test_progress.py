@@ -17,7 +17,7 @@ def test_check_stages_drive_the_progress_bar(tmp_path):
         run_id = pipeline.new_run_id()
         pipeline.load_run(con, prepared, run_id)
         with progress.show_progress(console, total=5, enabled=True):
-            pipeline.run_checks(con, run_id, prepared.as_of, pipeline.CheckParams(gx=False))
+            pipeline.run_checks(con, run_id, prepared.as_of, pipeline.CheckParams(gx_crosscheck=False))
     text = buffer.getvalue()
     assert "Checks done" in text and "5/5" in text
 

@@ -366,7 +366,7 @@ def _verify(db: Path, run_id: str, as_of: datetime, routed) -> bool:
 
     keys = ["check_code", "entity", "record_id", "mo_code", "field", "value"]
     with warehouse.connect(db) as con:
-        again = pipeline.run_checks(con, run_id, as_of, pipeline.CheckParams(gx=False))
+        again = pipeline.run_checks(con, run_id, as_of, pipeline.CheckParams(gx_crosscheck=False))
     if not routed.select(keys).sort(keys).equals(again.select(keys).sort(keys)):
         raise RuntimeError("the bench's stage-by-stage run and pipeline.run_checks disagree: "
                            "update tests/benchmarks/bench.py to follow flows/pipeline.py")

@@ -66,6 +66,10 @@ SPEC = [
     ("REG.POLICY.SMO", "warning", "policy"),
     ("REG.ATTACHMENT.MISMATCH", "blocker", "attachment"),
     ("REG.ATTACHMENT.UNREGISTERED", "blocker", "attachment"),
+    ("FEED.VOLUME.DROP", "warning", "file"),
+    ("FEED.MO.SILENT", "blocker", "mo"),
+    ("FEED.MO.SHRUNK", "warning", "mo"),
+    ("FEED.COLUMN.EMPTY", "warning", "file"),
     ("ROW.MALFORMED", "blocker", "file"),
     ("ROW.DUPLICATE_ID", "blocker", "*"),
 ]
@@ -100,14 +104,15 @@ TEXTS_EN = ("title_en", "message_en", "fix_en")
 # Columns a finding of each entity can point at (doctor and mo_specialty findings live in slots).
 _COLUMNS = {f.entity: set(f.columns) for f in contract.ALL_FILES}
 _COLUMNS["doctor"] = _COLUMNS["mo_specialty"] = _COLUMNS["slot"]
-_COLUMNS["file"] = {"line"}
+_COLUMNS["file"] = {"line", "rows", "empty_share"}  # a quarantined line; feed health figures
+_COLUMNS["mo"] = {"slots"}
 _COLUMNS[OF_FILE] = {OF_FILE}
 
 
 def test_every_spec_code_once_in_spec_order_with_its_severity_and_entity():
     declared = [(c.code, c.severity.value, c.entity) for c in CHECKS]
     assert declared == SPEC
-    assert len({c.code for c in CHECKS}) == len(CHECKS) == 50
+    assert len({c.code for c in CHECKS}) == len(CHECKS) == 54
 
 
 def test_suggestions_follow_the_contract():
@@ -125,7 +130,8 @@ def test_reg_messages_say_what_the_portal_answers():
 def test_engines_follow_the_design():
     for c in CHECKS:
         expected = (
-            Engine.PANDERA if c.code in PANDERA else Engine.INGEST if c.code in INGEST else Engine.SQL
+            Engine.PANDERA if c.code in PANDERA else Engine.INGEST if c.code in INGEST
+            else Engine.GX if c.code.startswith("FEED.") else Engine.SQL
         )
         assert c.engine is expected, c.code
 
@@ -137,8 +143,10 @@ def test_checks_for_partitions_the_catalogue_in_order():
     assert {c.code for c in parts[Engine.INGEST]} == INGEST
     assert checks_for("sql") == parts[Engine.SQL]
     assert list(parts[Engine.SQL]) == [c for c in CHECKS if c.engine is Engine.SQL]
+    assert [c.code for c in checks_for("gx")] == [c for c in (
+        "FEED.VOLUME.DROP", "FEED.MO.SILENT", "FEED.MO.SHRUNK", "FEED.COLUMN.EMPTY")]
     with pytest.raises(ValueError):
-        checks_for("gx")
+        checks_for("soda")
 
 
 def test_lookup_by_code():
@@ -300,10 +308,13 @@ def test_rendered_docs_list_every_check_with_texts_and_locations(lang):
             Engine.PANDERA: ("checks/row_rules.py", "tests/checks/test_row_rules.py"),
             Engine.SQL: (f"checks/sql/{c.code}.sql", "tests/checks/test_set_rules.py"),
             Engine.INGEST: ("flows/extract/reader.py", "tests/extract/"),
+            Engine.GX: (),
         }[c.engine]
         if c.code.startswith("REG."):
             where = (f"checks/sql/{c.code}.sql", "checks/register.py",
                      "tests/checks/test_register.py")
+        if c.engine is Engine.GX:
+            where = ("checks/feed.py", "tests/checks/test_feed.py")
         assert all(w in section for w in where), c.code
         assert f"| [{c.code}](#" in text  # summary row
     assert ("Summary" in text) == (lang == "en") and ("Сводная таблица" in text) == (lang == "ru")
@@ -329,5 +340,5 @@ def test_module_writes_utf8_markdown(capsysbinary):
 
 def test_severity_and_engine_values_match_the_spec_vocabulary():
     assert {s.value for s in Severity} == {"blocker", "warning"}
-    assert {e.value for e in Engine} == {"pandera", "sql", "ingest"}
+    assert {e.value for e in Engine} == {"pandera", "sql", "ingest", "gx"}
     assert isinstance(CHECKS[0], Check)

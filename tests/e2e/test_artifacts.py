@@ -31,7 +31,7 @@ def test_run_artifacts_carry_counts_impact_and_link(prefect_server, tmp_path):
     with warehouse.connect(tmp_path / "w.duckdb") as con:
         run_id = pipeline.new_run_id()
         pipeline.load_run(con, prepared, run_id)
-        findings = pipeline.run_checks(con, run_id, prepared.as_of, pipeline.CheckParams(gx=False))
+        findings = pipeline.run_checks(con, run_id, prepared.as_of, pipeline.CheckParams(gx_crosscheck=False))
         folder = tmp_path / "out" / "run"
         folder.mkdir(parents=True)
         flow(name="artifacts-test")(create_run_artifacts)(con, run_id, folder)

@@ -83,7 +83,7 @@ def nightly(extracts, reference, out, db, as_of=None, force=False, lock_timeout=
         try:
             with warehouse.connect(db) as con:
                 findings = pipeline.run_checks(con, run_id, prepared.as_of,
-                                               pipeline.CheckParams(gx=False), db_path=db)
+                                               pipeline.CheckParams(gx_crosscheck=False), db_path=db)
             publish_mod.publish(out, publish_mod.run_label(prepared.as_of, run_id),
                                 renderer(findings, db, run_id))
         except BaseException as exc:

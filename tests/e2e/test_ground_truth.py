@@ -65,7 +65,9 @@ def compare(findings: pl.DataFrame, truth: pl.DataFrame) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_findings_equal_ground_truth(tmp_path, seed):
     findings, truth = run_region(tmp_path, patients=3_000, seed=seed)
-    assert set(truth["check_code"]) == {c.code for c in catalogue.CHECKS}, "generator must inject every code"
+    # every code of one night (feed health compares nights: tests/e2e/test_feed_nights.py)
+    one_night = {c.code for c in catalogue.CHECKS if c.engine is not catalogue.Engine.GX}
+    assert set(truth["check_code"]) == one_night, "generator must inject every code"
     assert truth.filter(pl.col("suggested_value") != "").height > 0
     assert truth.group_by("check_code").len()["len"].min() >= 5
     compare(findings, truth)

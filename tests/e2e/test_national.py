@@ -149,7 +149,7 @@ def _single_region_findings(region: Path, db: Path) -> pl.DataFrame:
         run_id = pipeline.new_run_id()
         pipeline.load_run(con, prepared, run_id)
         return pipeline.run_checks(con, run_id, prepared.as_of,
-                                   pipeline.CheckParams(gx=False)).select(KEY)
+                                   pipeline.CheckParams(gx_crosscheck=False)).select(KEY)
 
 
 def _warehouse_findings(db: Path, run_id: str) -> pl.DataFrame:
