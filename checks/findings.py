@@ -73,8 +73,26 @@ def _catalogue_frame() -> pl.DataFrame:
     })
 
 
+def _waive(con: duckdb.DuckDBPyConnection, run_id: str, routed: pl.DataFrame) -> pl.DataFrame:
+    """`waiver_id` of each finding a clinic answered "not an error" (flows/waivers.py): an
+    active waiver of its (check_code, record_id) (and entity) with no until or an until on or after the
+    run's D. Waivers whose until is before D are marked expired first (inside the caller's
+    transaction, with their audit event). The waived finding stays a finding."""
+    from flows import waivers
+
+    rows = con.execute("SELECT as_of FROM runs WHERE run_id = ?", [run_id]).fetchall()
+    row = rows[0] if rows else None
+    if row is None or row[0] is None:  # a run outside the ledger (tests): nothing applies
+        return routed.with_columns(pl.lit(None, pl.String).alias("waiver_id"))
+    day = row[0].date()
+    waivers.expire(con, run_id, day)
+    return routed.join(waivers.matching(con, day), on=["check_code", "entity", "record_id"],
+                       how="left", maintain_order="left")
+
+
 def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFrame) -> pl.DataFrame:
-    """Route raw findings to clinics, mask values, replace this run's rows of `findings`.
+    """Route raw findings to clinics, mask values, mark waived findings (`waiver_id`),
+    replace this run's rows of `findings`.
 
     `raw` holds the findings of both engines plus quarantine_findings(); an optional `entity`
     column overrides the catalogue's (ROW.DUPLICATE_ID takes its file's entity).
@@ -152,11 +170,11 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
                            f"record_id), e.g. {dup.row(0)}")
     columns = ["run_id", "check_code", "severity", "entity", "record_id", "mo_code",
                "unassigned_reason", "field", "value", "value_masked", "patient_id",
-               "suggested_value", "suggested_masked"]
-    routed = routed.select(columns)
-    con.register("routed_view", routed.to_arrow())
+               "suggested_value", "suggested_masked", "waiver_id"]
     con.execute("BEGIN TRANSACTION")
     try:
+        routed = _waive(con, run_id, routed).select(columns)
+        con.register("routed_view", routed.to_arrow())  # (unregistering an absent view is a no-op)
         con.execute("DELETE FROM findings WHERE run_id = ?", [run_id])
         con.execute(f"INSERT INTO findings ({', '.join(columns)}) SELECT * FROM routed_view")
         con.execute("COMMIT")

@@ -310,6 +310,101 @@ def demo(
     _report(summary)
 
 
+# --- waivers (issue 13): a clinic's answer "not an error" -------------------------------------
+
+
+@app.command()
+def waive(
+    warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", help="DuckDB warehouse file."),
+    check: Optional[str] = typer.Option(None, "--check", help="The finding's check code, e.g. PAT.SNILS.MISSING."),
+    record: Optional[str] = typer.Option(None, "--record", help="The finding's record id, as in the fix list."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why it is not an error (auditors read it: no names or identifiers). With --remove: an optional note."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day the waiver applies, YYYY-MM-DD (default: until removed)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who answers (default: your user name); a CSV's `by` column wins."),
+    mo: Optional[str] = typer.Option(None, "--mo", help="The clinic that answers: only its own findings are accepted."),
+    file: Optional[Path] = typer.Option(None, "--file", help="Many answers: a CSV (check_code, record_id, reason, until, by) or the clinic's fix-list XLSX with its answer column filled in."),
+    remove: bool = typer.Option(False, "--remove", help="Withdraw the active waiver of --check/--record (it is kept, as removed)."),
+    lock_timeout: float = typer.Option(0.0, "--lock-timeout", min=0, help="Seconds to wait for a run holding the warehouse."),
+) -> None:
+    """Record that a finding is not an error (or many, from --file); --remove withdraws one.
+
+    A file is all or nothing: one bad answer refuses it (exit 2) and nothing is recorded."""
+    from flows import waivers as w
+    from flows.lock import warehouse_lock
+    from flows.warehouse import connect
+
+    try:
+        if file is not None and (check or record or reason or until or remove):
+            raise InputError("use either --file or --check/--record/--reason/--until"
+                             + (" (--remove takes --check and --record)" if remove else ""))
+        if file is None and not (check and record):
+            raise InputError("--check and --record name the finding (or give --file)")
+        if file is not None and not file.is_file():
+            raise InputError("no such file", file=str(file))
+        if not warehouse.exists():
+            raise InputError("no warehouse here yet (run `talon run` first)", file=str(warehouse))
+        ends = w.parse_until(until, w.Where()) if until else None
+        with warehouse_lock(warehouse, lock_timeout), connect(warehouse) as con:
+            if remove:
+                waiver_id = w.remove_waiver(con, check.strip(), record.strip(), by=by, mo=mo,
+                                            note=reason)
+                console.print(f"Waiver [bold]{waiver_id}[/] of {check} on record {record} "
+                              "removed: the finding is back on the fix list from the next run.")
+                return
+            if file is not None:
+                outcome = w.import_answers(con, file, mo=mo, by=by)
+            else:
+                outcome = w.add_waiver(con, check, record, reason or "", ends, by=by, mo=mo)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    what = f"{file}: {outcome.total} answer(s)" if file is not None else f"{check} on record {record}"
+    console.print(f"{what}: {len(outcome.added)} waiver(s) added, {len(outcome.changed)} "
+                  f"changed, {len(outcome.unchanged)} unchanged. Waived findings leave the fix "
+                  "lists and the booking impact from the next run on.")
+
+
+@app.command(name="waivers")
+def list_waivers(
+    warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", help="DuckDB warehouse file."),
+    mo: Optional[str] = typer.Option(None, "--mo", help="Only this clinic's waivers."),
+    show_all: bool = typer.Option(False, "--all", help="Also removed and expired waivers."),
+    events: bool = typer.Option(False, "--events", help="Print the audit trail (added, changed, expired, removed) instead."),
+) -> None:
+    """List the waivers (a clinic's answers "not an error") of a warehouse."""
+    from flows import waivers as w
+    from flows.warehouse import connect
+
+    if not warehouse.exists():
+        _fail(InputError("no warehouse here yet (run `talon run` first)", file=str(warehouse)))
+    try:
+        with connect(warehouse, read_only=True) as con:
+            if events:
+                frame = w.list_events(con, mo=mo)
+            else:
+                frame = w.list_waivers(con, mo, w.STATUSES if show_all else (w.ACTIVE,))
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    if events:
+        table = Table(title=f"Waiver events in {warehouse}")
+        for col in ("when", "event", "by", "waiver", "MO", "check", "record", "detail"):
+            table.add_column(col)
+        for r in frame.iter_rows(named=True):
+            table.add_row(f"{r['at']:%Y-%m-%d %H:%M}", r["event"], r["by"], r["waiver_id"],
+                          r["mo_code"] or "", r["check_code"], r["record_id"], r["detail"] or "")
+    else:
+        kind = "Waivers" if show_all else "Active waivers"
+        table = Table(title=f"{kind} in {warehouse}" + (f" of MO {mo}" if mo else ""))
+        for col in ("waiver", "MO", "check", "record", "reason", "by", "since", "until", "status"):
+            table.add_column(col)
+        for r in frame.iter_rows(named=True):
+            table.add_row(r["waiver_id"], r["mo_code"] or "", r["check_code"], r["record_id"],
+                          r["reason"], r["created_by"], f"{r['created_at']:%Y-%m-%d}",
+                          f"{r['until']:%Y-%m-%d}" if r["until"] else "", r["status"])
+    console.print(table)
+    if not frame.height:
+        console.print("No waivers." if not events else "No waiver events.")
+
+
 from flows.delivery import send_command  # noqa: E402
 
 app.command(name="send", help="E-mail each clinic its fix list (XLSX), the unassigned list to the steward.")(send_command)

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS findings (
     value_masked      VARCHAR,           -- what auditors and logs may see
     patient_id        VARCHAR,           -- the patient concerned, for booking impact
     suggested_value   VARCHAR,           -- the right value per the insured register ('' none)
-    suggested_masked  VARCHAR            -- the same, masked like value_masked
+    suggested_masked  VARCHAR,           -- the same, masked like value_masked
+    waiver_id         VARCHAR            -- the clinic's waiver that covers it (flows/waivers.py)
 );
 CREATE TABLE IF NOT EXISTS feed_stats (  -- what later nights learn feed health from
     run_id      VARCHAR NOT NULL,
@@ -83,6 +84,27 @@ CREATE TABLE IF NOT EXISTS feed_stats (  -- what later nights learn feed health 
 CREATE TABLE IF NOT EXISTS feed_suites (  -- the feed-health suite of a run, bounds and history
     run_id     VARCHAR NOT NULL,
     suite_json VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS waivers (     -- a clinic's answer "not an error" (flows/waivers.py)
+    waiver_id  VARCHAR PRIMARY KEY,
+    check_code VARCHAR NOT NULL,
+    record_id  VARCHAR NOT NULL,
+    entity     VARCHAR NOT NULL,
+    mo_code    VARCHAR,                  -- the finding's clinic when answered (NULL: unassigned)
+    reason     VARCHAR NOT NULL,
+    created_by VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    until      DATE,                     -- last day it applies (NULL: until removed)
+    status     VARCHAR NOT NULL          -- active | removed | expired
+);                                       -- one active waiver per (check_code, record_id)
+CREATE SEQUENCE IF NOT EXISTS waiver_event_seq;
+CREATE TABLE IF NOT EXISTS waiver_events (  -- append-only audit trail: nothing is deleted
+    event_id  BIGINT PRIMARY KEY DEFAULT nextval('waiver_event_seq'),
+    waiver_id VARCHAR NOT NULL,
+    event     VARCHAR NOT NULL,          -- added | changed | expired | removed
+    "at"      TIMESTAMP NOT NULL,        -- ("at", "by": SQL keywords, always quoted)
+    "by"      VARCHAR NOT NULL,
+    detail    VARCHAR                    -- JSON: what was set or changed, and from where
 );
 CREATE TABLE IF NOT EXISTS reg_links (   -- each linked patient's register person, per run
     run_id     VARCHAR NOT NULL,
@@ -176,6 +198,7 @@ _MIGRATIONS = """
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS replaced_by VARCHAR;
 ALTER TABLE findings ADD COLUMN IF NOT EXISTS suggested_value VARCHAR;
 ALTER TABLE findings ADD COLUMN IF NOT EXISTS suggested_masked VARCHAR;
+ALTER TABLE findings ADD COLUMN IF NOT EXISTS waiver_id VARCHAR;
 """
 
 

@@ -11,6 +11,10 @@ The register section (issue 12) shows, when the run had an insured-persons regis
 patients were linked to it per tier (reg_links), how many were not found, and the booking
 impact of the REG findings per clinic; otherwise a note that there was no register.
 
+Waivers (issue 13, flows/waivers.py): findings a clinic answered "not an error" are left out of
+every count and table here, the booking impact included; `OUT/waivers.html` lists every waiver
+per clinic and check (reports/waivers.py) and the index says how many findings they cover.
+
 History (checks/lifecycle.py): each example shows its status (new / open / reopened) and days
 open; the index shows the trend of open findings per check and per clinic over the last runs,
 and per check and clinic what is new and what was fixed since the last run.
@@ -28,6 +32,7 @@ from reports.clinic import UNASSIGNED, clinic_stems
 from reports.html import Page
 from reports.i18n import Texts
 from reports.safe import safe_stem
+from reports.waivers import PAGE as WAIVERS_PAGE, WaiverTexts, write_waivers_page
 
 EXAMPLES_PER_CLINIC_CHECK = 10
 EXAMPLES_PER_CHECK = 50
@@ -104,6 +109,18 @@ def _register(con, run_id: str, findings: pl.DataFrame, stems: dict, names: dict
     return summary | {"cards": cards, "tier_rows": tiers, "linked_share": share(summary["linked"]),
                       "not_found_share": share(summary["not_found"]),
                       "by_clinic": by_clinic.to_dicts()}
+
+
+def _not_waived(con, previous: str | None, fixed: pl.DataFrame) -> pl.DataFrame:
+    """The fixed findings less those the previous run had waived (they were not open then)."""
+    if previous is None or not data.open_sql(con):
+        return fixed
+    waived = data.query(con, "SELECT DISTINCT check_code, entity, record_id FROM findings "
+                             "WHERE run_id = ? AND waiver_id IS NOT NULL", [previous])
+    if not waived.height:
+        return fixed
+    return fixed.join(waived.cast(pl.String), on=list(lifecycle.KEY), how="anti",
+                      maintain_order="left")
 
 
 def _summary(frame: pl.DataFrame, fixed: pl.DataFrame) -> dict[str, int]:
@@ -233,10 +250,14 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     # Auditors never see a full value: drop it (and the register's suggested value) before
     # anything is counted or rendered, and mask record ids that are personal (an insured
     # person's ENP) once the lifecycle has been joined on them.
+    # Waived findings (a clinic's answer "not an error", issue 13) stay in the warehouse but
+    # are no defects here: every table and the booking impact count the open ones only; the
+    # waivers page lists the waivers and counts what they cover.
+    loaded = data.load_findings(con, run_id).drop(*FULL_VALUES)
     findings = data.mask_record_ids(data.with_texts(data.with_lifecycle(
-        con, run_id, data.load_findings(con, run_id).drop(*FULL_VALUES)), lang))
-    fixed = data.mask_record_ids(data.fixed(con, run_id).drop("value"))
+        con, run_id, data.open_findings(loaded)), lang))
     previous = lifecycle.previous_run(con, run_id)
+    fixed = data.mask_record_ids(_not_waived(con, previous, data.fixed(con, run_id).drop("value")))
     names = data.clinic_names(con, run_id)
     stems = clinic_stems(findings["mo_code"].unique().to_list())
     check_stems = {c: safe_stem(c) for c in findings["check_code"].unique().to_list()}
@@ -264,6 +285,8 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
         links = [(GX_INDEX.as_posix(), t.gx_docs)] if gx_page else []
         if (out / FINDINGS_CSV).is_file():
             links.append((FINDINGS_CSV.as_posix(), t.findings_csv))
+        _, waiver_counts = write_waivers_page(con, run_id, out, lang, loaded, names)
+        links.append((WAIVERS_PAGE.as_posix(), WaiverTexts(lang).link))
         by_severity = (findings.group_by("severity").agg(
             pl.len().alias("findings"),
             pl.col("patient_id").drop_nulls().n_unique().alias("patients"))
@@ -277,6 +300,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
             "changes": changes, "by_clinic": _clinic_table(findings, stems, names, t),
             "by_check": _check_table(findings, check_stems), "by_severity": by_severity,
             "reasons": reasons, "register": _register(con, run_id, findings, stems, names, t),
+            "waivers": waiver_counts, "W": WaiverTexts(lang), "waivers_href": WAIVERS_PAGE.as_posix(),
             "history": history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M"))
                               .to_dicts()}
         svgs = [Markup(svg) for svg in drawn.result()]

@@ -14,10 +14,13 @@ from checks.masking import mask_enp
 
 FINDING_COLUMNS = ("run_id", "check_code", "severity", "entity", "record_id", "mo_code",
                    "unassigned_reason", "field", "value", "value_masked", "patient_id",
-                   "suggested_value", "suggested_masked")
+                   "suggested_value", "suggested_masked", "waiver_id")
 #: Columns a warehouse written before contract v1.2 lacks until `warehouse.ensure_schema` adds
 #: them (a read-only connection, e.g. `talon deliver`'s, does not): read as "" (no suggestion).
 V12_COLUMNS = ("suggested_value", "suggested_masked")
+#: The waiver that covers a finding (issue 13, flows/waivers.py); NULL: the finding is open. A
+#: warehouse written before issue 13 has no such column: read as NULL (no waivers).
+WAIVER_COLUMN = "waiver_id"
 SEVERITY_ORDER = {"blocker": 0, "warning": 1}
 #: Entities whose record_id is itself personal data: entity -> its mask for auditors' outputs.
 #: A row of the insured-persons register (ROW.DUPLICATE_ID on registry.csv) is keyed on its ENP.
@@ -64,13 +67,32 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 def load_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """The run's findings, blockers first, then by check, record id. A finding without a
-    suggested value has "" in suggested_value and suggested_masked (never NULL)."""
+    suggested value has "" in suggested_value and suggested_masked (never NULL). Waived
+    findings are included, with their `waiver_id` (`open_findings` drops them)."""
     have = _columns(con, "findings")
     select = ", ".join(f"coalesce({c}, '') AS {c}" if c in V12_COLUMNS and c in have
-                       else f"'' AS {c}" if c in V12_COLUMNS else c for c in FINDING_COLUMNS)
+                       else f"'' AS {c}" if c in V12_COLUMNS
+                       else f"NULL AS {c}" if c == WAIVER_COLUMN and c not in have
+                       else c for c in FINDING_COLUMNS)
     frame = query(con, f"SELECT {select} FROM findings WHERE run_id = ?", [run_id])
     frame = frame.cast({c: pl.String for c in FINDING_COLUMNS})
     return sort_findings(frame)
+
+
+def open_findings(frame: pl.DataFrame) -> pl.DataFrame:
+    """The findings no waiver covers (`waiver_id` null): what fix lists show and booking impact
+    counts. A waived finding stays in the warehouse (and in findings.csv)."""
+    if WAIVER_COLUMN not in frame.columns:
+        return frame
+    return frame.filter(pl.col(WAIVER_COLUMN).is_null())
+
+
+def open_sql(con: duckdb.DuckDBPyConnection, alias: str = "") -> str:
+    """`AND <alias.>waiver_id IS NULL` for SQL over `findings` that counts open findings only
+    ("" in a warehouse written before waivers existed)."""
+    if WAIVER_COLUMN not in _columns(con, "findings"):
+        return ""
+    return f" AND {alias + '.' if alias else ''}{WAIVER_COLUMN} IS NULL"
 
 
 def mask_record_ids(frame: pl.DataFrame) -> pl.DataFrame:

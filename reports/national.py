@@ -91,7 +91,8 @@ def read_region(entry: RegionEntry) -> tuple[dict, pl.DataFrame]:
     """A region's totals and its per-check counts, from its warehouse (values never read)."""
     with warehouse.connect(entry.warehouse, read_only=True) as con:
         run = data.load_run(con, entry.run_id)
-        frame = data.query(con, _FINDINGS, [entry.run_id]).cast(pl.String)
+        # booking impact counts open findings: a waived one (issue 13) is not a defect
+        frame = data.query(con, _FINDINGS + data.open_sql(con), [entry.run_id]).cast(pl.String)
         names = con.execute(_REGION_NAME, [entry.run_id, run.region_code]).fetchall()
     s = data.summary(frame)
     totals = {
