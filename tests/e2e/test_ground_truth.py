@@ -98,3 +98,28 @@ def test_clean_region_has_no_findings(tmp_path):
         pipeline.load_run(con, prepared, run_id)
         findings = pipeline.run_checks(con, run_id, prepared.as_of)
     assert findings.height == 0, findings.group_by("check_code").len().rows()
+
+
+def test_links_equal_the_oracles(tmp_path):
+    """reg_links (patient, person, tier) equal the naive reading of the four tiers (tests/synth/oracle.py)."""
+    from tests.synth.oracle import link_patients, pdate, read_file
+
+    region = tmp_path / "r"
+    generate_region(region, patients=3_000, seed=4, region="50", as_of=AS_OF)
+    prepared = pipeline.prepare(region / "extract", region / "reference")
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        run_id = pipeline.new_run_id()
+        pipeline.load_run(con, prepared, run_id)
+        pipeline.run_checks(con, run_id, prepared.as_of)
+        got = set(con.execute("SELECT patient_id, enp, tier FROM reg_links WHERE run_id = ?", [run_id]).fetchall())
+    extract = region / "extract"
+    patients, policies, reg = (read_file(extract / f"{n}.csv")[0] for n in ("patients", "policies", "registry"))
+    D = AS_OF.date()
+
+    def active(r):
+        b, e = pdate(r["date_begin"]), pdate(r["date_end"])
+        return b is not None and b <= D and (r["date_end"] == "" or (e is not None and e >= D))
+
+    expected = {(pid, r["enp"], tier) for pid, (r, tier) in link_patients(patients, policies, reg, active).items()}
+    assert {t for *_, t in expected} == {1, 2, 3, 4}
+    assert got == expected, (sorted(got - expected)[:5], sorted(expected - got)[:5])
