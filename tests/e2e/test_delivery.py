@@ -3,6 +3,8 @@
 One small region is checked and published once (plain pipeline functions, no Prefect); two of
 its clinics get a broken F003 e-mail (missing; a header-injection attempt), and a fake previous
 run lacking three findings of one clinic gives "new since the last run" something to count.
+Two clinics had findings in the previous run only: one known and current in F003 (it gets its
+"all clear"), one excluded from F003 before the run's date (it gets nothing).
 """
 from __future__ import annotations
 
@@ -64,6 +66,8 @@ class Published:
     new: dict[str, int]  # mo_code -> findings absent from the previous run
     fixed: dict[str, int]  # mo_code -> findings of the previous run absent now
     findings: pl.DataFrame
+    clear: dict[str, str]  # mo_code -> address, a clinic whose findings were all fixed
+    excluded: str  # a clinic excluded on D whose findings were all fixed: gets nothing
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +105,27 @@ def published(tmp_path_factory) -> Published:
         con.execute("INSERT INTO findings (run_id, check_code, severity, entity, record_id, "
                     "mo_code) VALUES ('previous', 'ATT.GONE', 'blocker', 'attachment', 'gone-1', ?)",
                     [fresh])
+        # Two clinics fixed everything since: one current in F003, one excluded on D.
+        excluded = {mo for (mo,) in con.execute(
+            "SELECT mcod FROM ref_f003 WHERE run_id = ? GROUP BY mcod "
+            "HAVING bool_and(d_end IS NOT NULL AND d_end < ?)", [run_id, AS_OF.date()]).fetchall()}
+        others = [mo for mo in clinics if mo not in (missing, injected, fresh)]
+        per_mo = dict(findings.group_by("mo_code").len().iter_rows())
+        cleared = min((mo for mo in others if mo not in excluded), key=per_mo.get)
+        [dropped, *_] = sorted(mo for mo in others if mo in excluded)
+        con.execute("DELETE FROM findings WHERE run_id = ? AND mo_code IN (?, ?)",
+                    [run_id, cleared, dropped])
+        findings = con.sql("SELECT * FROM findings WHERE run_id = ?", params=[run_id]).pl()
+        clinics = sorted(findings["mo_code"].drop_nulls().unique())
         folder = publish(out, run_label(prepared.as_of, run_id),
                          lambda d: write_clinic_reports(con, run_id, d, "ru"))
     good = {mo: emails[mo] for mo in clinics if mo not in (missing, injected)}
     assert len(set(good.values())) == len(good)  # distinct: an envelope names its clinic
     return Published(db, out, folder, run_id, good, {missing: None, injected: INJECTED},
-                     {mo: 3 if mo == fresh else 0 for mo in clinics},
-                     {mo: 1 if mo == fresh else 0 for mo in clinics}, findings)
+                     {mo: 3 if mo == fresh else 0 for mo in clinics + [cleared]},
+                     {mo: 1 if mo == fresh else per_mo[cleared] if mo == cleared else 0
+                      for mo in clinics + [cleared]},
+                     findings, {cleared: emails[cleared]}, dropped)
 
 
 class Collector:
@@ -188,7 +206,7 @@ def test_each_clinic_gets_only_its_own_list(published):
     for mail_from, rcpts, msg, raw in peer.envelopes:
         assert mail_from == SENDER
         by_rcpt.setdefault(tuple(rcpts), []).append((msg, raw))
-    assert set(by_rcpt) == {(e,) for e in p.emails.values()} | {(STEWARD,)}
+    assert set(by_rcpt) == {(e,) for e in (p.emails | p.clear).values()} | {(STEWARD,)}
     assert all(THIEF not in r for rcpts in by_rcpt for r in rcpts)
     patients = {mo: set(f["patient_id"].drop_nulls()) - {""} for (mo,), f in
                 p.findings.partition_by("mo_code", as_dict=True).items()}
@@ -221,7 +239,21 @@ def test_each_clinic_gets_only_its_own_list(published):
         assert f"Новых с прошлого запуска: {p.new[mo]}\n" in body
         assert f"Исправлено с прошлого запуска: {p.fixed[mo]}\n" in body
         assert "Что сделать" in body and STEWARD in body
-        assert set(re.findall(r"(?<![0-9A-Za-z])[0-9]{6}(?![0-9A-Za-z])", body)) == {mo}
+        # no other clinic's code (the run id's random part may be six digits too)
+        assert set(re.findall(r"(?<![0-9A-Za-z])[0-9]{6}(?![0-9A-Za-z])",
+                              body.replace(p.run_id, ""))) == {mo}
+    [(mo, addr)] = p.clear.items()
+    [(msg, raw)] = by_rcpt[(addr,)]
+    assert msg["Subject"] == f"Talon: замечаний нет — МО {mo} на 25.11.2026"
+    body = _body(msg)
+    assert "Блокирующих замечаний: 0\n" in body and "Спасибо" in body
+    assert f"Исправлено с прошлого запуска: {p.fixed[mo]}\n" in body and p.fixed[mo] > 0
+    attachments = list(msg.iter_attachments())
+    path = p.folder / "clinics" / f"{mo}.xlsx"
+    if path.is_file():  # whether the fix lists write an empty list for an all-clear clinic
+        assert [a.get_content() for a in attachments] == [path.read_bytes()]
+    else:
+        assert attachments == [] and "Файл списка к письму не приложен" in body
     steward = {m["Subject"]: (m, raw) for m, raw in by_rcpt[(STEWARD,)]}
     assert set(steward) == {"Talon: нераспределённые замечания на 25.11.2026",
                             "Talon: списки исправлений не отправлены (нет адреса в F003) на 25.11.2026"}
@@ -240,7 +272,8 @@ def test_each_clinic_gets_only_its_own_list(published):
     assert f"- {injected} — " in text and "непригодный адрес «mo@clinic.example\\x0d\\x0aBcc:" in text
     assert all(f"- {mo} — " not in text for mo in p.emails)
     out = result.output
-    assert f"{len(p.emails) + 2} message(s) sent" in out and "2 clinic(s) without" in out
+    assert f"{len(p.emails) + 3} message(s) sent (1 all clear)" in out and "2 clinic(s) without" in out
+    assert p.excluded not in out and p.excluded not in text
     assert f"no address: MO {missing}" in out and f"no address: MO {injected}" in out
 
 
@@ -252,7 +285,8 @@ def test_dry_run_writes_eml_and_sends_nothing(published, tmp_path):
     assert result.exit_code == 0, result.output
     assert peer.envelopes == []
     names = {f.name for f in target.iterdir()}
-    assert names == {f"{mo}.eml" for mo in p.emails} | {"unassigned.eml", f"{NOTICE_STEM}.eml"}
+    assert names == {f"{mo}.eml" for mo in p.emails | p.clear} | {"unassigned.eml",
+                                                                  f"{NOTICE_STEM}.eml"}
     for mo, addr in p.emails.items():
         path = target / f"{mo}.eml"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -280,6 +314,7 @@ def test_first_run_has_no_new_count_and_english(published, tmp_path):
     assert msg["From"].addresses[0].addr_spec == "talon@localhost"
     body = _body(msg)
     assert "Blockers: " in body and "New since" not in body and "Fixed since" not in body
+    assert not any((target / f"{mo}.eml").exists() for mo in p.clear)  # no run to be clear of
 
 
 def test_partial_failure_still_sends_the_rest(published):
@@ -292,8 +327,8 @@ def test_partial_failure_still_sends_the_rest(published):
     assert f"failed: MO {refused_mo} -> {refused}: recipient refused" in result.output
     assert "550" in result.output
     delivered = {tuple(r) for _, r, _, _ in peer.envelopes}
-    assert delivered == {(e,) for e in p.emails.values() if e != refused} | {(STEWARD,)}
-    assert len(peer.envelopes) == len(p.emails) - 1 + 2
+    assert delivered == {(e,) for e in (p.emails | p.clear).values() if e != refused} | {(STEWARD,)}
+    assert len(peer.envelopes) == len(p.emails) - 1 + 3
 
 
 AUTH_WITHOUT_TLS = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -311,7 +346,7 @@ def test_login(published, via):
                           env={"TALON_SMTP_PASSWORD": PASSWORD})
     assert result.exit_code == 0, result.output
     assert peer.logins == [(peer.logins[0][0], b"talon", True)]  # one session, one login
-    assert len(peer.envelopes) == len(p.emails) + 2
+    assert len(peer.envelopes) == len(p.emails) + 3
     assert PASSWORD not in result.output
 
 
@@ -418,4 +453,4 @@ def test_missing_list_file_fails_that_clinic_only(published, tmp_path):
     assert result.exit_code == 5, result.output
     assert f"failed: MO {gone}" in result.output and "fix list file unreadable" in result.output
     written = {f.name for f in (tmp_path / "eml").iterdir()}
-    assert f"{gone}.eml" not in written and len(written) == len(p.emails) - 1 + 2
+    assert f"{gone}.eml" not in written and len(written) == len(p.emails) - 1 + 3
