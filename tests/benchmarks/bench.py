@@ -38,7 +38,7 @@ PANDAS_BASELINES = ("gx", "pandera")
 TALON_STAGES = (
     ("imports", "startup"), ("prepare", "ingest"), ("load", "ingest"),
     ("staging_row_rules", "checks"), ("set_rules", "checks"), ("register", "checks"),
-    ("route_store", "checks"), ("gx_start", "gx"),
+    ("feed", "gx"), ("route_store", "checks"), ("gx_start", "gx"),
     ("findings_csv", "reports"), ("clinic_fix_lists", "reports"),
     ("auditor_report", "reports"), ("gx_wait", "gx"), ("gx_page", "reports"),
     ("finish", "reports"),
@@ -96,12 +96,14 @@ def ensure_region(work: Path, size: int, seed: int) -> dict:
 
 def run_size(size: int, work: Path, seed: int, baselines: tuple[str, ...], verify: bool,
              profile: list[str], gx_result_format: str,
-             pandas_max: int = 1_000_000, no_registry: bool = False) -> dict:
+             pandas_max: int = 1_000_000, no_registry: bool = False,
+             gx_crosscheck: bool = False, no_feed_history: bool = False) -> dict:
     print(f"[bench] {size:,} patients: region", flush=True)
     generation = ensure_region(work, size, seed)
     print(f"[bench] {size:,}: Talon run", flush=True)
     talon = spawn("talon", size, work, seed, verify=verify, profile=profile or None,
-                  no_registry=no_registry)
+                  no_registry=no_registry, gx_crosscheck=gx_crosscheck,
+                  no_feed_history=no_feed_history)
     out = {"patients": size, "seed": seed, "as_of": AS_OF.isoformat(), "generation": generation,
            "talon": talon, "baselines": {}}
     skipped = [b for b in baselines if b in PANDAS_BASELINES and size > pandas_max]
@@ -180,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-registry", action="store_true",
                         help="run Talon on the batch without its registry.csv (the register's "
                              "cost is the difference to a run with it)")
+    parser.add_argument("--gx-crosscheck", action="store_true",
+                        help="also re-run the set rules as a GX suite (talon run --gx-crosscheck)")
+    parser.add_argument("--no-feed-history", action="store_true",
+                        help="measure a first night: no earlier runs, so no feed expectations "
+                             "(default: three earlier nights like this one are recorded first)")
     parser.add_argument("--verify", action="store_true",
                         help="after the staged run, also run pipeline.run_checks and require "
                              "the same findings (guards the bench against pipeline drift)")
@@ -220,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         info["sizes"].append(run_size(size, work, args.seed, tuple(args.baselines), args.verify,
                                       args.profile, args.gx_result_format,
-                                      args.pandas_baselines_max, args.no_registry))
+                                      args.pandas_baselines_max, args.no_registry,
+                                      args.gx_crosscheck, args.no_feed_history))
     info["load_avg_end"] = os.getloadavg()
     info["finished"] = datetime.now().isoformat(timespec="seconds")
     from tests.benchmarks import tables
@@ -272,7 +280,7 @@ def _talon_child(args, work: Path) -> dict:
         import polars  # noqa: F401  (imported by the run before anything else)
 
         from checks import findings  # noqa: F401  (imported by pipeline.route_findings)
-        from checks import register, row_rules, set_rules, staging
+        from checks import feed, register, row_rules, set_rules, staging
         from flows import pipeline, publish as publish_mod, warehouse
         from reports.auditor import write_auditor_report
         from reports.clinic import write_clinic_reports
@@ -316,13 +324,24 @@ def _talon_child(args, work: Path) -> dict:
                                             polars.concat([row_found, set_found]))
         info["links"] = dict(con.execute("SELECT tier, count(*) FROM reg_links WHERE run_id = ? "
                                           "GROUP BY tier ORDER BY tier", [run_id]).fetchall())
+    if not args.no_feed_history:  # a warehouse of a steady region, not a first night
+        _feed_history(con, run_id, as_of, params.horizon_days)
+    with stage("feed") as info:  # the feed-health GX suite, bounds from the history
+        feed_found = feed.check_feed(con, run_id, as_of, feed.FeedParams(), params.horizon_days)
+        plan = con.execute("SELECT suite_json FROM feed_suites WHERE run_id = ?",
+                           [run_id]).fetchall()[0][0]
+        info["expectations"] = len(json.loads(plan)["expectations"])
+        info["findings"] = feed_found.height
     with stage("route_store"):
         routed = pipeline.route_findings(con, run_id, row_found,
-                                         polars.concat([set_found, reg_found]))
+                                         polars.concat([set_found, reg_found]), feed_found)
     del row_found
     with stage("gx_start") as info:  # GX on `con`: in the background or at once (as the flow)
-        gx = pipeline.BackgroundGx(con, db, run_id, as_of, params, set_found)
-        info["gx_background"] = gx.background
+        gx = (pipeline.BackgroundGx(con, db, run_id, as_of, params, set_found)
+              if args.gx_crosscheck else None)
+        info["gx_background"] = gx.background if gx is not None else None
+        if gx is None:
+            con.close()
     del set_found
 
     def render(folder: Path) -> None:  # flows.nightly.publish's render
@@ -334,9 +353,10 @@ def _talon_child(args, work: Path) -> dict:
             with stage("auditor_report"):
                 write_auditor_report(con2, run_id, folder, lang, gx_page=True)
             with stage("gx_wait") as info:
-                gx.wait()
-                info["gx_suite_s"] = round(gx.seconds, 3)
-                info["gx_background"] = gx.background
+                if gx is not None:
+                    gx.wait()
+                    info["gx_suite_s"] = round(gx.seconds, 3)
+                    info["gx_background"] = gx.background
             with stage("gx_page"):
                 write_gx_page(con2, run_id, folder, lang)
 
@@ -358,6 +378,25 @@ def _talon_child(args, work: Path) -> dict:
     if args.verify:
         result["verified"] = _verify(db, run_id, as_of, routed)
     return result
+
+
+def _feed_history(con, run_id: str, as_of: datetime, horizon_days: int) -> None:
+    """Three earlier completed nights that looked like this one (ledger, loaded rows, feed
+    statistics), so the measured night runs the full feed-health suite a steady warehouse
+    runs; a first night has no history and runs no GX at all."""
+    from checks import feed
+
+    feed.record_stats(con, run_id, as_of, horizon_days)
+    for k in (1, 2, 3):
+        past = f"{run_id}-past{k}"
+        con.execute("INSERT INTO runs (run_id, as_of, as_of_source, extracts_dir, reference_dir, "
+                    "started_at, status) SELECT ?, as_of - to_days(CAST(? AS INTEGER)), as_of_source, "
+                    "extracts_dir, reference_dir, started_at, 'completed' FROM runs "
+                    "WHERE run_id = ?", [past, k, run_id])
+        con.execute("INSERT INTO run_files SELECT ? AS run_id, * EXCLUDE (run_id) FROM run_files "
+                    "WHERE run_id = ?", [past, run_id])
+        con.execute("INSERT INTO feed_stats SELECT ? AS run_id, * EXCLUDE (run_id) "
+                    "FROM feed_stats WHERE run_id = ?", [past, run_id])
 
 
 def _verify(db: Path, run_id: str, as_of: datetime, routed) -> bool:

@@ -39,6 +39,10 @@ def test_json_has_every_stage_of_talon(bench_run):
                for s in talon["stages"])
     assert talon["process_peak_mb"] >= max(s["peak_rss_mb"] for s in talon["stages"])
     assert talon["verified"] is True  # the staged run equals pipeline.run_checks
+    feed = next(s for s in talon["stages"] if s["name"] == "feed")
+    assert feed["extra"]["expectations"] > 0  # a steady warehouse's night: the full feed suite
+    register = next(s for s in talon["stages"] if s["name"] == "register")
+    assert sum(register["extra"]["links"].values()) > 0
     assert talon["total_rows"] == sum(talon["rows"].values()) > PATIENTS
     assert talon["report_files"] > 0 and talon["findings"] > 0
     assert size["generation"]["cached"] is False
