@@ -207,8 +207,8 @@ def _labelled(rows: pl.DataFrame, t: Texts) -> pl.DataFrame:
     """Display texts: labels, dates DD.MM.YYYY (the raw text where one does not parse), the
     lifecycle status with its days."""
     status = pl.col("status").replace_strict(t.mapping(LIFECYCLE), default=pl.col("status"))
-    open_days = pl.lit(t.open_days).str.replace("{n}", pl.col("days_open").cast(pl.String),
-                                                literal=True)
+    before, after = t.open_days.split("{n}")
+    open_days = pl.concat_str(pl.lit(before), pl.col("days_open").cast(pl.String), pl.lit(after))
     return rows.with_columns(
         pl.col("severity").replace_strict(t.mapping(SEVERITY), default=pl.col("severity"))
         .alias("severity_label"),

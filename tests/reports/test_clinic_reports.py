@@ -12,11 +12,12 @@ import pytest
 
 from report_fixtures import (CLINIC_NAMES, DEVICE_MO, EVIL_MO, FINDINGS, NO_FINDINGS_MO, RUN,
                              XSS, clinic_findings)
+from checks import catalogue
 from reports.clinic import clinic_stems, write_clinic_reports
 from reports.i18n import Texts
 
 RU, EN = Texts("ru"), Texts("en")
-ENTITY_SHEETS_RU = ["Сводка", "Пациенты", "Полисы", "Прикрепления", "Расписание"]
+ENTITY_SHEETS_RU = ["Сводка", "Пациенты", "Полисы", "Расписание"]  # 500101: no attachments
 MO_CODES = sorted({r[4] for r in FINDINGS if r[4] is not None})
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 
@@ -107,33 +108,48 @@ def test_xlsx_layout(rendered):
         assert table.ref.startswith("A1:")
         assert table.autoFilter is not None and table.autoFilter.ref == table.ref
         header = [c.value for c in ws[1]]
-        assert header[:4] == [RU.severity, RU.status, RU.days_open, RU.message]
-        assert ws.column_dimensions["D"].width > 40  # the message column is wide
-        assert ws.column_dimensions["J"].width > 40  # and so is the fix column
+        assert header[:6] == [RU.severity, RU.status, RU.days_open, RU.check_code, RU.check,
+                              RU.record_id]
         at = header.index(RU.value)  # the register's suggestion right beside the current value
-        assert header[at:at + 3] == [RU.value, RU.suggested, RU.fix]
+        assert header[at:at + 2] == [RU.value, RU.suggested]
+        assert header[-2:] == [RU.answer_reason, RU.answer_until]  # the clinic's answer
+        assert RU.message not in header and RU.fix not in header  # texts: once, in the summary
     patients = wb["Пациенты"]
     assert [r[0] for r in patients.iter_rows(min_row=2, values_only=True)] == [
         "Блокирующая", "Блокирующая", "Блокирующая", "Предупреждение"]
     rules = {(str(r.sqref), rule.formula[0]): rule for r in patients.conditional_formatting
              for rule in r.rules}
-    assert set(rules) == {("B2:B5", '$B2="Новое"'), ("A2:M5", '$B2="Новое"'),
-                          ("A2:M5", '$A2="Блокирующая"')}
-    blocker = rules[("A2:M5", '$A2="Блокирующая"')]
+    assert set(rules) == {("B2:B5", '$B2="Новое"'), ("A2:N5", '$B2="Новое"'),
+                          ("A2:N5", '$A2="Блокирующая"')}
+    blocker = rules[("A2:N5", '$A2="Блокирующая"')]
     assert blocker.type == "expression" and blocker.dxf.fill.bgColor.rgb.endswith("FDE7E5")
     new_cell = rules[("B2:B5", '$B2="Новое"')]
     assert new_cell.dxf.font.b and new_cell.dxf.fill.bgColor.rgb.endswith("DDEBF7")
-    assert rules[("A2:M5", '$B2="Новое"')].dxf.font.b
+    assert rules[("A2:N5", '$B2="Новое"')].dxf.font.b
     # The new-row rules come first so that they win where both rules set a property.
     assert new_cell.priority < blocker.priority
     assert len(wb["Расписание"].tables["findings_schedule"].ref) and \
         wb["Расписание"].max_row == 4  # doctor + mo_specialty + slot findings
+    # The summary states each check's texts once, in the order of the work list.
+    summary = [r for r in wb["Сводка"].iter_rows(values_only=True)]
+    at = next(i for i, r in enumerate(summary) if r[0] == RU.order_col)
+    head = list(summary[at])
+    checks = [dict(zip(head, r)) for r in summary[at + 1:] if r[0] is not None]
+    assert [c[RU.check_code] for c in checks][:3] == [
+        "PAT.BIRTHDATE.INVALID", "PAT.NAME.INVALID", "PAT.SNILS.CHECKSUM"]
+    assert {c[RU.check_code] for c in checks} == {c for c, _ in clinic_findings("500101")}
+    for c in checks:
+        check = catalogue.BY_CODE[c[RU.check_code]]
+        assert (c[RU.message], c[RU.fix]) == (check.message("ru"), check.fix("ru"))
 
 
 def test_unassigned_list_has_file_sheet_and_translated_reasons(rendered):
     out, _, _ = rendered
     wb = openpyxl.load_workbook(out / "clinics" / "unassigned.xlsx")
-    assert wb.sheetnames == ENTITY_SHEETS_RU + ["Файлы"]
+    # only the kinds of record it has: no schedule findings are unassigned here
+    assert wb.sheetnames == ["Сводка", "Пациенты", "Полисы", "Прикрепления", "Файлы"]
+    # unassigned: an empty MO code (openpyxl reads the empty text as None)
+    assert wb.custom_doc_props["talon_mo_code"].value in ("", None)
     rows = _xlsx_rows(out / "clinics" / "unassigned.xlsx")
     (malformed,) = rows["Файлы"]
     assert malformed[RU.record_id] == "patients.csv:17"
@@ -157,7 +173,10 @@ def test_csv_is_utf8_with_bom(rendered):
     raw = (out / "clinics" / "500101.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     text = raw[3:].decode("utf-8")
-    assert text.splitlines()[0].startswith("Важность;Статус;Дней открыто;Что не так;")
+    assert text.splitlines()[0].startswith("Важность;Статус;Дней открыто;Код проверки;")
+    # one row per finding, without the catalogue's paragraphs (the check code keys them)
+    assert len(text.splitlines()) == 1 + len(clinic_findings("500101"))
+    assert "Ошибка PAT.SNILS.CHECKSUM" not in text and "Исправьте" not in text
     assert "Ивaнов, Пётр, Сергеевич" in text  # the value with its Latin "a", byte for byte
 
 
@@ -223,10 +242,10 @@ def test_english(wh, tmp_path):
     raw = (folder / "500101.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     csv = _csv(folder / "500101.csv", sep=",")
-    assert csv.columns[:4] == ["Severity", "Status", "Days open", "What is wrong"]
+    assert csv.columns[:4] == ["Severity", "Status", "Days open", "Check code"]
     assert set(csv["Severity"]) == {"Blocker", "Warning"}
     wb = openpyxl.load_workbook(folder / "500101.xlsx")
-    assert wb.sheetnames == ["Summary", "Patients", "Policies", "Attachments", "Schedule"]
+    assert wb.sheetnames == ["Summary", "Patients", "Policies", "Schedule"]
     html = (folder / "500101.html").read_text(encoding="utf-8")
     assert '<html lang="en">' in html and "Fix list" in html
     # Every text is English: once the data (clinic name, values) is removed, no Cyrillic is left.
@@ -254,10 +273,26 @@ def test_unknown_run_or_language_is_refused(wh, tmp_path):
     assert not (tmp_path / "clinics").exists()
 
 
-def test_a_run_without_findings_writes_no_files(wh, tmp_path):
+def test_a_run_without_findings_writes_all_clear_lists(wh, tmp_path):
+    """Every finding of 500101 was fixed since the last run: it still gets its three files,
+    saying so and thanking it; so does the steward; clinics never listed get none."""
     wh.execute("DELETE FROM findings WHERE run_id = ?", [RUN])
-    assert write_clinic_reports(wh, RUN, tmp_path) == []
-    assert list((tmp_path / "clinics").iterdir()) == []
+    paths = write_clinic_reports(wh, RUN, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(
+        f"{stem}.{ext}" for stem in ("500101", "unassigned") for ext in ("xlsx", "csv", "html"))
+    folder = tmp_path / "clinics"
+    html = (folder / "500101.html").read_text(encoding="utf-8")
+    assert RU.all_clear in html and "Спасибо" in html and 'id="toc"' not in html
+    assert 'data-metric="fixed_since_last"><span class="n">2</span>' in html
+    assert RU.unassigned_clear in (folder / "unassigned.html").read_text(encoding="utf-8")
+    wb = openpyxl.load_workbook(folder / "500101.xlsx")
+    assert wb.sheetnames == ["Сводка"]  # no findings sheet, but still a Talon fix list
+    assert wb.custom_doc_props["talon_fixlist"].value == "1"
+    texts = [c for r in wb["Сводка"].iter_rows(values_only=True) for c in r if c]
+    assert RU.all_clear in texts
+    csv = _csv(folder / "500101.csv")
+    assert csv.height == 0 and csv.columns[:4] == [RU.severity, RU.status, RU.days_open,
+                                                   RU.check_code]
 
 
 def test_read_back_with_polars(rendered):

@@ -18,6 +18,7 @@ from reports import trends
 from reports.auditor import write_auditor_report
 from reports.clinic import write_clinic_reports
 from reports.i18n import Texts
+from worklist_pages import groups, record_cells
 
 RU, EN = Texts("ru"), Texts("en")
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
@@ -97,14 +98,13 @@ def test_xlsx_has_status_columns_marks_new_rows_and_counts_fixed(hist):
 
 def test_html_fix_list_marks_new_rows_and_lists_fixed(hist):
     page = (hist / "clinics" / "500101.html").read_text(encoding="utf-8")
-    rows = {r[5]: r for r in html_tables(hist / "clinics" / "500101.html")["table-findings"]}
-    assert {k: (r[1], r[2]) for k, r in rows.items()} == {
-        "P1": ("Открыто", "4"), "P2": ("Повторно", "0"), "D1": ("Новое", "0")}
-    new_rows = re.findall(r'<tr class="(\w+) st-new">\s*<td class="sev"[^>]*>[^<]*</td>'
-                          r'<td class="status"[^>]*><span class="badge st-new">Новое</span>', page)
-    assert new_rows == ["blocker"]  # exactly the D1 row
-    body = page.split('id="table-findings"', 1)[1].split("</table>", 1)[0]
-    assert body.count("st-new") == 2  # its row and its badge, nothing else
+    found = groups(hist / "clinics" / "500101.html")
+    status = {rec: (row[RU.status], cls) for g in found
+              for rec, row, cls in zip(record_cells(g), g.rows, g.row_classes)}
+    # the status with its days open, in one column; new and reopened rows marked by class
+    assert status == {"P1": ("Открыто 4 дн.", "st-open"), "P2": ("Повторно", "st-reopened"),
+                      "D1": ("Новое", "st-new")}
+    assert page.count('<tr class="st-new">') == 1  # exactly the D1 row
     assert 'data-metric="fixed_since_last"><span class="n">1</span>' in page
     assert 'data-metric="new_count"><span class="n">1</span>' in page
     fixed = html_tables(hist / "clinics" / "500101.html")["table-fixed"]
@@ -247,7 +247,7 @@ def test_english(tmp_path):
     for value in ["Поликлиника №1"] + [r[7] for r in HIST_FINDINGS if r[4] == "500101"]:
         page = page.replace(value, "")
     assert not CYRILLIC.search(page), CYRILLIC.search(page)
-    assert '<span class="badge st-new">New</span>' in page
+    assert '<tr class="st-new"><td>New</td>' in page
 
 
 def test_clinic_trend_draws_the_top_clinics_and_tables_all(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -96,17 +97,28 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
         "Важность": [blocker, "Предупреждение", blocker, "", blocker],
         "Статус": ["Новое", None, "Открыто", "Новое", "Новое"],
         "Дней": [0, 3, None, 12345, 1],
-        "Значение": ["a & <b> \"c\"", "'=1+1", " x ", "\x07", "я" * 40_000]})
-    by_check = pl.DataFrame({"Код": ["X.1", "Y"], "Число": [2, 1]},
-                            schema={"Код": pl.String, "Число": pl.UInt32})
+        "Значение": ["a & <b> \"c\"", "'=1+1", " x ", "\x07", "я" * 40_000],
+        # a date column whose unparseable values show their text (xlsx.Table.text_for)
+        "Дата": [date(1980, 3, 14), None, None, date(2026, 11, 25), None],
+        "raw": [None, "31.02.1980", None, None, "1.2.1985"]})
+    checks = pl.DataFrame({"Код": ["X.1", "Y"], "Число": [2, 1]},
+                          schema={"Код": pl.String, "Число": pl.UInt32})
 
     def write(path: Path) -> dict[str, bytes]:
+        table = xlsx.Table(rows, "t_p", wrap=("Значение",), caps={"Значение": 300},
+                           text_for={"Дата": "raw"})
         xlsx.write_workbook(
-            path, title="=T", summary_sheet="Итоги",
-            summary=pl.DataFrame({"k": ["Код", "Имя"], "v": ["500101", "-x"]}),
-            by_check=by_check, sheets=[("Пациенты", "t_p", rows), ("Пусто", "t_e", rows.clear())],
-            severity_column="Важность", blocker_label=blocker, widths={"Значение": 300},
-            wrap=("Значение",), new_column="Статус", new_label="Новое")
+            path, page=xlsx.Page("=T", "R", "&P"),
+            summary=xlsx.Summary("Итоги", "=T", [
+                ("Как", "Текст"), ("", xlsx.Table(pl.DataFrame({"k": ["Код", "Имя"],
+                                                                "v": ["500101", "-x"]}), "summary")),
+                ("По проверкам", xlsx.Table(checks, "by_check"))]),
+            sheets=[xlsx.Sheet("Пациенты", table, blocker=("Важность", blocker),
+                               new=("Статус", "Новое"),
+                               inputs={"Значение": {"validate": "any"}}),
+                    xlsx.Sheet("Пусто", xlsx.Table(rows.clear(), "t_e",
+                                                   text_for={"Дата": "raw"}))],
+            custom={"talon_fixlist": "1"})
         return _contents(path.parent)
 
     (tmp_path / "a").mkdir()
