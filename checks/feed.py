@@ -239,7 +239,6 @@ def _mo_shrunk(con, plan: FeedPlan, previous: str, params: FeedParams) -> None:
     """Candidates: MOs with at least mo_silent_min horizon slots in the previous run and a
     future slot now (else FEED.MO.SILENT says it, or, for an MO out of F003, nothing does)."""
     share = _frac(params.mo_shrunk)
-    silent = {m for e in plan.expectations if e.code == "FEED.MO.SILENT" for m in e.record_ids}
     prev = con.execute(
         """SELECT mo_code, value FROM feed_stats WHERE run_id = ? AND metric = 'horizon_slots'
            AND value >= ? ORDER BY mo_code""", [previous, params.mo_silent_min]).fetchall()
@@ -249,8 +248,7 @@ def _mo_shrunk(con, plan: FeedPlan, previous: str, params: FeedParams) -> None:
     future = {r[0] for r in con.execute(
         "SELECT mo_code FROM feed_stats WHERE run_id = ? AND metric = 'future_slots'",
         [plan.run_id]).fetchall()}
-    cand = [(m, v, math.ceil(share * v)) for m, v in prev
-            if not (m in silent and m not in future)]
+    cand = [(m, v, math.ceil(share * v)) for m, v in prev if m in future]
     if not cand:
         return
     con.execute("CREATE OR REPLACE TEMP TABLE feed_mo_horizon (mo_code VARCHAR, slots BIGINT, "

@@ -177,6 +177,14 @@ def test_a_silent_mo_is_not_also_shrunk(nights):
     assert ("FEED.MO.SILENT", "5001") in found and ("FEED.MO.SHRUNK", "5001") not in found
 
 
+def test_an_excluded_or_unknown_mo_falling_silent_is_not_shrunk(nights):
+    # 5009 is excluded on D, 7777 not in F003: without a future slot neither is FEED.MO.SILENT,
+    # and a silent MO is never FEED.MO.SHRUNK (nothing reports an excluded MO's ended schedule)
+    nights.past(future={"5009": 40, "7777": 40}, horizon={"5009": 30, "7777": 30})
+    nights.tonight(slots={"5001": (5, 0)})
+    assert nights.check() == {}
+
+
 @pytest.mark.parametrize("before, tonight, rows_before, rows_now, raised", [
     (100, 300, 2000, 2000, True),  # 5 % -> 15 %: exactly 10 points more
     (100, 299, 2000, 2000, False),  # 14.95 %
