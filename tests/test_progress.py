@@ -16,10 +16,10 @@ def test_check_stages_drive_the_progress_bar(tmp_path):
     with warehouse.connect(tmp_path / "w.duckdb") as con:
         run_id = pipeline.new_run_id()
         pipeline.load_run(con, prepared, run_id)
-        with progress.show_progress(console, total=5, enabled=True):
+        with progress.show_progress(console, total=7, enabled=True):
             pipeline.run_checks(con, run_id, prepared.as_of, pipeline.CheckParams(gx_crosscheck=False))
     text = buffer.getvalue()
-    assert "Checks done" in text and "5/5" in text
+    assert "Checks done" in text and "7/7" in text
 
 
 def test_no_bar_off_a_terminal():

@@ -567,3 +567,41 @@ def hostile_clinic_codes(b: Batch) -> Completes:
                      findings=(
         *(("ATT.METHOD.INVALID", f"HK{i}", "9") for i in range(len(known))),
         *(("ATT.MO.UNKNOWN", f"HU{i}", c) for i, c in enumerate(unknown))))
+
+
+# =============================================================================== the register (v1.2)
+
+_REG_HEADER = ["ENP", "FAM", "IM", "OT", "DR", "W", "SS", "SMO", "DBEG", "DEND", "death_date",
+               "LPU", "LPUDT"]
+_REG_ROW = ["7788899730000765", "ИВАНОВ", "ИВАН", "", "01.02.1980", "1", "112-233-445 95",
+            "50001", "01.01.2015", "", "", "", ""]
+
+
+def _write_registry(b: Batch, header: list[str], *rows: str) -> None:
+    text = ";".join(header) + "\n" + "".join(r + "\n" for r in rows)
+    b.path("registry").write_bytes(text.encode("cp1251"))
+
+
+@case
+def registry_column_in_both_spellings(b: Batch) -> Fatal:
+    _write_registry(b, _REG_HEADER + ["snils"], ";".join(_REG_ROW + ["x"]))
+    return Fatal("registry.csv", ("line 1", "column snils", "appears 2 times (as SS and snils)"))
+
+
+@case
+def registry_missing_birth_date(b: Batch) -> Fatal:
+    header = [h for h in _REG_HEADER if h != "DR"]
+    _write_registry(b, header, ";".join(v for h, v in zip(_REG_HEADER, _REG_ROW) if h != "DR"))
+    return Fatal("registry.csv", ("line 1", "column birth_date",
+                                  "missing required column birth_date or DR"))
+
+
+@case
+def registry_rows_quarantined(b: Batch) -> Completes:
+    row = ";".join(_REG_ROW)
+    _write_registry(b, _REG_HEADER, row, row, "1;2;3")
+    return Completes(
+        quarantine={"registry.csv": [(3, DUPLICATE, "enp already on line 2"),
+                                     (4, MALFORMED, "expected 13 fields, found 3")]},
+        rows_read={"registry.csv": 3},
+        findings=(("ROW.DUPLICATE_ID", _REG_ROW[0], _REG_ROW[0]),))
