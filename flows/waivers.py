@@ -94,6 +94,11 @@ class AnswerError(InputError):
         return f"{', '.join(where)}: {self.message}"
 
 
+#: The `talon waive` option of each answer field (errors about a single answer name it).
+_OPTION = {"check_code": "--check", "record_id": "--record", "reason": "--reason",
+           "until": "--until", "mo_code": "--mo"}
+
+
 @dataclass(frozen=True)
 class Where:
     """Where an answer came from, for its error messages and its audit detail."""
@@ -105,7 +110,7 @@ class Where:
     def error(self, message: str, what: str | None = None) -> AnswerError:
         column = self.columns.get(what, what) if self.file else None
         if self.file is None and what:  # a single answer from the command line
-            message = f"--{what.replace('_', '-')}: {message}"
+            message = f"{_OPTION.get(what, '--' + what)}: {message}"
         return AnswerError(message, file=self.file, line=self.line, column=column,
                            sheet=self.sheet)
 
@@ -162,6 +167,20 @@ def parse_until(text: str | None, where: Where) -> date | None:
 
 def _clean(value) -> str:
     return "" if value is None else str(value).strip()
+
+
+#: What a spreadsheet would read as a formula: the fix lists prefix such text with `'`
+#: (reports/safe.py), which the import takes off again.
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _key_cell(value) -> str:
+    """A check code or record id cell as the finding has it: without the `'` the writer put
+    before text that starts like a formula, and without surrounding spaces."""
+    text = "" if value is None else str(value)
+    if text.startswith("'") and text[1:].startswith(_FORMULA_LEADS):
+        return text[1:]
+    return text.strip()
 
 
 def read_answers_csv(path: Path) -> list[Answer]:
@@ -293,7 +312,7 @@ def read_answers_xlsx(path: Path) -> FixListWorkbook:
             if not reason and not until:
                 continue
             where = Where(file, i + 2, sheet, columns)  # header = row 1
-            answers.append(Answer(_clean(row[0]), _clean(row[1]), reason,
+            answers.append(Answer(_key_cell(row[0]), _key_cell(row[1]), reason,
                                   parse_until(until, where), None, mo_code, True, where))
     if not found:
         raise AnswerError(f"not a Talon fix list: no sheet has the answer column "

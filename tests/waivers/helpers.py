@@ -26,6 +26,7 @@ FINDINGS = [
     ("PAT.POLICY.NONE", "blocker", "patient", "P11", None, "P11"),
     ("ROW.MALFORMED", "blocker", "file", "patients.csv:17", None, None),
     ("ROW.DUPLICATE_ID", "blocker", "insured", ENP, None, None),
+    ("ATT.METHOD.INVALID", "warning", "attachment", "=A9", "500101", "P9"),  # formula-like id
 ]
 #: Findings of the first run only (fixed since): still "reported" by the warehouse.
 OLD_ONLY = [("POL.ENP.MISSING", "blocker", "policy", "POL7", "500102", "P7")]

@@ -131,7 +131,7 @@ def test_routing_marks_waived_findings_and_expires_passed_waivers(db):
         waived = dict(((c, r), w) for c, _, r, w in first.filter(
             pl.col("waiver_id").is_not_null()).iter_rows())
         assert waived == {("PAT.SNILS.MISSING", "P1"): forever, ("SCH.STALE", "D1"): short}
-        assert first.height == 8  # nothing dropped: a waived finding stays a finding
+        assert first.height == 9  # nothing dropped: a waived finding stays a finding
         # D = 2026-11-21: the short one expired, recorded once with the run that passed it
         second = _routed(con, R2)
         waived = second.filter(pl.col("waiver_id").is_not_null())
@@ -251,6 +251,13 @@ def test_fixlist_answers_are_read_by_their_headers(db, tmp_path):
         detail = json.loads(con.execute("SELECT detail FROM waiver_events ORDER BY event_id"
                                         ).fetchall()[0][0])
     assert detail["source"] == "500101.xlsx sheet Пациенты row 2"
+
+
+def test_formula_like_ids_come_back_without_the_writers_quote(db, tmp_path):
+    path = write_fixlist(tmp_path / "q.xlsx", [("ATT.METHOD.INVALID", "'=A9", "способ верен", None)])
+    with warehouse.connect(db) as con:
+        wv.import_answers(con, path, today=TODAY)
+        assert wv.list_waivers(con)["record_id"].to_list() == ["=A9"]
 
 
 def test_english_fixlist_without_until_column(db, tmp_path):
