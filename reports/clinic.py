@@ -251,7 +251,9 @@ def _sheet_frame(rows: pl.DataFrame, key: str, t: Texts, unassigned: bool) -> pl
               "birth_date": "birth_date", "slot_date": "slot_date"}
     keys = SHEET_HEAD + SHEET_IDENTITY[key] + SHEET_TAIL + (("reason",) if unassigned else ())
     columns = [pl.col(source.get(k, k)).alias(t[k]) for k in keys]
-    columns += [pl.lit(None, dtype=_TEXT).alias(t[k]) for k in ANSWERS]
+    # the answer columns, empty: a reason as text, the last day as a date (DD.MM.YYYY)
+    columns += [pl.lit(None, dtype=_TEXT).alias(t.answer_reason),
+                pl.lit(None, dtype=pl.Date).alias(t.answer_until)]
     # where a date does not parse, its text (xlsx.Table.text_for; not a column of its own)
     columns += [pl.col("birth_text").alias("\x00birth"), pl.col("slot_text").alias("\x00slot")]
     return rows.select(columns)

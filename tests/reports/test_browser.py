@@ -27,8 +27,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-extensions", "--disable-default-apps", "--hide-scrollbars",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0",
-         "--window-size=1280,1600"]
+         "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0"]
+SIZE = (1280, 1600)
 REMOTE = re.compile(r"^(?:https?|wss?|ftp)://", re.I)
 
 
@@ -46,15 +46,19 @@ def chromium() -> Path:
 class Visit:
     """One headless Chromium run on a URL: the serialised DOM, console log, page requests."""
 
-    def __init__(self, chromium: Path, url: str, work: Path, screenshot: Path | None = None):
+    def __init__(self, chromium: Path, url: str, work: Path, screenshot: Path | None = None,
+                 size: tuple[int, int] = SIZE, pdf: Path | None = None):
         work.mkdir(parents=True, exist_ok=True)
         self.netlog = work / "netlog.json"
-        args = [str(chromium), *FLAGS, f"--user-data-dir={work / 'profile'}",
-                f"--log-net-log={self.netlog}", "--dump-dom"]
+        args = [str(chromium), *FLAGS, f"--window-size={size[0]},{size[1]}",
+                f"--user-data-dir={work / 'profile'}", f"--log-net-log={self.netlog}"]
+        args.append(f"--print-to-pdf={pdf}" if pdf else "--dump-dom")
+        if pdf:
+            args.append("--no-pdf-header-footer")
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             args.append(f"--screenshot={screenshot}")
-        done = subprocess.run([*args, url], capture_output=True, text=True, timeout=120)
+        done = subprocess.run([*args, url], capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr[-2000:]
         self.dom = done.stdout
         self.console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
@@ -180,3 +184,83 @@ def test_tables_sort_and_filter_offline(chromium, tmp_path):
     visit = Visit(chromium, page.as_uri(), tmp_path / "tables")
     assert 'data-result="9,10,100|100,10,9|,,9"' in visit.dom
     assert 'placeholder="Фильтр"' in visit.dom
+
+
+# --------------------------------------------------------------------------- a real run's work list
+
+#: Reports the page's layout into the DOM once Talon's script has run (DOMContentLoaded
+#: handlers run in order): the probe copy of a page carries it, the page itself does not.
+PROBE = ('<script>document.addEventListener("DOMContentLoaded", function () {'
+         'var e = document.scrollingElement, d = document.documentElement;'
+         'd.setAttribute("data-probe-scroll-width", e.scrollWidth);'
+         'd.setAttribute("data-probe-client-width", e.clientWidth);});</script>')
+WORKLIST_SIZE = (1400, 1000)
+
+
+@pytest.fixture(scope="module")
+def real_lists(tmp_path_factory) -> Path:
+    """The clinic lists of a real run: a small generated region loaded and checked by the
+    pipeline as tests/e2e/test_ground_truth.py does, then rendered."""
+    from datetime import datetime
+
+    from flows import pipeline, warehouse
+    from flows.synth import generate_region
+    from reports.clinic import write_clinic_reports
+
+    root = tmp_path_factory.mktemp("real")
+    generate_region(root / "region", patients=400, seed=5, region="50",
+                    as_of=datetime(2026, 11, 25, 23, 0))
+    prepared = pipeline.prepare(root / "region" / "extract", root / "region" / "reference")
+    with warehouse.connect(root / "w.duckdb") as con:
+        run_id = pipeline.new_run_id()
+        pipeline.load_run(con, prepared, run_id)
+        pipeline.run_checks(con, run_id, prepared.as_of)
+        write_clinic_reports(con, run_id, root / "out", workers=1)
+    return root / "out" / "clinics"
+
+
+def _probe(page: Path, work: Path) -> Path:
+    """A copy of `page` that reports its layout: the page's CSP admits only Talon's own
+    script, so the copy goes without it (the layout does not depend on it)."""
+    html = page.read_text(encoding="utf-8")
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
+    work.mkdir(parents=True, exist_ok=True)
+    probe = work / page.name
+    probe.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    return probe
+
+
+def test_real_runs_work_list_fits_1400_px_without_scrolling(chromium, real_lists, tmp_path):
+    """The biggest clinic list and the steward's (long raw lines) of a real run, grouped:
+    at 1400 px nothing scrolls sideways; screenshots under tests/artifacts/."""
+    lists = sorted(real_lists.glob("*.html"), key=lambda p: p.stat().st_size)
+    biggest = next(p for p in reversed(lists) if p.stem != "unassigned")
+    for page, shot in ((biggest, "worklist_1400.png"),
+                       (real_lists / "unassigned.html", "worklist_unassigned_1400.png")):
+        probe = _probe(page, tmp_path / "probe")
+        visit = Visit(chromium, probe.as_uri(), tmp_path / f"v-{page.stem}",
+                      screenshot=ARTIFACTS / shot, size=WORKLIST_SIZE)
+        found = re.search(r'data-probe-scroll-width="(\d+)" data-probe-client-width="(\d+)"',
+                          visit.dom)
+        assert found, "the probe did not run"
+        scroll, client = map(int, found.groups())
+        assert client == WORKLIST_SIZE[0] and scroll <= WORKLIST_SIZE[0], (page.name, scroll)
+        assert visit.dom.count('<section class="group') >= 5 and 'id="toc"' in visit.dom
+        assert _png_size(ARTIFACTS / shot) == WORKLIST_SIZE
+    # The page itself, unmodified: offline, its script runs, nothing blocked.
+    visit = Visit(chromium, biggest.as_uri(), tmp_path / "page", size=WORKLIST_SIZE)
+    assert 'data-js="ready"' in visit.dom and "ФИО пациента" in visit.dom
+    _assert_offline_and_clean(visit)
+
+
+def test_real_runs_work_list_prints_on_a4_landscape(chromium, real_lists, tmp_path):
+    lists = sorted(real_lists.glob("*.html"), key=lambda p: p.stat().st_size)
+    pdf = tmp_path / "worklist.pdf"
+    Visit(chromium, lists[-1].as_uri(), tmp_path / "print", pdf=pdf)
+    raw = pdf.read_bytes()
+    boxes = {tuple(float(x) for x in m.split()) for m in
+             re.findall(rb"/MediaBox\s*\[([^\]]*)\]", raw)}
+    assert boxes, "no page in the PDF"
+    for _, _, width, height in boxes:  # A4 landscape: 842 x 595 points
+        assert abs(width - 842) < 2 and abs(height - 595) < 2, (width, height)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", raw)) >= 2
