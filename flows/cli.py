@@ -58,6 +58,7 @@ def _parse_as_of(value: Optional[str]) -> datetime:
 
 @app.command()
 def generate(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Folder to write: OUT/extract, OUT/reference, OUT/truth.csv."),
     patients: int = typer.Option(10_000, "--patients", min=10, help="Number of patients."),
     seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same files."),
@@ -68,10 +69,14 @@ def generate(
     defects: bool = typer.Option(True, "--defects/--clean", help="Inject the catalogue's defects (with truth.csv)."),
     parquet: list[str] = typer.Option([], "--parquet", help="Write this file as Parquet instead of CSV (repeatable): patients, policies, attachments, slots, registry."),
     registry: bool = typer.Option(True, "--registry/--no-registry", help="Write registry.csv, the insured-persons register (catalogue v1.2), and inject the REG codes."),
+    nights: Optional[int] = typer.Option(None, "--nights", min=2, help="Write N consecutive nights of the region instead, one day apart, the last at --as-of (OUT/night-1 .. OUT/night-N, each an extract and reference; clean regions), with feed breaks in the last two, and OUT/feed_truth.csv: the feed findings (catalogue v1.3) each night raises when the nights are run in order on one warehouse."),
 ) -> None:
     """Write a synthetic region: an extract batch, reference classifiers and the ground truth."""
     from flows.synth import generate_region
 
+    if nights is not None:
+        return _generate_nights(ctx, out, nights, patients, seed, region, as_of, reference_from,
+                                defects, tuple(parquet), registry)
     try:
         result = generate_region(out, patients=patients, seed=seed, region=region,
                                  as_of=_parse_as_of(as_of), reference_from=reference_from,
@@ -85,6 +90,39 @@ def generate(
                   f"defects) in [bold]{out}[/]: {rows}.")
     console.print(f"Extract: {Path(out) / 'extract'}  reference: {Path(out) / 'reference'}  "
                   f"ground truth: {Path(out) / 'truth.csv'}")
+    return result
+
+
+def _generate_nights(ctx: typer.Context, out: Path, nights: int, patients: int, seed: int,
+                     region: str, as_of: Optional[str], reference_from: Optional[Path],
+                     defects: bool, parquet: tuple[str, ...], registry: bool):
+    """`talon generate --nights N` (flows/synth/nights.py)."""
+    from flows.synth.nights import generate_nights
+
+    try:
+        source = ctx.get_parameter_source("defects")
+        if defects and getattr(source, "name", None) == "COMMANDLINE":
+            raise InputError("--nights writes clean regions (the feed breaks are the only "
+                             "findings its truth lists): leave out --defects")
+        result = generate_nights(out, nights=nights, patients=patients, seed=seed,
+                                 region=region, as_of=_parse_as_of(as_of),
+                                 reference_from=reference_from, parquet=parquet,
+                                 registry=registry)
+    except ValueError as exc:
+        _fail(InputError(str(exc)))
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    table = Table(title=f"{nights} nights of a region of {patients:,} patients in {out}")
+    for col in ("night", "as_of", "extract", "expected feed findings"):
+        table.add_column(col)
+    for k, (folder, stamp, found) in enumerate(zip(result.nights, result.as_of, result.expected)):
+        table.add_row(str(k + 1), f"{stamp:%Y-%m-%d %H:%M}", str(folder / "extract"),
+                      ", ".join(f"{c} {r}" for c, r, _ in found) or "none")
+    console.print(table)
+    console.print(f"Feed truth: {result.truth}  (what each night broke: {Path(out) / 'nights.json'})")
+    console.print("Run the nights in order on one warehouse: talon run --extracts "
+                  f"{Path(out) / 'night-K' / 'extract'} --reference "
+                  f"{Path(out) / 'night-K' / 'reference'} --out ... --warehouse ...")
     return result
 
 
