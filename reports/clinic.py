@@ -101,7 +101,6 @@ CAPS = {"check": 260, "person": 240, "policy": 190, "value": 320, "suggested": 2
 WRAP = ("check", "person", "value", "suggested", "reason", "answer_reason", "specialty",
         "field", "message", "fix", "title_col", "rule", "value_col", "policy")
 
-KEY = list(lifecycle.KEY)
 _TEXT = pl.String
 
 
@@ -119,14 +118,6 @@ def clinic_stems(codes: list[str]) -> dict[str | None, str]:
 # Reading: the open findings with their lifecycle, texts and identity; the clinics to write
 
 
-def waived_findings(con, run_id: str) -> pl.DataFrame:
-    """The run's waived findings (KEY, mo_code); none when `findings` has no waiver_id yet."""
-    if "waiver_id" not in data._columns(con, "findings"):
-        return pl.DataFrame(schema={**{k: _TEXT for k in KEY}, "mo_code": _TEXT})
-    return data.query(con, "SELECT check_code, entity, record_id, mo_code FROM findings "
-                           "WHERE run_id = ? AND waiver_id IS NOT NULL", [run_id])
-
-
 def listed_clinics(con, run_id: str) -> list[str]:
     """Clinics with findings in this run or in an earlier history run (checks.lifecycle)."""
     rows = con.sql(f"""WITH {lifecycle._HISTORY}
@@ -135,15 +126,19 @@ def listed_clinics(con, run_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def open_findings(con, run_id: str, run: data.Run, lang: str) -> pl.DataFrame:
-    """The run's findings less the waived ones, with lifecycle, catalogue texts and identity."""
+def work_findings(con, run_id: str, run: data.Run,
+                  lang: str) -> tuple[pl.DataFrame, dict[str | None, int]]:
+    """The run's open findings (`data.open_findings`: no waiver covers them) with lifecycle,
+    catalogue texts and identity; and how many findings each clinic answered (waived)."""
     findings = data.load_findings(con, run_id)
-    waived = waived_findings(con, run_id)
-    if waived.height:
-        findings = findings.join(waived.select(KEY), on=KEY, how="anti", maintain_order="left")
-    findings = data.with_texts(data.with_lifecycle(con, run_id, findings), lang)
+    waived = findings.filter(pl.col(data.WAIVER_COLUMN).is_not_null())
+    waived_counts = dict(waived.group_by("mo_code").len().iter_rows())
+    findings = data.with_texts(data.with_lifecycle(con, run_id, data.open_findings(findings)),
+                               lang)
     found = identity.identities(con, run_id, findings.select("entity", "record_id"), run.as_of)
-    return findings.join(found, on=["entity", "record_id"], how="left", maintain_order="left")
+    findings = findings.join(found, on=["entity", "record_id"], how="left",
+                             maintain_order="left")
+    return findings, waived_counts
 
 
 def _groups(findings: pl.DataFrame) -> pl.DataFrame:
@@ -409,16 +404,15 @@ def write_fix_list(common: Common, job: FixList) -> list[Path]:
 def _fix_lists(con, run_id: str, run: data.Run, lang: str) -> list[FixList]:
     """Every clinic's fix list (the unassigned one last), cut from frames built once for all
     clinics: a handful of polars calls in all instead of dozens per clinic."""
-    findings = open_findings(con, run_id, run, lang)
+    findings, waived = work_findings(con, run_id, run, lang)
     groups = _groups(findings)
     rows = _ordered(findings, groups)
     fixed = data.with_texts(data.fixed(con, run_id), lang)
-    waived = dict(waived_findings(con, run_id).group_by("mo_code").len().iter_rows())
     names = data.clinic_names(con, run_id)
     summaries = data.summaries(findings, fixed, "mo_code")
     fixed_counts = dict(fixed.group_by("mo_code").len().iter_rows())
-    codes = sorted(set(listed_clinics(con, run_id)) | {c for c in findings["mo_code"].unique()
-                                                        if c is not None})
+    codes = sorted(set(listed_clinics(con, run_id)) | {c for c in waived if c is not None}
+                   | {c for c in findings["mo_code"].unique() if c is not None})
     stems = clinic_stems(codes)
     row_parts = rows.partition_by("mo_code", as_dict=True, maintain_order=True)
     group_parts = groups.partition_by("mo_code", as_dict=True, maintain_order=True)
