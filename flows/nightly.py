@@ -225,6 +225,10 @@ def nightly_flow(extracts: Path, reference: Path, out: Path,
             publish_artifacts(warehouse_path, run_id, folder)
         except Exception as exc:  # noqa: BLE001  (the run and its reports are complete already)
             get_run_logger().warning("Prefect artifacts not created: %s", type(exc).__name__)
-    counts = findings.group_by("severity").len()
+    from reports.data import open_findings
+
+    # what is still to fix: a waived finding (a clinic's answer "not an error") is no defect,
+    # so it counts neither in the printed totals nor for --fail-on
+    counts = open_findings(findings).group_by("severity").len()
     return RunSummary(run_id, prepared.as_of, warehouse_path, folder, recon.to_dicts(),
                       dict(zip(counts["severity"], counts["len"])))
