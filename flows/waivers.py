@@ -71,9 +71,9 @@ MAX_CUSTOM_XML = 1 << 20
 
 def _headers(key: str) -> tuple[str, ...]:
     """Both languages' header of a fix-list column (reports/i18n.py)."""
-    from reports.i18n import _STRINGS
+    from reports.i18n import LANGS, Texts
 
-    return tuple(_STRINGS[key])
+    return tuple(Texts(lang)[key] for lang in LANGS)
 
 
 class AnswerError(InputError):
@@ -226,7 +226,7 @@ def read_answers_csv(path: Path) -> list[Answer]:
         if len(row) != len(header):
             raise where.error(f"{len(row)} fields, the header has {len(header)}")
         cells = dict(zip(header, (cell.strip() for cell in row)))
-        mo_stated = "mo_code" in cells
+        mo_stated = bool(cells.get("mo_code"))  # a blank mo_code states nothing
         answers.append(Answer(cells["check_code"], cells["record_id"], cells["reason"],
                               parse_until(cells.get("until"), where), cells.get("by") or None,
                               cells.get("mo_code") or None, mo_stated, where))

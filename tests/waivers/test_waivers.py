@@ -326,3 +326,17 @@ def test_events_and_listing_per_clinic(db):
         assert wv.list_waivers(con, "500102")["record_id"].to_list() == ["P2"]
         assert wv.list_events(con, mo="500101")["record_id"].to_list() == ["P1"]
         assert wv.list_events(con)["event"].to_list() == ["added", "added"]
+
+
+def test_answer_headers_match_the_fix_list_writer():
+    from reports.i18n import LANGS, Texts
+
+    assert wv.ANSWER_HEADERS == tuple(Texts(lang)["answer_reason"] for lang in LANGS)
+    assert wv.UNTIL_HEADERS == tuple(Texts(lang)["answer_until"] for lang in LANGS)
+
+
+def test_csv_blank_mo_code_states_nothing(db, tmp_path):
+    path = _write(tmp_path / "a.csv", "check_code;record_id;reason;mo_code\n"
+                  "PAT.SNILS.MISSING;P1;иностранец;\nPAT.SNILS.MISSING;P2;иностранец;500102\n")
+    with warehouse.connect(db) as con:
+        assert len(wv.import_answers(con, path, today=TODAY).added) == 2
