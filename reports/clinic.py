@@ -48,13 +48,14 @@ from functools import partial
 from pathlib import Path
 
 import polars as pl
+from markupsafe import Markup, escape
 
 from checks import lifecycle
 from reports import data, identity, parallel
 from reports.html import render
 from reports.i18n import CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, Texts
-from reports.safe import inside, neutralise_frame, safe_stem
-from reports.xlsx import Page, Sheet, Summary, Table, write_workbook
+from reports.safe import inside, neutralise_frame, neutralise_text, safe_stem
+from reports.xlsx import Page, Sheet, Summary, Table, longest_by, write_workbook
 
 UNASSIGNED = "unassigned"
 
@@ -188,7 +189,10 @@ class FixList:
     name: str
     summary: dict[str, int]
     groups: pl.DataFrame  # this clinic's checks in order (see `_groups`)
-    rows: pl.DataFrame  # its open findings in work order, with identity
+    rows: pl.DataFrame  # its open findings in work order, with identity and labels (HTML)
+    csv: pl.DataFrame  # CSV rows: headers final, neutralised
+    sheets: dict[str, tuple[pl.DataFrame, dict]]  # sheet key -> (rows as `csv`, longest)
+    checks: tuple[pl.DataFrame, dict]  # the summary sheet's checks table, longest
     fixed: pl.DataFrame
 
 
@@ -240,11 +244,12 @@ def _write_csv(frame: pl.DataFrame, path: Path, lang: str) -> Path:
     return path
 
 
-def _sheet_frame(rows: pl.DataFrame, key: str, t: Texts, unassigned: bool) -> pl.DataFrame:
+def _sheet_frame(rows: pl.DataFrame, key: str, t: Texts) -> pl.DataFrame:
+    """A findings sheet's columns (with the steward's reason: a clinic's list drops it)."""
     source = {"severity": "severity_label", "status": "status_label", "check": "title",
               "entity": "entity_label", "suggested": "suggested_value", "reason": "reason_label",
               "birth_date": "birth_date", "slot_date": "slot_date"}
-    keys = SHEET_HEAD + SHEET_IDENTITY[key] + SHEET_TAIL + (("reason",) if unassigned else ())
+    keys = SHEET_HEAD + SHEET_IDENTITY[key] + SHEET_TAIL + ("reason",)
     columns = [pl.col(source.get(k, k)).alias(t[k]) for k in keys]
     # the answer columns, empty: a reason as text, the last day as a date (DD.MM.YYYY)
     columns += [pl.lit(None, dtype=_TEXT).alias(t.answer_reason),
@@ -260,6 +265,8 @@ def _facts(t: Texts, run: data.Run, mo_code: str | None, name: str, summary: dic
              (t.run_date, run.run_date), (t.as_of, run.as_of_text)]
     facts += [(t[k], str(summary[k])) for k in SUMMARY_KEYS]
     facts.append((t.previous_run, previous or t.no_previous_run))
+    # neutralised here, as `neutralise_frame` would (a clinic's name comes from the registry)
+    facts = [(neutralise_text(k), neutralise_text(v)) for k, v in facts]
     return pl.DataFrame(facts, schema=[t.metric, t.value_col], orient="row")
 
 
@@ -287,40 +294,40 @@ def _page_date(run: data.Run) -> str:
     return f"{moment:%d.%m.%Y}"
 
 
-def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, rows: pl.DataFrame,
-                heading: str) -> Path:
+def _without(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    return frame.drop(column) if column in frame.columns else frame
+
+
+def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, heading: str) -> Path:
     run, unassigned = common.run, job.mo_code is None
     caps, wrap = _caps(t), tuple(t[k] for k in WRAP)
+    until = {"validate": "date", "criteria": ">=", "value": run.as_of.date(),
+             "input_title": t.answer_until[:32], "input_message": t.answer_until_tip,
+             "error_title": t.answer_until[:32], "error_message": t.answer_until_error}
+    reason = {"validate": "any", "input_title": t.answer_reason[:32],
+              "input_message": t.answer_reason_tip}
     sheets = []
-    if rows.height:
-        keyed = rows.with_columns(pl.col("entity").replace_strict(SHEET_OF, default="file")
-                                  .alias("\x00sheet"))
-        parts = keyed.partition_by("\x00sheet", as_dict=True, include_key=False)
-        until = {"validate": "date", "criteria": ">=", "value": run.as_of.date(),
-                 "input_title": t.answer_until[:32], "input_message": t.answer_until_tip,
-                 "error_title": t.answer_until[:32], "error_message": t.answer_until_error}
-        reason = {"validate": "any", "input_title": t.answer_reason[:32],
-                  "input_message": t.answer_reason_tip}
-        for key in SHEETS:
-            if (key,) not in parts:
-                continue
-            frame = neutralise_frame(_sheet_frame(parts[(key,)], key, t, unassigned))
-            dates = {t.birth_date: "\x00birth", t.slot_date: "\x00slot"}
-            text_for = {d: c for d, c in dates.items() if d in frame.columns}
-            frame = frame.drop([c for c in dates.values() if c not in text_for.values()])
-            table = Table(frame, f"findings_{key}", wrap=wrap, caps=caps, text_for=text_for,
-                          minimums={t.answer_reason: 260, t.answer_until: 130})
-            sheets.append(Sheet(t[f"sheet_{key}"], table,
-                                blocker=(t.severity, t.severity_of("blocker")),
-                                new=(t.status, t.status_of("new")),
-                                inputs={t.answer_reason: reason, t.answer_until: until}))
+    for key in SHEETS:
+        if key not in job.sheets:
+            continue
+        frame, longest = job.sheets[key]
+        if not unassigned:
+            frame = _without(frame, t.reason)
+        table = Table(frame, f"findings_{key}", wrap=wrap, caps=caps,
+                      text_for={d: c for d, c in _date_text(t).items() if d in frame.columns},
+                      minimums={t.answer_reason: 260, t.answer_until: 130}, longest=longest)
+        sheets.append(Sheet(t[f"sheet_{key}"], table,
+                            blocker=(t.severity, t.severity_of("blocker")),
+                            new=(t.status, t.status_of("new")),
+                            inputs={t.answer_reason: reason, t.answer_until: until}))
+    facts = _facts(t, run, job.mo_code, job.name, job.summary, common.previous)
     blocks: list = [(t.howto_title, t.howto_xlsx), (t.howto_answer_title, t.howto_answer),
-                    (t.summary, Table(neutralise_frame(_facts(t, run, job.mo_code, job.name,
-                                                              job.summary, common.previous)),
-                                      "summary", wrap=wrap, caps=caps))]
+                    (t.summary, Table(facts, "summary", wrap=wrap, caps=caps, longest={
+                        c: max(map(len, facts[c])) for c in facts.columns}))]
     if job.groups.height:
-        blocks.append((t.checks_table, Table(neutralise_frame(_checks_frame(job.groups, t)),
-                                             "checks", wrap=wrap, caps=caps)))
+        checks, longest = job.checks
+        blocks.append((t.checks_table, Table(checks, "checks", wrap=wrap, caps=caps,
+                                             longest=longest)))
     else:
         blocks.append((t.all_clear_title,
                        t.unassigned_clear if unassigned else t.all_clear))
@@ -335,6 +342,11 @@ def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, rows: pl.Dat
                 "talon_run_id": run.run_id})
 
 
+def _date_text(t: Texts) -> dict[str, str]:
+    """A sheet's date column -> its hidden text column (shown where the date is null)."""
+    return {t.birth_date: "\x00birth", t.slot_date: "\x00slot"}
+
+
 # --- HTML: one section per check group
 
 _COLUMN_HEADER = {"status": "status", "patient_id": "patient_id", "person": "person",
@@ -346,15 +358,46 @@ _SOURCE = {"status": "status_days", "slot_date": "slot_day", "suggested": "sugge
            "reason": "reason_label"}
 
 
+_HTML_COLUMNS = ("status", "record_id", *IDENTITY_ORDER, "field", "value", "suggested",
+                 "reason")
+
+
+def _tbody(rows: list[tuple], at: list[int], value_at: int | None,
+           suggested_at: int | None, empty: str) -> Markup:
+    """A group's table rows, built here rather than cell by cell in Jinja (a large list has
+    tens of thousands of cells): every text escaped; the row's class is its lifecycle status;
+    the current value keeps an empty value visible, the suggestion has its own class."""
+    out = []
+    for row in rows:
+        cells = []
+        for i in at:
+            v = row[i]
+            if i == value_at:
+                cells.append("<td class=\"v\"></td>" if v is None else
+                             f'<td class="v"><span class="empty">{empty}</span></td>' if v == ""
+                             else f'<td class="v">{escape(v)}</td>')
+            elif i == suggested_at:
+                cells.append(f'<td class="s">{escape(v or "")}</td>')
+            else:
+                cells.append("<td></td>" if v is None else f"<td>{escape(v)}</td>")
+        out.append(f'<tr class="st-{escape(row[0])}">{"".join(cells)}</tr>')
+    return Markup("\n".join(out))
+
+
 def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
                  unassigned: bool) -> list[dict]:
     """Each group as the template shows it: its texts and counts once, the columns its
     records need (identity of its entities; the field only where it varies; the suggestion
-    only where one exists) and the rows as tuples in column order."""
-    parts = rows.partition_by("check_code", as_dict=True, maintain_order=True)
-    out = []
+    only where one exists) and its table body. `rows` are in group order (`_ordered`), so a
+    group's rows are the next `count` rows."""
+    cells = rows.select(pl.col("status").alias("\x00status"),
+                        *[pl.col(_SOURCE.get(k, k)).cast(pl.String).alias(k)
+                          for k in _HTML_COLUMNS]).rows()
+    index = {k: i for i, k in enumerate(_HTML_COLUMNS, start=1)}
+    empty = escape(t.empty_value)
+    out, start = [], 0
     for g in groups.iter_rows(named=True):
-        part = parts[(g["check_code"],)]
+        part, start = cells[start:start + g["count"]], start + g["count"]
         entities = g["entities"]
         shown = {k for e in entities for k in ENTITY_IDENTITY.get(e, ())}
         record = (RECORD_HEADER.get(entities[0], "record_id") if len(entities) == 1
@@ -370,14 +413,13 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
             columns.append("reason")
         headers = [(k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
                    for k in columns]
-        cells = part.select(pl.col("status").alias("\x00status"),
-                            pl.col("days_open").alias("\x00days"),
-                            *[pl.col(_SOURCE.get(k, k)).alias(k) for k in columns])
         out.append({
             **{k: g[k] for k in ("order", "check_code", "severity", "title", "message", "fix",
                                  "rule", "count", "blocked", "new")},
             "anchor": f"g{g['order']}", "field": fields[0] if len(fields) == 1 else None,
-            "columns": headers, "rows": cells.rows()})
+            "columns": headers,
+            "body": _tbody(part, [index[k] for k in columns], index["value"],
+                           index["suggested"] if g["suggests"] else None, empty)})
     return out
 
 
@@ -387,10 +429,10 @@ def write_fix_list(common: Common, job: FixList) -> list[Path]:
     folder, run = common.folder, common.run
     unassigned = job.mo_code is None
     heading = t.unassigned_title if unassigned else (job.name or job.mo_code)
-    rows = _labelled(job.rows, t)
+    rows = job.rows
 
-    xlsx = _write_xlsx(inside(folder, f"{job.stem}.xlsx"), job, common, t, rows, heading)
-    csv = _write_csv(neutralise_frame(_csv_frame(rows, t, unassigned)),
+    xlsx = _write_xlsx(inside(folder, f"{job.stem}.xlsx"), job, common, t, heading)
+    csv = _write_csv(job.csv if unassigned else _without(job.csv, t.reason),
                      inside(folder, f"{job.stem}.csv"), t.lang)
     html = render("fixlist.html.j2", inside(folder, f"{job.stem}.html"), T=t, lang=t.lang,
                   run=run, heading=heading, mo_code=job.mo_code, unassigned=unassigned,
@@ -401,12 +443,22 @@ def write_fix_list(common: Common, job: FixList) -> list[Path]:
     return [xlsx, csv, html]
 
 
+_MO = "\x00mo_code"  # a key column no localised header can equal
+
+
+def _by_clinic(frame: pl.DataFrame, mo_code: pl.Series) -> dict:
+    return frame.with_columns(mo_code.alias(_MO)).partition_by(
+        _MO, as_dict=True, maintain_order=True, include_key=False)
+
+
 def _fix_lists(con, run_id: str, run: data.Run, lang: str) -> list[FixList]:
     """Every clinic's fix list (the unassigned one last), cut from frames built once for all
-    clinics: a handful of polars calls in all instead of dozens per clinic."""
+    clinics (labels, CSV rows, each kind of sheet, neutralised, with their column widths'
+    lengths): a handful of polars calls in all instead of dozens per clinic."""
+    t = Texts(lang)
     findings, waived = work_findings(con, run_id, run, lang)
     groups = _groups(findings)
-    rows = _ordered(findings, groups)
+    rows = _labelled(_ordered(findings, groups), t)
     fixed = data.with_texts(data.fixed(con, run_id), lang)
     names = data.clinic_names(con, run_id)
     summaries = data.summaries(findings, fixed, "mo_code")
@@ -414,21 +466,51 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str) -> list[FixList]:
     codes = sorted(set(listed_clinics(con, run_id)) | {c for c in waived if c is not None}
                    | {c for c in findings["mo_code"].unique() if c is not None})
     stems = clinic_stems(codes)
+
+    csv_parts = _by_clinic(neutralise_frame(_csv_frame(rows, t, unassigned=True)),
+                           rows["mo_code"])
+    sheet_of = rows["entity"].replace_strict(SHEET_OF, default="file", return_dtype=pl.String)
+    sheet_parts: dict = {}
+    for key in SHEETS:
+        part = rows.filter(sheet_of == key)
+        if not part.height:
+            continue
+        frame = neutralise_frame(_sheet_frame(part, key, t))
+        text_for = {d: c for d, c in _date_text(t).items() if d in frame.columns}
+        frame = frame.drop([c for c in _date_text(t).values() if c not in text_for.values()])
+        keyed = frame.with_columns(part["mo_code"].alias(_MO))
+        longest = longest_by(keyed, _MO, text_for)
+        for (mo_code,), cut in keyed.partition_by(_MO, as_dict=True, maintain_order=True,
+                                                  include_key=False).items():
+            sheet_parts.setdefault(mo_code, {})[key] = (cut, longest[mo_code])
+    checks = neutralise_frame(_checks_frame(groups, t)).with_columns(
+        groups["mo_code"].alias(_MO))
+    checks_longest = longest_by(checks, _MO)
+    checks_parts = checks.partition_by(_MO, as_dict=True, maintain_order=True,
+                                       include_key=False)
+
     row_parts = rows.partition_by("mo_code", as_dict=True, maintain_order=True)
     group_parts = groups.partition_by("mo_code", as_dict=True, maintain_order=True)
     fixed_parts = fixed.partition_by("mo_code", as_dict=True, maintain_order=True)
+    no_csv = csv_parts[next(iter(csv_parts))].clear() if csv_parts else \
+        neutralise_frame(_csv_frame(rows, t, unassigned=True))
+    no_checks = checks.drop(_MO).clear()
     jobs = []
     for mo_code in [*codes, None]:
         summary = summaries.get(mo_code) or {**_ZERO,
                                              "fixed_since_last": fixed_counts.get(mo_code, 0)}
         summary = {**_ZERO, **summary, "waived_count": waived.get(mo_code, 0)}
+        key = (mo_code,)
         jobs.append(FixList(
             stem=stems[mo_code], mo_code=mo_code,
             name=names.get(mo_code, "") if mo_code is not None else "",
             summary=summary,
-            groups=group_parts.get((mo_code,), groups.clear()),
-            rows=row_parts.get((mo_code,), rows.clear()),
-            fixed=fixed_parts.get((mo_code,), fixed.clear())))
+            groups=group_parts.get(key, groups.clear()),
+            rows=row_parts.get(key, rows.clear()),
+            csv=csv_parts.get(key, no_csv),
+            sheets=sheet_parts.get(mo_code, {}),
+            checks=(checks_parts.get(key, no_checks), checks_longest.get(mo_code, {})),
+            fixed=fixed_parts.get(key, fixed.clear())))
     return jobs
 
 

@@ -52,16 +52,20 @@ class Table:
     `text_for`: a date column -> a text column of the same frame whose value is shown where
     the date is null (a birth date that does not parse); those text columns are not written.
     `caps`: a column's maximal width in pixels (default MAX_WIDTH), `minimums` its least (an
-    empty column the reader fills in); `wrap`: wrapped columns."""
+    empty column the reader fills in); `wrap`: wrapped columns. `longest`: each column's
+    longest text in characters where the caller counted it already (`longest_by`, for many
+    tables at once), else counted here."""
     frame: pl.DataFrame
     name: str
     wrap: tuple[str, ...] = ()
     caps: dict[str, int] = field(default_factory=dict)
     text_for: dict[str, str] = field(default_factory=dict)
     minimums: dict[str, int] = field(default_factory=dict)
+    longest: dict[str, int] | None = None
 
     def with_frame(self, frame: pl.DataFrame) -> "Table":
-        return Table(frame, self.name, self.wrap, self.caps, self.text_for, self.minimums)
+        return Table(frame, self.name, self.wrap, self.caps, self.text_for, self.minimums,
+                     self.longest)
 
     @property
     def columns(self) -> list[str]:
@@ -199,23 +203,43 @@ def _cells(table: Table) -> tuple[list, list]:
     return list(zip(*columns)) if columns else [], kinds
 
 
+def _longest_exprs(schema: pl.Schema, columns: list[str],
+                   text_for: dict[str, str]) -> list[pl.Expr]:
+    exprs = []
+    for column in columns:
+        if schema[column] == pl.Date:  # DD.MM.YYYY, or the text shown where it is null
+            text = text_for.get(column)
+            length = pl.col(text).str.len_chars().max().fill_null(0) if text else pl.lit(0)
+            exprs.append(length.clip(lower_bound=10).alias(column))
+        else:
+            exprs.append(pl.col(column).cast(pl.String).str.len_chars().max().alias(column))
+    return exprs
+
+
+def longest_by(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = None) -> dict:
+    """{`by` value: {column: longest text in characters}} for the tables cut from `frame` by
+    `by` (one pass for all of them; `Table.longest`)."""
+    text_for = text_for or {}
+    hidden = set(text_for.values()) | {by}
+    columns = [c for c in frame.columns if c not in hidden]
+    counted = frame.group_by(by).agg(_longest_exprs(frame.schema, columns, text_for))
+    return {row.pop(by): row for row in counted.iter_rows(named=True)}
+
+
 def fitted_widths(table: Table) -> dict[str, int]:
     """Each written column's width in pixels: its longest cell (dates: 10 characters; the
-    header: its longest word, plus room for the filter button), between MIN_WIDTH and the
-    column's cap."""
+    header: its longest word, plus room for the filter button), between the column's minimum
+    (MIN_WIDTH) and its cap (MAX_WIDTH)."""
     frame = table.frame
+    columns = table.columns
+    longest = table.longest
+    if longest is None:
+        longest = (frame.select(_longest_exprs(frame.schema, columns, table.text_for))
+                   .row(0, named=True) if frame.height else {})
     lengths = {}
-    for column in table.columns:
-        dtype = frame.schema[column]
-        if frame.height == 0:
-            n = 0
-        elif dtype == pl.Date:
-            n = 10
-            if column in table.text_for:
-                n = max(n, frame[table.text_for[column]].str.len_chars().max() or 0)
-        else:
-            n = frame[column].cast(pl.String).str.len_chars().max() or 0
-        if dtype.is_integer():
+    for column in columns:
+        n = longest.get(column) or 0
+        if frame.schema[column].is_integer():
             n += n // 3  # thousands separators
         word = max((len(w) for w in str(column).split()), default=0) + 3
         chars = max(n, word)
