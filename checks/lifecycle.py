@@ -20,7 +20,8 @@ Definitions (for the run being reported, R):
   days_open = (date of R's as_of) - (date of first_seen), in days; 0 for new and reopened.
 - fixed = keys present in P and absent in R (listed with P's row: clinic, severity, value...).
   A key that moved to another clinic is not fixed (it is still present).
-- trend = number of findings (open findings) per run of the history up to R, by check or clinic.
+- trend = number of findings (open findings: not waived) per run of the history up to R, by
+  check or clinic.
 """
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ _TREND_SQL = f"""
 WITH {_HISTORY}
 SELECT h.run_id, h.as_of, h.pos, f.{{by}} AS {{by}}, count(f.check_code) AS n
 FROM h CROSS JOIN cur
-JOIN findings f ON f.run_id = h.run_id
+JOIN findings f ON f.run_id = h.run_id{{open}}
 WHERE h.pos > cur.cur_pos - $last
 GROUP BY ALL
 ORDER BY h.pos, {{by}} NULLS LAST
@@ -163,7 +164,15 @@ def open_trend(con: duckdb.DuckDBPyConnection, run_id: str, by: str, last: int =
     if by not in TREND_BY:
         raise ValueError(f"trend by {by!r}: use one of {TREND_BY}")
     _require_run(con, run_id)
-    return con.sql(_TREND_SQL.format(by=by), params={"run_id": run_id, "last": last}).pl()
+    return con.sql(_TREND_SQL.format(by=by, open=_open(con, "f")),
+                   params={"run_id": run_id, "last": last}).pl()
+
+
+def _open(con: duckdb.DuckDBPyConnection, alias: str) -> str:
+    """A join condition that keeps open findings only: a waived one (a clinic's answer "not
+    an error", flows/waivers.py) is not open ("" before the warehouse had waivers)."""
+    columns = {r[0] for r in con.execute("DESCRIBE findings").fetchall()}
+    return f" AND {alias}.waiver_id IS NULL" if "waiver_id" in columns else ""
 
 
 def status_counts(status: pl.DataFrame, fixed: pl.DataFrame, by: str | None = None) -> pl.DataFrame:

@@ -155,13 +155,14 @@ def with_texts(findings: pl.DataFrame, lang: str) -> pl.DataFrame:
 
 
 def history(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
-    """Completed runs (and the one being reported, whatever its status) with findings counts."""
+    """Completed runs (and the one being reported, whatever its status) with counts of open
+    findings (waived ones are not counted)."""
     return query(con,
-        """SELECT r.run_id, r.as_of, r.started_at,
+        f"""SELECT r.run_id, r.as_of, r.started_at,
                   count(f.check_code) AS findings,
                   count(f.check_code) FILTER (WHERE f.severity = 'blocker') AS blockers,
                   count(f.check_code) FILTER (WHERE f.severity = 'warning') AS warnings
-           FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id
+           FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id{open_sql(con, "f")}
            WHERE r.status = 'completed' OR r.run_id = ?
            GROUP BY ALL ORDER BY r.as_of, r.started_at, r.run_id""", [run_id])
 

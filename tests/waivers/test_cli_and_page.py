@@ -139,3 +139,19 @@ def test_waived_patients_counts_only_those_left_without_a_blocker(db):
             data.impact(open_, "mo_code").filter(pl.col("mo_code") == "500102").height == 0
         assert data.open_sql(con) == " AND waiver_id IS NULL"
         assert R1 != R2
+
+
+def test_history_and_trend_count_open_findings_only(db):
+    from checks import lifecycle
+
+    with warehouse.connect(db) as con:
+        before = dict(data.history(con, R2).select("run_id", "findings").iter_rows())
+        trend_before = lifecycle.open_trend(con, R2, "mo_code")
+        con.execute("UPDATE findings SET waiver_id = 'w' WHERE run_id = ? AND record_id = 'P2'",
+                    [R2])
+        after = dict(data.history(con, R2).select("run_id", "findings").iter_rows())
+        trend_after = lifecycle.open_trend(con, R2, "mo_code")
+    assert after == {R1: before[R1], R2: before[R2] - 1}
+    n = {(r["run_id"], r["mo_code"]): r["n"] for r in trend_after.iter_rows(named=True)}
+    n0 = {(r["run_id"], r["mo_code"]): r["n"] for r in trend_before.iter_rows(named=True)}
+    assert n0[(R2, "500102")] - 1 == n.get((R2, "500102"), 0) and n[(R1, "500102")] == n0[(R1, "500102")]
