@@ -376,13 +376,17 @@ class Checked:
 
 def check_answers(con: duckdb.DuckDBPyConnection, answers: list[Answer], *,
                   mo: str | None = None, today: date | None = None) -> list[Checked]:
-    """Check every answer; raise AnswerError at the first bad one (in file order).
+    """Check every answer; raise AnswerError at the first bad one (in file order; within an
+    answer: check code, record, reason, until, then the warehouse and the MO).
 
     `mo`: the clinic answering (`--mo`): it may answer only findings routed to it. Without it
     (the data steward), an answer that states its MO (a CSV's mo_code column, the workbook's
     clinic) must match the finding's; the waiver records the finding's MO either way."""
     today = _today(today)
-    for a in answers:
+    reported = _reported(con, answers)
+    seen: dict[tuple[str, str], Answer] = {}
+    checked = []
+    for i, a in enumerate(answers):
         w = a.where
         if not a.check_code:
             raise w.error("empty check code", "check_code")
@@ -403,11 +407,6 @@ def check_answers(con: duckdb.DuckDBPyConnection, answers: list[Answer], *,
         if a.until is not None and a.until < today:
             raise w.error(f"until {a.until:%Y-%m-%d} is in the past (today is "
                           f"{today:%Y-%m-%d})", "until")
-    reported = _reported(con, answers)
-    seen: dict[tuple[str, str], Answer] = {}
-    checked = []
-    for i, a in enumerate(answers):
-        w = a.where
         if i not in reported:
             raise w.error(f"the warehouse never reported {a.check_code} for record "
                           f"{a.record_id!r}", "record_id")
