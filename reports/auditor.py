@@ -29,6 +29,8 @@ from markupsafe import Markup
 from checks import lifecycle
 from reports import charts, data, parallel, trends
 from reports.clinic import UNASSIGNED, clinic_stems
+from reports.feed import PAGE as FEED_PAGE, write_feed_page
+from reports.feed_texts import FeedTexts
 from reports.html import Page
 from reports.i18n import Texts
 from reports.safe import safe_stem
@@ -287,6 +289,8 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
             links.append((FINDINGS_CSV.as_posix(), t.findings_csv))
         _, waiver_counts = write_waivers_page(con, run_id, out, lang, loaded, names)
         links.append((WAIVERS_PAGE.as_posix(), WaiverTexts(lang).link))
+        write_feed_page(con, run_id, out, lang)  # rows per file, slots per MO (issue 14)
+        links.append((FEED_PAGE.as_posix(), FeedTexts(lang).link))
         by_severity = (findings.group_by("severity").agg(
             pl.len().alias("findings"),
             pl.col("patient_id").drop_nulls().n_unique().alias("patients"))

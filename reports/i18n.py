@@ -125,6 +125,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "sheet_attachment": ("Прикрепления", "Attachments"),
     "sheet_schedule": ("Расписание", "Schedule"),
     "sheet_file": ("Файлы", "Files"),
+    "sheet_feed": ("Поступление расписания", "Schedule feed"),
     "sheet_by_check": ("По проверкам", "By check"),
     # defect lifecycle across runs (checks/lifecycle.py)
     "days_open": ("Дней открыто", "Days open"),
@@ -317,6 +318,7 @@ ENTITY: dict[str, tuple[str, str]] = {
     "mo_specialty": ("МО / специальность", "Clinic / specialty"),
     "file": ("Файл выгрузки", "Extract file"),
     "insured": ("Запись регистра застрахованных", "Insured register record"),
+    "mo": ("Медицинская организация", "Clinic"),
 }
 
 #: checks.findings REASON_* values.
