@@ -18,6 +18,9 @@ Who gets a message ("all clear" is told once, so silence after it means "still n
 A finding is open unless it is waived (`findings.waiver_id IS NOT NULL`; a warehouse without
 that column has no waivers): waived findings are not counted in any message, in this run or in
 the previous one. A run with nothing to send sends nothing and exits 0.
+Feed health (flows/feed_mail.py): a clinic whose own schedule did not arrive or shrank
+(FEED.MO.SILENT / SHRUNK) reads that first; the steward's message names the file-level feed
+findings (volume drops, empty columns) and those MOs.
 
 `--starttls` verifies the server's certificate and host name against the system's CAs, or only
 against the CA certificates of `--smtp-ca FILE` (PEM) when given. The SMTP password is taken
@@ -49,6 +52,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from flows import feed_mail
 from flows.errors import InputError
 from flows.publish import LATEST
 from flows.warehouse import DEFAULT_WAREHOUSE
@@ -157,6 +161,7 @@ class Clinic:
     e_mail: str | None = None
     waived: int = 0  # its findings of this run answered "not an error" (not counted above)
     all_clear: bool = False  # open findings in the previous run, none now
+    feed: dict = field(default_factory=dict)  # its own open FEED.MO.* findings: code -> value
 
 
 @dataclass
@@ -167,6 +172,7 @@ class RunData:
     clinics: list[Clinic]  # by mo_code, all-clear ones among them
     unassigned: Clinic | None
     previous_run: str | None
+    feed: list = field(default_factory=list)  # feed findings for the steward (flows/feed_mail.py)
 
 
 _EMAIL_SQL = """
@@ -255,13 +261,15 @@ def load_run_data(con: duckdb.DuckDBPyConnection, where: RunFolder) -> RunData:
                       data.summary(frame) if frame is not None else dict(empty),
                       new.get(mo, 0) if previous_run else None,
                       fixed.get(mo, 0) if previous_run else None, emails.get(mo),
-                      waived_by.get(mo, 0), all_clear=frame is None)
+                      waived_by.get(mo, 0), all_clear=frame is None,
+                      feed=feed_mail.own_feed(frame) if frame is not None else {})
 
     lists = {mo: clinic(mo, frame) for mo, frame in parts.items()}
     lists |= {mo: clinic(mo, None) for mo in clear}
     unassigned = lists.pop(None, None)
     return RunData(where.run_id, run.as_of, where.folder,
-                   [lists[k] for k in sorted(lists)], unassigned, previous_run)
+                   [lists[k] for k in sorted(lists)], unassigned, previous_run,
+                   feed=feed_mail.for_steward(findings))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,7 +466,8 @@ def build_outbox(run: RunData, *, sender: str, steward: str, lang: str = "ru") -
                               t["questions_clear"].format(steward=steward), "", t["auto"], ""])
             subject = t["subject_clear"].format(code=c.mo_code, date=date)
         else:
-            body = "\n".join([t["hello"], "", t["clinic_intro"], "", mo_line,
+            body = "\n".join([t["hello"], "", *feed_mail.clinic_lines(c.feed, lang),
+                              t["clinic_intro"], "", mo_line,
                               *_header_lines(t, run), "", *_counts_lines(t, c), "",
                               t["todo"].format(file=filename), "",
                               t["questions"].format(steward=steward), "", t["auto"], ""])
@@ -472,7 +481,8 @@ def build_outbox(run: RunData, *, sender: str, steward: str, lang: str = "ru") -
         c = run.unassigned
         filename = t["file"].format(stem=c.stem, iso=iso)
         body = "\n".join([t["hello"], "", t["unassigned_intro"].format(file=filename), "",
-                          *_header_lines(t, run), "", *_counts_lines(t, c), "", t["auto"], ""])
+                          *_header_lines(t, run), "", *_counts_lines(t, c), "",
+                          *feed_mail.steward_lines(run.feed, lang), t["auto"], ""])
         msg = _base_message(sender, [steward], t["subject_unassigned"].format(date=date), body)
         outbox.append(Outgoing("unassigned", c.stem, None, "", [steward], msg, c.counts, c.new))
         _attach_or_fail(outbox[-1], c.xlsx, filename)

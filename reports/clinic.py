@@ -61,9 +61,14 @@ UNASSIGNED = "unassigned"
 
 #: Which sheet of the workbook an entity's findings go to (unknown entities: the file sheet).
 SHEET_OF = {"patient": "patient", "policy": "policy", "attachment": "attachment",
-            "slot": "schedule", "doctor": "schedule", "mo_specialty": "schedule", "file": "file"}
-SHEETS = ("patient", "policy", "attachment", "schedule", "file")
-CLINIC_SHEETS = SHEETS[:4]
+            "slot": "schedule", "doctor": "schedule", "mo_specialty": "schedule", "file": "file",
+            "mo": "feed"}
+#: Sheet order; an MO's own feed findings (FEED.MO.*, entity mo) come first, as in FEED_FIRST.
+SHEETS = ("feed", "patient", "policy", "attachment", "schedule", "file")
+CLINIC_SHEETS = SHEETS[:5]
+#: An MO's own feed findings lead its list, before any blocker (its schedule did not arrive or
+#: shrank: its patients see an empty calendar; catalogue v1.3): group rank, the rest after.
+FEED_FIRST = {"FEED.MO.SILENT": 0, "FEED.MO.SHRUNK": 1}
 
 #: The identity columns shown for each entity, in this canonical order (HTML groups).
 IDENTITY_ORDER = ("patient_id", "person", "birth", "policy", "area", "doctor_id", "specialty",
@@ -78,7 +83,7 @@ ENTITY_IDENTITY = {
 }
 #: The record id column's header in an HTML group of one entity (i18n key).
 RECORD_HEADER = {"patient": "patient_id", "policy": "policy_id", "attachment": "attachment_id",
-                 "slot": "slot_id", "doctor": "doctor_id", "file": "file_line"}
+                 "slot": "slot_id", "doctor": "doctor_id", "file": "file_line", "mo": "mo_code"}
 #: Each findings sheet's identity columns (i18n keys of the headers).
 SHEET_IDENTITY = {
     "patient": ("person", "birth_date", "policy"),
@@ -86,6 +91,7 @@ SHEET_IDENTITY = {
     "attachment": ("patient_id", "person", "birth_date", "policy", "area"),
     "schedule": ("entity", "doctor_id", "specialty", "slot_date", "slot_time"),
     "file": ("entity",),
+    "feed": ("entity",),
 }
 SHEET_HEAD = ("severity", "status", "days_open", "check_code", "check", "record_id")
 SHEET_TAIL = ("field", "value", "suggested")
@@ -144,7 +150,8 @@ def work_findings(con, run_id: str, run: data.Run,
 
 def _groups(findings: pl.DataFrame) -> pl.DataFrame:
     """One row per (mo_code, check): its texts and counts, `order` 1.. within the clinic:
-    blockers first, then by patients who cannot book, findings, code."""
+    its own feed findings first (FEED_FIRST), then blockers, then by patients who cannot book,
+    findings, code."""
     blocker = pl.col("severity") == "blocker"
     return (findings.group_by("mo_code", "check_code").agg(
                 pl.col("severity", "title", "message", "fix", "rule").first(),
@@ -154,8 +161,10 @@ def _groups(findings: pl.DataFrame) -> pl.DataFrame:
                 pl.col("entity").unique().sort().alias("entities"),
                 pl.col("field").unique().alias("fields"),
                 (pl.col("suggested_value").fill_null("") != "").any().alias("suggests"))
-            .sort("mo_code", data.severity_rank(), "blocked", "count", "check_code",
-                  descending=[False, False, True, True, False], nulls_last=True)
+            .sort("mo_code", pl.col("check_code").replace_strict(FEED_FIRST, default=9,
+                                                                  return_dtype=pl.Int8),
+                  data.severity_rank(), "blocked", "count", "check_code",
+                  descending=[False, False, False, True, True, False], nulls_last=True)
             .with_columns(pl.int_range(1, pl.len() + 1).over("mo_code").alias("order")))
 
 
