@@ -175,4 +175,5 @@ def write_feed_page(con: duckdb.DuckDBPyConnection, run_id: str, out: Path,
     return render("feed.html.j2", out / PAGE, T=t, F=F, lang=lang,
                   run=data.load_run(con, run_id), charts=drawn, files=files, per_run=per_run,
                   mo_rows=mo_rows, findings=items,
+                  any_waived=any(r["waiver_id"] for r in items),
                   gx_href=GX_INDEX.as_posix() if stored_suite(con, run_id) is not None else None)
