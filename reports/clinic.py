@@ -280,13 +280,17 @@ def _facts(t: Texts, run: data.Run, mo_code: str | None, name: str, summary: dic
 
 
 def _checks_frame(groups: pl.DataFrame, t: Texts) -> pl.DataFrame:
-    sheet = pl.col("entities").list.first().replace_strict(SHEET_OF, default="file")
+    rank = {e: SHEETS.index(k) for e, k in SHEET_OF.items()}
+    names = {i: t[f"sheet_{k}"] for i, k in enumerate(SHEETS)}
+    sheet = pl.col("entities").list.eval(  # (ROW.DUPLICATE_ID: on several sheets)
+        pl.element().replace_strict(rank, default=SHEETS.index("file"), return_dtype=pl.Int8)
+        .unique().sort().replace_strict(names, return_dtype=pl.String))
     return groups.select(
         pl.col("order").alias(t.order_col),
         pl.col("severity").replace_strict(t.mapping(SEVERITY), default=pl.col("severity"))
         .alias(t.severity),
         pl.col("check_code").alias(t.check_code), pl.col("title").alias(t.title_col),
-        sheet.replace_strict({k: t[f"sheet_{k}"] for k in SHEETS}).alias(t.sheet_col),
+        sheet.list.join(", ").alias(t.sheet_col),
         pl.col("count").alias(t.group_findings), pl.col("blocked").alias(t.group_blocked),
         pl.col("new").alias(t.new_count),
         pl.col("message").alias(t.message), pl.col("fix").alias(t.fix),
