@@ -176,8 +176,9 @@ def test_national_delivery_is_routed_to_the_dask_flow(monkeypatch, tmp_path):
     calls = {}
 
     def fake_flow(extracts, reference, out, warehouse_dir, as_of, stale_hours, horizon_days,
-                  lang, dask_address, workers, force, lock_timeout):
-        calls.update(extracts=extracts, workers=workers, dask=dask_address, wh=warehouse_dir)
+                  lang, dask_address, workers, force, lock_timeout, params):
+        calls.update(extracts=extracts, workers=workers, dask=dask_address, wh=warehouse_dir,
+                     volume_drop=params.feed.volume_drop, crosscheck=params.gx_crosscheck)
         index = out / "index.html"
         return national.NationalSummary(index, [
             national.RegionResult("50", warehouse_dir / "50.duckdb", out / "50", status="completed",
@@ -188,9 +189,11 @@ def test_national_delivery_is_routed_to_the_dask_flow(monkeypatch, tmp_path):
     monkeypatch.setattr(national, "is_national", lambda path: True)
     monkeypatch.setattr(national, "national_flow", fake_flow)
     result = runner.invoke(app, ["run", "--extracts", str(tmp_path), "--out", str(tmp_path / "o"),
-                                 "--workers", "2", "--warehouse-dir", str(tmp_path / "wh")])
+                                 "--workers", "2", "--warehouse-dir", str(tmp_path / "wh"),
+                                 "--volume-drop", "0.5"])
     assert result.exit_code == 2, result.output
-    assert calls == {"extracts": tmp_path, "workers": 2, "dask": None, "wh": tmp_path / "wh"}
+    assert calls == {"extracts": tmp_path, "workers": 2, "dask": None, "wh": tmp_path / "wh",
+                     "volume_drop": 0.5, "crosscheck": False}
     assert "slots: missing required file" in result.output and "National report" in result.output
 
 

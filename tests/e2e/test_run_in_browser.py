@@ -33,7 +33,7 @@ def run_output(prefect_server, tmp_path_factory):
     out, db = base / "out", base / "w.duckdb"
     result = CliRunner().invoke(app, ["run", "--extracts", str(region / "extract"), "--reference",
                                       str(region / "reference"), "--out", str(out),
-                                      "--warehouse", str(db)])
+                                      "--warehouse", str(db), "--gx-crosscheck"])
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(db), read_only=True) as con:
         [(mo_code,)] = con.execute(
