@@ -9,6 +9,7 @@ before anything is sent (exit 2)."""
 from __future__ import annotations
 
 import email
+import logging
 import socket
 import ssl
 from contextlib import contextmanager
@@ -148,6 +149,12 @@ def tls_peer(cert: tuple[Path, Path]):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*map(str, cert))
     handler = TlsCollector()
+    # The server thread logs a refused handshake with its traceback while the CLI runs, and the
+    # CLI runner captures stderr: the talon output a test reads must be the client's alone.
+    quiet = [logging.getLogger(name) for name in ("mail.log", "asyncio")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.CRITICAL + 1)
     controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), tls_context=context,
                             require_starttls=True, authenticator=handler.authenticator,
                             auth_required=True, auth_require_tls=True)
@@ -156,6 +163,8 @@ def tls_peer(cert: tuple[Path, Path]):
         yield handler, controller.port
     finally:
         controller.stop()
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
 
 
 @pytest.fixture(scope="module")
