@@ -26,30 +26,6 @@ from flows.extract import batch, contract, load, reader
 from flows.reference import nsi
 
 
-PAUSE_AT_ENV = "TALON_TEST_PAUSE_AT"
-PAUSE_FILE_ENV = "TALON_TEST_PAUSE_FILE"
-PAUSE_STAGES = ("loading", "loaded", "checked", "rendered", "published")
-
-
-def pause_point(stage: str) -> None:
-    """Test hook for the crash-safety tests (tests/e2e/test_crash_safety.py); inert unless the
-    environment variable TALON_TEST_PAUSE_AT names `stage`.
-
-    Then the run writes the stage to the file named by TALON_TEST_PAUSE_FILE and blocks while
-    that file exists, so a test can SIGKILL it at a known point, or delete the file to let it
-    go on. Stages: loading (inside the load transaction, raw rows inserted, not committed),
-    loaded (committed), checked (findings stored, before the GX cross-check), rendered (report
-    folder complete under its temporary name), published (`latest` switched).
-    """
-    if os.environ.get(PAUSE_AT_ENV) != stage:
-        return
-    signal = os.environ.get(PAUSE_FILE_ENV)
-    if signal:
-        Path(signal).write_text(f"{stage} {os.getpid()}\n")
-    while signal is None or Path(signal).exists():
-        time.sleep(0.05)
-
-
 @dataclass
 class Prepared:
     """Everything read from one extract batch and its reference folder, validated, in memory."""
@@ -241,12 +217,10 @@ def load_run(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str,
         for result in prepared.files:
             load.load_file(con, run_id, result)
         nsi.store_reference(con, run_id, prepared.reference)
-        pause_point("loading")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    pause_point("loaded")
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
@@ -305,7 +279,6 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
                                  params.horizon_days)
     progress.step("Routing findings to clinics")
     routed = route_findings(con, run_id, row_found, pl.concat([set_found, reg_found]), feed_found)
-    pause_point("checked")
     return routed, set_found
 
 

@@ -42,8 +42,6 @@ def stage(out_root: Path, label: str, render: Callable[[Path], None]) -> Path:
     Callers that keep a run ledger mark the run completed between stage() and promote(), so
     `latest` never points at a run that could still fail.
     """
-    from flows.pipeline import pause_point
-
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     final = out_root / label
@@ -56,7 +54,6 @@ def stage(out_root: Path, label: str, render: Callable[[Path], None]) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    pause_point("rendered")
     if final.exists():  # the same run published again (--force): replace it
         shutil.rmtree(final)
     os.rename(tmp, final)
@@ -66,8 +63,6 @@ def stage(out_root: Path, label: str, render: Callable[[Path], None]) -> Path:
 def promote(out_root: Path, label: str) -> None:
     """Point `OUT/latest` at `OUT/<label>` (atomic rename of a symlink) and make sure the
     top-level entries link through `latest`."""
-    from flows.pipeline import pause_point
-
     out_root = Path(out_root)
     final = out_root / label
     if not final.is_dir():
@@ -77,7 +72,6 @@ def promote(out_root: Path, label: str) -> None:
         link = out_root / entry.name
         if link.is_symlink() or not link.exists():
             _swap_symlink(link, f"{LATEST}/{entry.name}")
-    pause_point("published")
 
 
 def clean_stale_temp(out_root: Path) -> None:

@@ -4,8 +4,9 @@ A run killed with SIGKILL at any stage leaves the warehouse and the published re
 consistent; the next start marks it failed and a following run completes. Two runs on one
 warehouse exclude each other through the lock.
 
-Real subprocesses are stopped at named points by flows.pipeline.pause_point (inert unless
-TALON_TEST_PAUSE_AT is set) and killed there. Most of them run DRIVER, a script that calls the
+Real subprocesses are stopped at named points by tests/faults.py (installed by the subprocess
+itself, only when TALON_TEST_PAUSE_AT is set: no test hook lives in the package) and killed
+there. Most of them run DRIVER, a script that calls the
 plain pipeline functions in the order flows/nightly.py's nightly_flow does: nightly_flow.fn
 cannot run without a Prefect server (get_run_logger() and task submission need a run
 context). The driver skips the GX cross-check (it only adds the run's gx_results rows), which
@@ -31,6 +32,9 @@ import pytest
 
 from flows import pipeline, publish, warehouse
 from flows.synth import generate_region
+from tests import faults
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +49,9 @@ DRIVER = '''\
 import json
 import sys
 from pathlib import Path
+
+import tests.faults
+tests.faults.install()
 
 from flows import pipeline, publish as publish_mod, warehouse
 from flows.errors import InputError
@@ -190,8 +197,10 @@ def site(baseline, tmp_path) -> Site:
 # --------------------------------------------------------------------------- subprocesses
 
 def _env(**extra) -> dict:
+    """The subprocesses' environment: the repository on the path (for tests.faults)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALON_TEST_")}
-    env.update(COLUMNS="250", **extra)
+    path = [str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    env.update(COLUMNS="250", PYTHONPATH=os.pathsep.join(path), **extra)
     return env
 
 
@@ -204,7 +213,8 @@ def _driver_cmd(driver: Path, region: Path, site: Site, *, as_of: str | None = N
 
 
 def _cli_cmd(command: str, region: Path, site: Site, *extra: str) -> list[str]:
-    cmd = [sys.executable, "-c", "from flows.cli import app; app()", command,
+    cmd = [sys.executable, "-c",
+           "import tests.faults; tests.faults.install(); from flows.cli import app; app()", command,
            "--extracts", str(region / "extract"), "--reference", str(region / "reference"),
            "--warehouse", str(site.db)]
     if command == "run":
@@ -221,14 +231,14 @@ class Paused:
     """A subprocess started with a pause point; its output goes to files (no pipe to fill)."""
 
     def __init__(self, cmd: list[str], workdir: Path, stage: str, **env):
-        assert stage in pipeline.PAUSE_STAGES
+        assert stage in faults.STAGES
         self.stage, self.signal = stage, workdir / f"paused-{stage}"
         self.log = workdir / f"{stage}.log"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                env=_env(**env, **{pipeline.PAUSE_AT_ENV: stage,
-                                   pipeline.PAUSE_FILE_ENV: str(self.signal)}))
+                env=_env(**env, **{faults.PAUSE_AT_ENV: stage,
+                                   faults.PAUSE_FILE_ENV: str(self.signal)}))
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -508,15 +518,24 @@ def test_publish_stage_promote_and_cleanup(tmp_path):
     assert os.readlink(out / "latest") == "2026-11-25_r1"
 
 
-def test_pause_point_is_inert_unless_asked(monkeypatch, tmp_path):
+def test_pause_is_inert_unless_asked(monkeypatch, tmp_path):
     signal_file = tmp_path / "paused"
-    monkeypatch.setenv(pipeline.PAUSE_FILE_ENV, str(signal_file))
-    monkeypatch.delenv(pipeline.PAUSE_AT_ENV, raising=False)
-    for stage in pipeline.PAUSE_STAGES:
-        pipeline.pause_point(stage)
-    monkeypatch.setenv(pipeline.PAUSE_AT_ENV, "checked")
-    pipeline.pause_point("loaded")
+    monkeypatch.setenv(faults.PAUSE_FILE_ENV, str(signal_file))
+    monkeypatch.delenv(faults.PAUSE_AT_ENV, raising=False)
+    for stage in faults.STAGES:
+        faults.pause(stage)
+    faults.install()  # nothing asked: nothing wrapped
+    assert pipeline.load_run.__module__ == "flows.pipeline"
+    monkeypatch.setenv(faults.PAUSE_AT_ENV, "checked")
+    faults.pause("loaded")
     assert not signal_file.exists()
+
+
+def test_no_test_hook_in_the_package():
+    """The pause points live in tests/faults.py; the package knows nothing of them."""
+    for path in (REPO / "flows").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "TALON_TEST_" not in text and "pause_point" not in text, path
 
 
 def test_warehouse_open_elsewhere_is_a_clear_busy_error(tmp_path):
