@@ -174,8 +174,30 @@ def test_a_first_night_has_a_suite_without_history(tmp_path):
     html = write_gx_page(con, "first", tmp_path).read_text(encoding="utf-8")
     feed_page = write_feed_page(con, "first", tmp_path).read_text(encoding="utf-8")
     con.close()
-    assert 'id="feed-no-history"' in html and 'id="table-feed-bounds"' not in html
+    assert 'id="feed-no-history"' in html and 'id="feed-bounds"' not in html
     assert 'id="feed-findings-none"' in feed_page
+
+
+def test_a_short_history_has_no_expectation_and_says_why(tmp_path):
+    from datetime import datetime
+
+    from checks import feed
+    from flows import warehouse
+
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    for run_id, day, status in (("before", 24, "completed"), ("now", 25, "running")):
+        con.execute("INSERT INTO runs (run_id, as_of, as_of_source, extracts_dir, "
+                    "reference_dir, started_at, status) VALUES (?, ?, 'cli', 'x', 'y', ?, ?)",
+                    [run_id, datetime(2026, 11, day, 23), datetime(2026, 11, day, 23, 30),
+                     status])
+    con.execute("CREATE TEMP TABLE cur_mo (mcod VARCHAR, excluded BOOLEAN)")
+    plan = feed.build_plan(con, "now", datetime(2026, 11, 25, 23), feed.FeedParams(), 14)
+    con.execute("INSERT INTO feed_suites VALUES ('now', ?)", [plan.to_json()])
+    page = write_gx_page(con, "now", tmp_path)
+    con.close()
+    html = page.read_text(encoding="utf-8")
+    assert 'id="feed-no-expectations"' in html and 'id="table-feed-bounds"' not in html
+    assert [r[0] for r in html_tables(page)["table-feed-history"]] == ["before"]
 
 
 # --------------------------------------------------------------------------- the feed page
