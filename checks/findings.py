@@ -22,6 +22,7 @@ REASON_PATIENT_MISSING = "patient_not_found"
 REASON_NO_ATTACHMENT = "no_active_attachment_to_known_mo"
 REASON_MO_UNKNOWN = "mo_not_in_registry"
 REASON_REGISTER = "register_record"  # a row of the insured-persons register (the TFOMS's)
+REASON_FEED_FILE = "feed_file"  # a file that arrived short or with an empty column (feed health)
 
 
 def empty_raw() -> pl.DataFrame:
@@ -143,6 +144,7 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
                      ELSE km.mcod
                    END AS mo_code,
                    CASE
+                     WHEN f.entity = 'file' AND f.check_code LIKE 'FEED.%' THEN ?
                      WHEN f.entity = 'file' THEN ?
                      WHEN f.entity = 'insured' THEN ?
                      WHEN f.entity IN ('patient', 'policy') AND ep.patient_id IS NULL THEN ?
@@ -156,7 +158,8 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
             LEFT JOIN route_register rr ON rr.patient_id = f.patient_id
             LEFT JOIN existing_patient ep ON ep.patient_id = f.patient_id
             LEFT JOIN cur_mo km ON km.mcod = f.route_mo
-            """, params=[run_id, REASON_FILE, REASON_REGISTER, REASON_PATIENT_MISSING,
+            """, params=[run_id, REASON_FEED_FILE, REASON_FILE, REASON_REGISTER,
+                         REASON_PATIENT_MISSING,
                          REASON_NO_ATTACHMENT, REASON_MO_UNKNOWN]).pl()
     finally:
         con.unregister("raw_findings_view")

@@ -334,6 +334,10 @@ REASON: dict[str, tuple[str, str]] = {
                            "The clinic code is not in the F003 registry"),
     "register_record": ("Запись регистра застрахованных: исправить её должен ТФОМС",
                         "A record of the insured-persons register: the TFOMS must fix it"),
+    "feed_file": ("Файл выгрузки пришёл неполным или с пустым столбцом: проверить выгрузку "
+                  "должен её поставщик",
+                  "The extract file arrived short or with an empty column: the extract's "
+                  "supplier must check the export"),
 }
 
 

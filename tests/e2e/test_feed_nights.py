@@ -42,7 +42,8 @@ def feed_found(nights, tmp_path_factory):
             pipeline.run_checks(con, run_id, prepared.as_of, pipeline.CheckParams(), db)
             pipeline.finish_run(con, run_id, "completed")
             found.append(con.execute(
-                """SELECT check_code, record_id, coalesce(mo_code, ''), severity, entity
+                """SELECT check_code, record_id, coalesce(mo_code, ''), severity, entity,
+                          coalesce(unassigned_reason, '')
                    FROM findings WHERE run_id = ? AND check_code LIKE 'FEED.%'
                    ORDER BY ALL""", [run_id]).fetchall())
     return found
@@ -52,9 +53,10 @@ def test_feed_findings_equal_the_truth_every_night(nights, feed_found):
     assert [[f[:3] for f in night] for night in feed_found] == nights.expected
     assert feed_found[:3] == [[], [], []]  # the clean nights before any break
     for night in feed_found:
-        for code, record_id, mo, severity, entity in night:
+        for code, record_id, mo, severity, entity, reason in night:
             assert (severity, entity) == (SEVERITY[code], ENTITY[code])
             assert mo == (record_id if entity == "mo" else "")  # an MO's own; files unassigned
+            assert reason == ("feed_file" if entity == "file" else "")
 
 
 def test_truth_file_and_the_breaks_it_expects(nights):
