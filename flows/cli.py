@@ -314,8 +314,11 @@ def serve(
                                                "out": out, "warehouse_path": warehouse}.items() if v}
     thresholds = {"volume_drop": volume_drop, "mo_silent_min": mo_silent_min,
                   "mo_shrunk": mo_shrunk, "column_empty_points": column_empty_points}
-    defaults = {"volume_drop": 0.7, "mo_silent_min": 20, "mo_shrunk": 0.5,
-                "column_empty_points": 10.0}
+    from dataclasses import asdict
+
+    from checks.feed import FeedParams
+
+    defaults = asdict(FeedParams())  # one place for the defaults: the thresholds' own
     _feed_params(**{k: defaults[k] if v is None else v for k, v in thresholds.items()})
     params.update({k: v for k, v in thresholds.items() if v is not None})
     if gx_crosscheck:
