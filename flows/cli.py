@@ -301,25 +301,23 @@ def serve(
 ) -> None:
     """Serve the nightly deployment (schedule from flows/prefect.yaml) on a real Prefect server."""
     import os
+    from dataclasses import asdict
 
     from prefect.settings import PREFECT_API_URL
 
+    from checks.feed import FeedParams
     from flows import serve as serve_mod
 
+    thresholds = {"volume_drop": volume_drop, "mo_silent_min": mo_silent_min,
+                  "mo_shrunk": mo_shrunk, "column_empty_points": column_empty_points}
+    defaults = asdict(FeedParams())  # one place for the defaults: the thresholds' own
+    _feed_params(**{k: defaults[k] if v is None else v for k, v in thresholds.items()})
     api = PREFECT_API_URL.value() or os.environ.get("PREFECT_API_URL")
     if not api:
         _fail(InputError("PREFECT_API_URL is not set: start a server with `prefect server start` "
                          "and export PREFECT_API_URL=http://127.0.0.1:4200/api (see README, Operations)"))
     params = {k: str(v.resolve()) for k, v in {"extracts": extracts, "reference": reference,
                                                "out": out, "warehouse_path": warehouse}.items() if v}
-    thresholds = {"volume_drop": volume_drop, "mo_silent_min": mo_silent_min,
-                  "mo_shrunk": mo_shrunk, "column_empty_points": column_empty_points}
-    from dataclasses import asdict
-
-    from checks.feed import FeedParams
-
-    defaults = asdict(FeedParams())  # one place for the defaults: the thresholds' own
-    _feed_params(**{k: defaults[k] if v is None else v for k, v in thresholds.items()})
     params.update({k: v for k, v in thresholds.items() if v is not None})
     if gx_crosscheck:
         params["gx_crosscheck"] = True
