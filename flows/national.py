@@ -19,8 +19,8 @@ must hold a batch, so a region is never skipped silently.
 
 Each region runs as its own Prefect task on Dask (`DaskTaskRunner`): a temporary local cluster
 of `workers` single-threaded worker processes, or the scheduler at `dask_address`. The task runs
-the same plain functions as the nightly flow (prepare → load_run → run_checks → publish) under
-the region warehouse's lock. The national summary is then read back from each region's
+`pipeline.run_batch`, the very sequence the nightly flow runs (with plain calls instead of
+Prefect tasks), under the region warehouse's lock. The national summary is then read back from each region's
 warehouse (nothing recomputed) into `OUT/index.html`.
 
 Workers read the extracts and write warehouses and reports themselves, so on a real cluster
@@ -43,10 +43,9 @@ from urllib.parse import urlsplit
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import pipeline, publish as publish_mod, warehouse
+from flows import pipeline, publish as publish_mod
 from flows.errors import InputError
 from flows.extract.contract import SUFFIXES
-from flows.lock import warehouse_lock
 from flows.logs import quiet_input_errors
 
 EXTRACT, REFERENCE = "extract", "reference"
@@ -172,69 +171,26 @@ def _logger():
         return logging.getLogger("talon.national")
 
 
-def render_run_outputs(folder: Path, findings, warehouse_path: Path, run_id: str,
-                       lang: str) -> None:
-    """Every output of one run into `folder` (what nightly's publish task renders)."""
-    from reports.auditor import write_auditor_report
-    from reports.clinic import write_clinic_reports
-    from reports.findings_csv import write_findings_csv
-    from reports.validation import write_gx_page
-
-    write_findings_csv(findings, folder / "findings.csv", lang)
-    with warehouse.connect(warehouse_path) as con:
-        write_gx_page(con, run_id, folder, lang)
-        write_clinic_reports(con, run_id, folder, lang)
-        write_auditor_report(con, run_id, folder, lang)
-
-
 def run_region(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
                as_of: str | None = None, params: pipeline.CheckParams = pipeline.CheckParams(),
                lang: str = "ru", force: bool = False, lock_timeout: float = 0.0,
                name: str | None = None) -> RegionResult:
-    """One region's nightly run as plain functions, under its warehouse lock: prepare, load,
-    check, publish into `out` (per-run folder + `latest`), then mark the run completed.
-    Raises what the run raises (InputError for bad input) after marking a loaded run failed."""
+    """One region's nightly run: pipeline.run_batch with plain steps (the nightly flow's own
+    sequence) into `out`. Raises what the run raises (InputError for bad input) after marking
+    a loaded run failed."""
     log = _logger()
-    warehouse_path, out = Path(warehouse_path), Path(out)
-    with warehouse_lock(warehouse_path, lock_timeout):
-        publish_mod.clean_stale_temp(out)
-        with warehouse.connect(warehouse_path) as con:
-            for old in pipeline.recover_interrupted(con):
-                log.warning("run %s was interrupted earlier; marked failed", old)
-        pipeline.clean_stale_spools(warehouse_path)
-        with pipeline.spooling(warehouse_path) as spool:
-            prepared = pipeline.prepare(Path(extracts), Path(reference), as_of, spool)
-            for w in prepared.warnings:
-                log.warning(w)
-            run_id = pipeline.new_run_id()
-            with warehouse.connect(warehouse_path) as con:
-                pipeline.load_run(con, prepared, run_id,
-                                  pipeline.check_rerun(con, prepared, force))
-        try:
-            with warehouse.connect(warehouse_path) as con:
-                recon = pipeline.reconciliation(con, run_id)
-                if not recon["reconciled"].all():
-                    raise RuntimeError(f"reconciliation failed for run {run_id}")
-                findings = pipeline.run_checks(con, run_id, prepared.as_of, params,
-                                               db_path=warehouse_path)
-            folder = publish_mod.stage(
-                out, publish_mod.run_label(prepared.as_of, run_id),
-                lambda f: render_run_outputs(f, findings, warehouse_path, run_id, lang))
-        except BaseException as exc:
-            with warehouse.connect(warehouse_path) as con:
-                pipeline.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
-            raise
-        with warehouse.connect(warehouse_path) as con:
-            pipeline.finish_run(con, run_id, "completed")
-        publish_mod.promote(out, folder.name)
+    result = pipeline.run_batch(Path(extracts), Path(reference), Path(out), Path(warehouse_path),
+                                as_of, params, lang, force, lock_timeout, log=log)
+    findings, run_id = result.findings, result.run_id
     from reports.data import open_findings
 
     # what is still to fix: a waived finding (a clinic's answer "not an error") is no defect,
     # so it counts neither in the printed totals nor for --fail-on
     counts = open_findings(findings).group_by("severity").len()
     log.info("region %s: run %s, %s findings", name or extracts, run_id, findings.height)
-    return RegionResult(name or Path(extracts).name, warehouse_path, out, "completed", run_id,
-                        prepared.as_of, prepared.region_code, folder, recon,
+    return RegionResult(name or Path(extracts).name, Path(warehouse_path), Path(out), "completed",
+                        run_id, result.as_of, result.region_code, result.folder,
+                        result.reconciliation,
                         dict(zip(counts["severity"], counts["len"])))
 
 

@@ -1,7 +1,8 @@
 """Prefect flows: thin orchestration over flows/pipeline.py.
 
-`ingest_flow` loads a batch; `nightly_flow` ingests, checks and publishes. Reading a file is a
-task of its own (retried on transient OS errors, never on bad input, which is an InputError
+`ingest_flow` loads a batch; `nightly_flow` ingests, checks and publishes: it is
+`pipeline.run_batch` (the sequence the national Dask task runs too) with Prefect tasks as its
+steps. Reading a file is a task of its own (retried on transient OS errors, never on bad input, which is an InputError
 with its message); warehouse writes are serial. The whole run holds the warehouse lock.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import pipeline, progress, publish as publish_mod, warehouse
+from flows import pipeline, progress, warehouse
 from flows.errors import InputError
 from flows.extract import batch, contract, reader
 from flows.lock import warehouse_lock
@@ -56,68 +57,21 @@ def read_reference(reference_dir: Path):
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)
 def load_warehouse(warehouse_path: Path, prepared: pipeline.Prepared, run_id: str, force: bool):
-    with warehouse.connect(warehouse_path) as con:
-        replaces = pipeline.check_rerun(con, prepared, force)
-        progress.describe("Loading the warehouse")
-        pipeline.load_run(con, prepared, run_id, replaces)
-        progress.step("Loaded the warehouse")
-        return pipeline.reconciliation(con, run_id)
+    return pipeline.load_step(warehouse_path, prepared, run_id, force)
 
 
 @task(name="run-checks", cache_policy=NO_CACHE)
 def check_run(warehouse_path: Path, run_id: str, as_of: datetime, params: pipeline.CheckParams):
-    """(findings, the GX cross-check still running on a thread, or None without GX).
-
-    GX goes on on this task's connection (it reads the TEMP staging tables) while the reports
-    are rendered through another one: the two overlap instead of adding up."""
-    con = warehouse.connect(warehouse_path)
-    gx = None
-    try:
-        findings, set_found = pipeline.check_findings(con, run_id, as_of, params)
-        if params.gx_crosscheck:
-            gx = pipeline.BackgroundGx(con, warehouse_path, run_id, as_of, params, set_found)
-    finally:
-        if gx is None:
-            con.close()
-    progress.step("Great Expectations suite started")
-    return findings, gx
-
-
-def _join(gx: pipeline.BackgroundGx | None) -> None:
-    """Wait for the GX thread on the way out of a failed run (its error is secondary)."""
-    if gx is not None:
-        try:
-            gx.wait()
-        except BaseException:  # noqa: BLE001
-            pass
+    """(findings, the GX cross-check still running on a thread, or None): pipeline.check_step."""
+    return pipeline.check_step(warehouse_path, run_id, as_of, params)
 
 
 @task(name="publish-reports", cache_policy=NO_CACHE)
 def publish(findings, warehouse_path: Path, run_id: str, as_of: datetime, out: Path, lang: str,
             gx: pipeline.BackgroundGx | None = None) -> Path:
-    """Render every output of the run into a fresh folder, then make it `latest` atomically.
-    The GX page comes last: it waits for the GX thread (`gx`) if one is still running."""
-    from reports.auditor import write_auditor_report
-    from reports.clinic import write_clinic_reports
-    from reports.findings_csv import write_findings_csv
-    from reports.validation import write_gx_page
-
-    def render(folder: Path) -> None:
-        progress.describe("Writing reports")
-        write_findings_csv(findings, folder / "findings.csv", lang)
-        with warehouse.connect(warehouse_path) as con:
-            write_clinic_reports(con, run_id, folder, lang)
-            write_auditor_report(con, run_id, folder, lang, gx_page=True)
-            if gx is not None:
-                progress.describe("Waiting for the Great Expectations suite")
-                gx.wait()
-            progress.step("Great Expectations suite done")
-            write_gx_page(con, run_id, folder, lang)
-
-    # staged only: `latest` moves after the run is marked completed (see nightly_flow)
-    folder = publish_mod.stage(Path(out), publish_mod.run_label(as_of, run_id), render)
-    progress.step("Reports written")
-    return folder
+    """Render every output of the run into its own folder (staged; `latest` moves once the run
+    is completed). The GX page comes last: it waits for the GX thread (`gx`) if one runs."""
+    return pipeline.publish_step(findings, warehouse_path, run_id, as_of, out, lang, gx)
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
@@ -174,11 +128,6 @@ def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | 
     return prepared, run_id, recon
 
 
-def _fail_run(warehouse_path: Path, run_id: str, exc: BaseException) -> None:
-    with warehouse.connect(warehouse_path) as con:
-        pipeline.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
-
-
 @flow(name="talon-ingest", task_runner=ThreadPoolTaskRunner(max_workers=pipeline.READ_WORKERS))
 def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehouse.DEFAULT_WAREHOUSE,
                 as_of: str | None = None, force: bool = False, lock_timeout: float = 0.0) -> RunSummary:
@@ -201,34 +150,17 @@ def nightly_flow(extracts: Path, reference: Path, out: Path,
 
     params = pipeline.CheckParams(stale_hours, horizon_days, gx_crosscheck, FeedParams(
         volume_drop, mo_silent_min, mo_shrunk, column_empty_points))  # bad thresholds stop here
-    warehouse_path = Path(warehouse_path)
-    with warehouse_lock(warehouse_path, lock_timeout):
-        publish_mod.clean_stale_temp(Path(out))
-        prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of, force,
-                                          gx=True)
-        gx = None
-        try:
-            findings, gx = check_run(warehouse_path, run_id, prepared.as_of, params)
-            folder = publish(findings, warehouse_path, run_id, prepared.as_of, Path(out), lang, gx)
-            if gx is not None:
-                gx.wait()  # joined already by the GX page; raises if GX failed
-        except BaseException as exc:
-            _join(gx)
-            _fail_run(warehouse_path, run_id, exc)
-            raise
-        # Completed first, then `latest`: a kill in between leaves a completed run whose folder
-        # is not yet latest (the next run promotes its own), never a failed run shown as latest.
-        with warehouse.connect(warehouse_path) as con:
-            pipeline.finish_run(con, run_id, "completed")
-        publish_mod.promote(Path(out), folder.name)
-        try:
-            publish_artifacts(warehouse_path, run_id, folder)
-        except Exception as exc:  # noqa: BLE001  (the run and its reports are complete already)
-            get_run_logger().warning("Prefect artifacts not created: %s", type(exc).__name__)
+    quiet_input_errors()  # Prefect may have configured its handlers again for this run
+    steps = pipeline.Steps(prepare=_prepare, load=load_warehouse, check=check_run,
+                           publish=publish, after=publish_artifacts)
+    result = pipeline.run_batch(extracts, reference, out, Path(warehouse_path), as_of, params,
+                                lang, force, lock_timeout, steps, get_run_logger())
+    findings, folder = result.findings, result.folder
     from reports.data import open_findings
 
     # what is still to fix: a waived finding (a clinic's answer "not an error") is no defect,
     # so it counts neither in the printed totals nor for --fail-on
     counts = open_findings(findings).group_by("severity").len()
-    return RunSummary(run_id, prepared.as_of, warehouse_path, folder, recon.to_dicts(),
+    return RunSummary(result.run_id, result.as_of, Path(warehouse_path), folder,
+                      result.reconciliation.to_dicts(),
                       dict(zip(counts["severity"], counts["len"])))

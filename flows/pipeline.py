@@ -473,3 +473,164 @@ def prune_raw(con: duckdb.DuckDBPyConnection, keep_runs: int) -> list[str]:
             con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?))", [old])
         con.execute("COMMIT")
     return old
+
+
+# --- one batch, start to end: the nightly flow and the national Dask task both call this ----
+
+def load_step(warehouse_path: Path, prepared: Prepared, run_id: str, force: bool) -> pl.DataFrame:
+    """Refuse or replace an earlier run of the same input, load this one; its reconciliation."""
+    from flows import progress
+
+    with warehouse.connect(warehouse_path) as con:
+        replaces = check_rerun(con, prepared, force)
+        progress.describe("Loading the warehouse")
+        load_run(con, prepared, run_id, replaces)
+        progress.step("Loaded the warehouse")
+        return reconciliation(con, run_id)
+
+
+def check_step(warehouse_path: Path, run_id: str, as_of: datetime, params: CheckParams):
+    """(findings, the GX set-rule cross-check still running on a thread, or None).
+
+    The cross-check (opt-in) goes on on this step's connection (it reads the TEMP staging
+    tables) while the reports are rendered through another one: the two overlap."""
+    from flows import progress
+
+    con = warehouse.connect(warehouse_path)
+    gx = None
+    try:
+        findings, set_found = check_findings(con, run_id, as_of, params)
+        if params.gx_crosscheck:
+            gx = BackgroundGx(con, warehouse_path, run_id, as_of, params, set_found)
+    finally:
+        if gx is None:
+            con.close()
+    progress.step("Great Expectations suite started")
+    return findings, gx
+
+
+def render_outputs(folder: Path, findings: pl.DataFrame, warehouse_path: Path, run_id: str,
+                   lang: str, gx: BackgroundGx | None = None) -> None:
+    """Every output of one run into `folder`; the GX page last (it waits for `gx`)."""
+    from flows import progress
+    from reports.auditor import write_auditor_report
+    from reports.clinic import write_clinic_reports
+    from reports.findings_csv import write_findings_csv
+    from reports.validation import write_gx_page
+
+    progress.describe("Writing reports")
+    write_findings_csv(findings, folder / "findings.csv", lang)
+    with warehouse.connect(warehouse_path) as con:
+        write_clinic_reports(con, run_id, folder, lang)
+        write_auditor_report(con, run_id, folder, lang, gx_page=True)
+        if gx is not None:
+            progress.describe("Waiting for the Great Expectations suite")
+            gx.wait()
+        progress.step("Great Expectations suite done")
+        write_gx_page(con, run_id, folder, lang)
+
+
+def publish_step(findings: pl.DataFrame, warehouse_path: Path, run_id: str, as_of: datetime,
+                 out: Path, lang: str, gx: BackgroundGx | None = None) -> Path:
+    """Render into the run's own folder, staged: `latest` moves only after the run completes."""
+    from flows import progress, publish as publish_mod
+
+    folder = publish_mod.stage(Path(out), publish_mod.run_label(as_of, run_id),
+                               lambda f: render_outputs(f, findings, warehouse_path, run_id,
+                                                        lang, gx))
+    progress.step("Reports written")
+    return folder
+
+
+def plain_prepare(extracts: Path, reference: Path, as_of: str | None,
+                  spool: Path | None) -> Prepared:
+    return prepare(extracts, reference, as_of, spool, workers=READ_WORKERS)
+
+
+@dataclass
+class Steps:
+    """How run_batch carries out its steps: plain calls by default (the national Dask task,
+    scripts); flows/nightly.py gives Prefect tasks (retried reads, task states in the UI)."""
+
+    prepare: object = plain_prepare  # (extracts, reference, as_of, spool) -> Prepared
+    load: object = load_step  # (warehouse, prepared, run_id, force) -> reconciliation
+    check: object = check_step  # (warehouse, run_id, as_of, params) -> (findings, gx)
+    publish: object = publish_step  # (findings, warehouse, run_id, as_of, out, lang, gx) -> folder
+    after: object = None  # (warehouse, run_id, folder) -> None, once the run is published
+
+
+@dataclass
+class BatchResult:
+    run_id: str
+    as_of: datetime
+    region_code: str | None
+    folder: Path
+    reconciliation: pl.DataFrame
+    findings: pl.DataFrame
+
+
+def _join_quietly(gx: BackgroundGx | None) -> None:
+    """Wait for the GX thread on the way out of a failed run (its error is secondary)."""
+    if gx is not None:
+        try:
+            gx.wait()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+def run_batch(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
+              as_of: str | None = None, params: CheckParams = CheckParams(), lang: str = "ru",
+              force: bool = False, lock_timeout: float = 0.0, steps: Steps = Steps(),
+              log=None) -> BatchResult:
+    """One extract batch, start to end, under the warehouse lock: recover what a killed run
+    left, read, load, check, publish into `out` (per-run folder), mark the run completed, move
+    `latest`, then `steps.after` (artifacts). A failure after the load marks the run failed and
+    raises; InputError (bad input) is raised before anything is written."""
+    import logging
+
+    from flows import publish as publish_mod
+    from flows.lock import warehouse_lock
+
+    log = log or logging.getLogger("talon.run")
+    warehouse_path, out = Path(warehouse_path), Path(out)
+    with warehouse_lock(warehouse_path, lock_timeout):
+        publish_mod.clean_stale_temp(out)
+        with warehouse.connect(warehouse_path) as con:
+            for old in recover_interrupted(con):
+                log.warning("run %s was interrupted earlier; marked failed", old)
+        clean_stale_spools(warehouse_path)
+        with spooling(warehouse_path) as spool:
+            prepared = steps.prepare(Path(extracts), Path(reference), as_of, spool)
+            for w in prepared.warnings:
+                log.warning(w)
+            run_id = new_run_id()
+            preload_gx()  # imported while DuckDB loads (the feed suite and the cross-check)
+            recon = steps.load(warehouse_path, prepared, run_id, force)
+        for row in recon.iter_rows(named=True):
+            log.info("%s: read %s, loaded %s, quarantined %s", row["file_name"],
+                     row["rows_read"], row["rows_loaded"], row["rows_quarantined"])
+        gx = None
+        try:
+            if not recon["reconciled"].all():
+                raise RuntimeError(f"reconciliation failed for run {run_id}")
+            findings, gx = steps.check(warehouse_path, run_id, prepared.as_of, params)
+            folder = steps.publish(findings, warehouse_path, run_id, prepared.as_of, out, lang,
+                                   gx)
+            if gx is not None:
+                gx.wait()  # joined already by the GX page; raises if GX failed
+        except BaseException as exc:
+            _join_quietly(gx)
+            with warehouse.connect(warehouse_path) as con:
+                finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        # Completed first, then `latest`: a kill in between leaves a completed run whose folder
+        # is not yet latest (the next run promotes its own), never a failed run shown as latest.
+        with warehouse.connect(warehouse_path) as con:
+            finish_run(con, run_id, "completed")
+        publish_mod.promote(out, folder.name)
+        if steps.after is not None:
+            try:
+                steps.after(warehouse_path, run_id, folder)
+            except Exception as exc:  # noqa: BLE001  (the run and its reports are complete)
+                log.warning("after the run: %s", type(exc).__name__)
+    return BatchResult(run_id, prepared.as_of, prepared.region_code, folder, recon, findings)

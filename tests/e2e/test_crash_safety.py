@@ -6,12 +6,10 @@ warehouse exclude each other through the lock.
 
 Real subprocesses are stopped at named points by tests/faults.py (installed by the subprocess
 itself, only when TALON_TEST_PAUSE_AT is set: no test hook lives in the package) and killed
-there. Most of them run DRIVER, a script that calls the
-plain pipeline functions in the order flows/nightly.py's nightly_flow does: nightly_flow.fn
-cannot run without a Prefect server (get_run_logger() and task submission need a run
-context). The driver skips the GX cross-check (it only adds the run's gx_results rows), which
-saves ~25 s a run. The other subprocesses run the real `talon` CLI against the session's
-Prefect test server (its PREFECT_API_URL is passed on), so none of them starts a server.
+there. Most of them run DRIVER, a script that calls pipeline.run_batch, the sequence
+nightly_flow runs with Prefect tasks as its steps, with plain steps (nightly_flow.fn cannot run
+without a Prefect server). The other subprocesses run the real `talon` CLI against the
+session's Prefect test server (its PREFECT_API_URL is passed on), so none of them starts one.
 """
 from __future__ import annotations
 
@@ -44,8 +42,8 @@ DAY3 = "2026-11-27 23:00"
 WAIT = 600  # seconds; only a guard against a hung subprocess, never asserted on
 
 DRIVER = '''\
-"""flows.nightly.nightly_flow step by step with the plain functions, without Prefect
-(and without the GX cross-check). Prints the run id; exit code of an InputError like the CLI."""
+"""The nightly sequence (pipeline.run_batch, which nightly_flow runs with Prefect tasks) with
+plain steps and no Prefect. Prints the run id; exit code of an InputError like the CLI."""
 import json
 import sys
 from pathlib import Path
@@ -53,53 +51,13 @@ from pathlib import Path
 import tests.faults
 tests.faults.install()
 
-from flows import pipeline, publish as publish_mod, warehouse
+from flows import pipeline
 from flows.errors import InputError
-from flows.lock import warehouse_lock
-
-
-def renderer(findings, db, run_id, lang="ru"):
-    from reports.auditor import write_auditor_report
-    from reports.clinic import write_clinic_reports
-    from reports.findings_csv import write_findings_csv
-    from reports.validation import write_gx_page
-
-    def render(folder):
-        write_findings_csv(findings, folder / "findings.csv", lang)
-        with warehouse.connect(db) as con:
-            write_gx_page(con, run_id, folder, lang)
-            write_clinic_reports(con, run_id, folder, lang)
-            write_auditor_report(con, run_id, folder, lang)
-    return render
 
 
 def nightly(extracts, reference, out, db, as_of=None, force=False, lock_timeout=0.0):
-    extracts, reference, out, db = map(Path, (extracts, reference, out, db))
-    with warehouse_lock(db, lock_timeout):
-        publish_mod.clean_stale_temp(out)
-        with warehouse.connect(db) as con:
-            pipeline.recover_interrupted(con)
-        prepared = pipeline.prepare(extracts, reference, as_of)
-        run_id = pipeline.new_run_id()
-        with warehouse.connect(db) as con:
-            replaces = pipeline.check_rerun(con, prepared, force)
-            pipeline.load_run(con, prepared, run_id, replaces)
-            recon = pipeline.reconciliation(con, run_id)
-        if not recon["reconciled"].all():
-            raise RuntimeError(f"reconciliation failed for run {run_id}")
-        try:
-            with warehouse.connect(db) as con:
-                findings = pipeline.run_checks(con, run_id, prepared.as_of,
-                                               pipeline.CheckParams(gx_crosscheck=False), db_path=db)
-            publish_mod.publish(out, publish_mod.run_label(prepared.as_of, run_id),
-                                renderer(findings, db, run_id))
-        except BaseException as exc:
-            with warehouse.connect(db) as con:
-                pipeline.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
-            raise
-        with warehouse.connect(db) as con:
-            pipeline.finish_run(con, run_id, "completed")
-    return run_id
+    return pipeline.run_batch(Path(extracts), Path(reference), Path(out), Path(db), as_of,
+                              force=force, lock_timeout=lock_timeout).run_id
 
 
 if __name__ == "__main__":
