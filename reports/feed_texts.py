@@ -3,6 +3,8 @@
 English. Kept apart from reports/i18n.py, whose frame strings the other reports share."""
 from __future__ import annotations
 
+from reports.i18n import Texts
+
 _STRINGS: dict[str, tuple[str, str]] = {
     # --- the GX page: the feed suite
     "suite_title": ("Поступление данных: набор ожиданий GX этого запуска",
@@ -144,20 +146,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
-class FeedTexts:
+class FeedTexts(Texts):
     """The feed reports' strings in one language (`F.title`, `F["bound_volume"]`)."""
 
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
-        self.i = 1 if lang == "en" else 0
-
-    def __getattr__(self, key: str) -> str:
-        if key.startswith("_") or key not in _STRINGS:
-            raise AttributeError(key)
-        return _STRINGS[key][self.i]
-
-    def __getitem__(self, key: str) -> str:
-        return _STRINGS[key][self.i]
+    STRINGS = _STRINGS
 
     def number(self, x, digits: int | None = None) -> str:
         """A number as this language writes it: a decimal comma in Russian, thin spaces
@@ -168,4 +160,4 @@ class FeedTexts:
             text = repr(float(x))
         else:
             text = f"{x:,.{digits}f}".replace(",", "\u202f")
-        return text.replace(".", ",") if self.i == 0 else text
+        return text.replace(".", ",") if self.lang == "ru" else text

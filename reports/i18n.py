@@ -352,16 +352,19 @@ def check_lang(lang: str) -> str:
 
 
 class Texts:
-    """UI strings of one language: `T.findings_total`, `T["run_id"]`, `T.severity_of("blocker")`."""
+    """UI strings of one language: `T.findings_total`, `T["run_id"]`, `T.severity_of("blocker")`.
+    A page with strings of its own subclasses it with its own STRINGS table."""
+
+    STRINGS: dict[str, tuple[str, str]] = {}  # set below to the common table
 
     def __init__(self, lang: str) -> None:
         self.lang = check_lang(lang)
 
     def __getitem__(self, key: str) -> str:
-        return _pick(_STRINGS[key], self.lang)
+        return _pick(self.STRINGS[key], self.lang)
 
     def __getattr__(self, key: str) -> str:
-        if key.startswith("_") or key not in _STRINGS:
+        if key.startswith("_") or key not in self.STRINGS:
             raise AttributeError(key)
         return self[key]
 
@@ -385,3 +388,6 @@ class Texts:
     def mapping(self, table: dict[str, tuple[str, str]]) -> dict[str, str]:
         """A {key: text} dict for polars `replace`."""
         return {k: _pick(v, self.lang) for k, v in table.items()}
+
+
+Texts.STRINGS = _STRINGS

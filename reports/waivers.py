@@ -79,25 +79,16 @@ EVENT = {"added": ("добавлено", "added"), "changed": ("изменено
          "expired": ("истекло", "expired"), "removed": ("отменено", "removed")}
 
 
-class WaiverTexts:
+class WaiverTexts(Texts):
     """This page's strings in one language (`W.title`, `W.status_of("active")`)."""
 
-    def __init__(self, lang: str) -> None:
-        self.i = 1 if lang == "en" else 0
+    STRINGS = _STRINGS
 
-    def __getattr__(self, key: str) -> str:
-        if key.startswith("_") or key not in _STRINGS:
-            raise AttributeError(key)
-        return _STRINGS[key][self.i]
+    def status_of(self, status: str | None) -> str:
+        return self._of(STATUS, status)
 
-    def __getitem__(self, key: str) -> str:
-        return _STRINGS[key][self.i]
-
-    def status_of(self, status: str) -> str:
-        return STATUS[status][self.i] if status in STATUS else status
-
-    def event_of(self, event: str) -> str:
-        return EVENT[event][self.i] if event in EVENT else event
+    def event_of(self, event: str | None) -> str:
+        return self._of(EVENT, event)
 
 
 def _run_keys(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
