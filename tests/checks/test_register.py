@@ -19,7 +19,7 @@ from checks import register
 from checks.staging import REGISTER_COLUMNS, STAGED_COLUMNS
 from flows.extract.contract import PATIENTS, REGISTRY
 from flows.warehouse import ensure_schema
-from tests.checks.test_set_rules import AS_OF, RUN, World
+from tests.checks.test_set_rules import AS_OF, RUN, World, con  # noqa: F401  (fixture)
 
 D = AS_OF.date()  # 2025-03-10
 
@@ -111,13 +111,6 @@ class Reg:
         con.execute("INSERT INTO run_files (run_id, file_name, entity, format, size_bytes, "
                     "sha256) VALUES (?, 'registry.csv', 'insured', 'csv', 0, '')", [RUN])
         return con
-
-
-@pytest.fixture
-def con():
-    c = duckdb.connect()
-    yield c
-    c.close()
 
 
 def links(con, reg: Reg) -> dict[str, tuple[str, int]]:

@@ -24,18 +24,17 @@ import duckdb
 import openpyxl
 import polars as pl
 import pytest
-import typer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from typer.testing import CliRunner
 
 from flows import pipeline, warehouse
-from flows.delivery import (NOTICE_STEM, clinic_addresses, one_line, parse_smtp, send_command,
+from flows.delivery import (NOTICE_STEM, clinic_addresses, one_line, parse_smtp,
                             valid_address)
 from flows.errors import InputError
 from flows.publish import publish, run_label
 from flows.synth import generate_region
 from reports.clinic import write_clinic_reports
+from tests.e2e.delivery_world import app, runner  # `send` registered as in `talon`
 
 AS_OF = datetime(2026, 11, 25, 23, 0)
 STEWARD = "steward@talon.example"
@@ -44,16 +43,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 THIEF = "thief@evil.example"
 INJECTED = f"mo@clinic.example\r\nBcc: {THIEF}"
 PASSWORD = "s3cret-Pa55word"
-
-runner = CliRunner()
-app = typer.Typer()
-app.command(name="send")(send_command)
-
-
-@app.callback()
-def _group() -> None:
-    """Registered like the lead's `talon` app: `send` is a sub-command."""
-
 
 @dataclass
 class Published:
