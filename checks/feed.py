@@ -115,7 +115,7 @@ def record_stats(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
            FROM stg_slots WHERE start_ts >= $as_of AND start_ts < $end GROUP BY mo_code""",
         {"run": run_id, "as_of": as_of, "end": end})
     for file_name, entity, _ in extract_files(con, run_id):
-        spec = next(f for f in ALL_FILES if f.entity == entity)
+        spec = _spec(entity)
         counts = ", ".join(f"count(*) FILTER (WHERE {c} = '')" for c in spec.columns)
         row = con.execute(f"SELECT {counts} FROM {spec.raw_table} WHERE run_id = ?",
                           [run_id]).fetchall()[0]

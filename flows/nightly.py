@@ -104,35 +104,16 @@ def _prepare(extracts: Path, reference: Path, as_of: str | None,
                                    ref_future.result())
 
 
-def _ingest(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None,
-            force: bool, gx: bool = False):
-    quiet_input_errors()  # Prefect may have configured its handlers again for this run
-    logger = get_run_logger()
-    with warehouse.connect(warehouse_path) as con:
-        for old in pipeline.recover_interrupted(con):
-            logger.warning("run %s was interrupted earlier; marked failed", old)
-    pipeline.clean_stale_spools(Path(warehouse_path))
-    with pipeline.spooling(Path(warehouse_path)) as spool:
-        prepared = _prepare(Path(extracts), Path(reference), as_of, spool)
-        for w in prepared.warnings:
-            logger.warning(w)
-        run_id = pipeline.new_run_id()
-        if gx:  # imported while DuckDB loads (which leaves the GIL free), ready for the checks
-            pipeline.preload_gx()
-        recon = load_warehouse(Path(warehouse_path), prepared, run_id, force)
-    for row in recon.iter_rows(named=True):
-        logger.info("%s: read %s, loaded %s, quarantined %s", row["file_name"], row["rows_read"],
-                    row["rows_loaded"], row["rows_quarantined"])
-    if not recon["reconciled"].all():
-        raise RuntimeError(f"reconciliation failed for run {run_id}")
-    return prepared, run_id, recon
-
-
 @flow(name="talon-ingest", task_runner=ThreadPoolTaskRunner(max_workers=pipeline.READ_WORKERS))
 def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehouse.DEFAULT_WAREHOUSE,
                 as_of: str | None = None, force: bool = False, lock_timeout: float = 0.0) -> RunSummary:
     with warehouse_lock(Path(warehouse_path), lock_timeout):
-        prepared, run_id, recon = _ingest(extracts, reference, warehouse_path, as_of, force)
+        quiet_input_errors()  # Prefect may have configured its handlers again for this run
+        prepared, run_id, recon = pipeline.ingest_batch(
+            extracts, reference, Path(warehouse_path), as_of, force,
+            pipeline.Steps(prepare=_prepare, load=load_warehouse), get_run_logger())
+        if not recon["reconciled"].all():
+            raise RuntimeError(f"reconciliation failed for run {run_id}")
         with warehouse.connect(warehouse_path) as con:
             # not 'completed': no checks ran, so this run is no point of the findings history
             pipeline.finish_run(con, run_id, "ingested")

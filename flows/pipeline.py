@@ -578,6 +578,31 @@ def _join_quietly(gx: BackgroundGx | None) -> None:
             pass
 
 
+def ingest_batch(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None,
+                 force: bool, steps: Steps, log, gx: bool = False
+                 ) -> tuple[Prepared, str, pl.DataFrame]:
+    """Read and load one batch (the caller holds the warehouse lock): recover what a killed
+    run left, read through spool files, load; (prepared, run_id, reconciliation). With `gx`,
+    GX is imported on a thread of its own while DuckDB loads (the checks will need it)."""
+    warehouse_path = Path(warehouse_path)
+    with warehouse.connect(warehouse_path) as con:
+        for old in recover_interrupted(con):
+            log.warning("run %s was interrupted earlier; marked failed", old)
+    clean_stale_spools(warehouse_path)
+    with spooling(warehouse_path) as spool:
+        prepared = steps.prepare(Path(extracts), Path(reference), as_of, spool)
+        for w in prepared.warnings:
+            log.warning(w)
+        run_id = new_run_id()
+        if gx:  # DuckDB's insert leaves the GIL free (the feed suite and the cross-check)
+            preload_gx()
+        recon = steps.load(warehouse_path, prepared, run_id, force)
+    for row in recon.iter_rows(named=True):
+        log.info("%s: read %s, loaded %s, quarantined %s", row["file_name"], row["rows_read"],
+                 row["rows_loaded"], row["rows_quarantined"])
+    return prepared, run_id, recon
+
+
 def run_batch(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
               as_of: str | None = None, params: CheckParams = CheckParams(), lang: str = "ru",
               force: bool = False, lock_timeout: float = 0.0, steps: Steps = Steps(),
@@ -595,20 +620,8 @@ def run_batch(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
     warehouse_path, out = Path(warehouse_path), Path(out)
     with warehouse_lock(warehouse_path, lock_timeout):
         publish_mod.clean_stale_temp(out)
-        with warehouse.connect(warehouse_path) as con:
-            for old in recover_interrupted(con):
-                log.warning("run %s was interrupted earlier; marked failed", old)
-        clean_stale_spools(warehouse_path)
-        with spooling(warehouse_path) as spool:
-            prepared = steps.prepare(Path(extracts), Path(reference), as_of, spool)
-            for w in prepared.warnings:
-                log.warning(w)
-            run_id = new_run_id()
-            preload_gx()  # imported while DuckDB loads (the feed suite and the cross-check)
-            recon = steps.load(warehouse_path, prepared, run_id, force)
-        for row in recon.iter_rows(named=True):
-            log.info("%s: read %s, loaded %s, quarantined %s", row["file_name"],
-                     row["rows_read"], row["rows_loaded"], row["rows_quarantined"])
+        prepared, run_id, recon = ingest_batch(extracts, reference, warehouse_path, as_of,
+                                               force, steps, log, gx=True)
         gx = None
         try:
             if not recon["reconciled"].all():
