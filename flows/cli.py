@@ -69,18 +69,26 @@ def generate(
     defects: bool = typer.Option(True, "--defects/--clean", help="Inject the catalogue's defects (with truth.csv)."),
     parquet: list[str] = typer.Option([], "--parquet", help="Write this file as Parquet instead of CSV (repeatable): patients, policies, attachments, slots, registry."),
     registry: bool = typer.Option(True, "--registry/--no-registry", help="Write registry.csv, the insured-persons register (catalogue v1.2), and inject the REG codes."),
+    defect_rate: Optional[float] = typer.Option(
+        None, "--defect-rate", help="A dense region: about this many findings per patient (0 < rate <= 1; "
+        "e.g. 0.5), spread over the catalogue's checks, in a region of about --patients patients in all "
+        "(fewer clean patients, more made for defect cases). Default: the usual density (about 0.07 "
+        "findings per patient with the register, 0.036 without), files as before."),
     nights: Optional[int] = typer.Option(None, "--nights", min=2, help="Write N consecutive nights of the region instead, one day apart, the last at --as-of (OUT/night-1 .. OUT/night-N, each an extract and reference; clean regions), with feed breaks in the last two, and OUT/feed_truth.csv: the feed findings (catalogue v1.3) each night raises when the nights are run in order on one warehouse."),
 ) -> None:
     """Write a synthetic region: an extract batch, reference classifiers and the ground truth."""
     from flows.synth import generate_region
 
+    if nights is not None and defect_rate is not None:
+        _fail(InputError("--nights writes clean regions: leave out --defect-rate"))
     if nights is not None:
         return _generate_nights(ctx, out, nights, patients, seed, region, as_of, reference_from,
                                 defects, tuple(parquet), registry)
     try:
         result = generate_region(out, patients=patients, seed=seed, region=region,
                                  as_of=_parse_as_of(as_of), reference_from=reference_from,
-                                 defects=defects, parquet=tuple(parquet), registry=registry)
+                                 defects=defects, parquet=tuple(parquet), registry=registry,
+                                 defect_rate=defect_rate)
     except ValueError as exc:
         _fail(InputError(str(exc)))
     except Exception as exc:  # noqa: BLE001
@@ -90,6 +98,10 @@ def generate(
                   f"defects) in [bold]{out}[/]: {rows}.")
     console.print(f"Extract: {Path(out) / 'extract'}  reference: {Path(out) / 'reference'}  "
                   f"ground truth: {Path(out) / 'truth.csv'}")
+    if defect_rate is not None:
+        found = sum(result.truth_counts.values())
+        console.print(f"Expected findings: {found:,} ({found / max(result.rows['patients'], 1):.3f} per patient, "
+                      f"{len(result.truth_counts)} checks).")
     return result
 
 

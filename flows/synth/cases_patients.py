@@ -138,7 +138,10 @@ def pat_routing(inj: Injector) -> None:
     ia = rng.integers(0, len(mos), per)
     a_mo, b_mo = mos[ia], mos[(ia + 1) % len(mos)]
     same = iso(d0 - rng.integers(10, 900, per))
-    a_id = np.arange(38_000_000, 38_000_000 + per).astype(str)
+    base = 38_000_000  # ids 8 digits, above ATTACHMENT_ID0: a large region's ids reach it, take 90_000_000
+    if inj.next["attachments"] + 80 * inj.k_pat + 10 * inj.k_file >= base:
+        base = 90_000_000
+    a_id = np.arange(base, base + per).astype(str)
     b_id = np.arange(300_000_000, 300_000_000 + per).astype(str)
     att_a = p.att.with_columns(S("attachment_id", a_id), S("mo_code", a_mo), S("attach_date", same))
     att_b = p.att.with_columns(S("attachment_id", b_id), S("mo_code", b_mo), S("attach_date", same),

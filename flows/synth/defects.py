@@ -28,12 +28,14 @@ BUILDERS = (pat_snils, pat_fields, pat_coverage, pat_routing, policies, attachme
 
 
 def inject(world: World, tables: dict[str, pl.DataFrame], parquet: tuple[str, ...] = (),
-           reg_rng: np.random.Generator | None = None) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+           reg_rng: np.random.Generator | None = None, defect_rate: float | None = None
+           ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """Add every case to the clean tables; return the tables and the ground truth (TRUTH_COLUMNS).
     With a register (tables has "registry"; reg_rng its random stream) the register cases are added
-    too, and the truth gets the suggested values and the v1.2 routing."""
+    too, and the truth gets the suggested values and the v1.2 routing. defect_rate (findings per
+    patient, see generate_region) scales the number of cases; None: the default density."""
     registry = "registry" in tables
-    inj = Injector(world, tables, parquet, registry=registry, reg_rng=reg_rng)
+    inj = Injector(world, tables, parquet, registry=registry, reg_rng=reg_rng, defect_rate=defect_rate)
     for build in BUILDERS:
         build(inj)
     if registry:

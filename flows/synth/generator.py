@@ -48,15 +48,35 @@ def _reference(ref: Path, region: str, D, reference_from: Path | None) -> None:
 
 def generate_region(out: Path, *, patients: int, seed: int, region: str = "50", as_of: datetime,
                     reference_from: Path | None = None, defects: bool = True,
-                    parquet: tuple[str, ...] = (), registry: bool = True) -> GenerateResult:
+                    parquet: tuple[str, ...] = (), registry: bool = True,
+                    defect_rate: float | None = None) -> GenerateResult:
     """Write out/extract (four files, registry.csv with `registry`, manifest.json), out/reference
     (five classifiers) and out/truth.csv. Same arguments -> byte-identical files. `parquet` names
     extract files (e.g. ("slots",)) to write as Parquet instead of CSV. registry=False writes
     exactly the files of a region generated before the register existed (the register's
-    randomness is a stream of its own); truth.csv then has no suggestions and registry_only 0."""
+    randomness is a stream of its own); truth.csv then has no suggestions and registry_only 0.
+
+    defect_rate: None (default) is the usual density: `patients` clean patients plus the records
+    made for about 0.07 findings per patient (0.036 without the register; small regions denser),
+    files unchanged by this option. A number r (0 < r <= 1) asks for a dense region of about
+    `patients` patients in all (patients.csv rows, clean and made for cases) with about r findings
+    per patient (truth.csv rows / patients): the clean population shrinks and every kind of case
+    is scaled alike, so the findings spread over the catalogue's checks as at the default. The
+    rate is approximate (within ~10% from 3,000 patients up; the patient count within ~1% from
+    20,000 up, up to 20% fewer in small regions, whose many slots per patient take more of the
+    cases; every case still comes at least 5 times, so a tiny region cannot be sparser than its
+    default); the truth is exact either way."""
     started = time.perf_counter()
     if patients < MIN_PATIENTS:
         raise ValueError(f"patients must be >= {MIN_PATIENTS} (every MO needs patients)")
+    n_clean = patients
+    if defect_rate is not None:
+        from flows.synth.injector import MAX_DEFECT_RATE, clean_patients
+        if not defects:
+            raise ValueError("defect_rate needs defects (a clean region has none)")
+        if not 0 < defect_rate <= MAX_DEFECT_RATE:
+            raise ValueError(f"defect_rate must be > 0 and <= {MAX_DEFECT_RATE} (findings per patient)")
+        n_clean = max(MIN_PATIENTS, clean_patients(patients, defect_rate, registry))
     if as_of.tzinfo is not None:
         raise ValueError("as_of is local time of the region, without a time zone")
     for name in parquet:
@@ -72,10 +92,10 @@ def generate_region(out: Path, *, patients: int, seed: int, region: str = "50", 
     _reference(ref, region, D, reference_from)
     nb = nsi.neighbour_region(region)
     ctx = Ctx(np.random.default_rng(seed), as_of, region, region_okato(ref, region, D), nb, region_okato(ref, nb, D))
-    mos = build_mos(ctx, patients)
+    mos = build_mos(ctx, n_clean)
     nsi.write_f003(ref / "F003.xml", mos.companies, nsi.ddmmyyyy(D - timedelta(days=30)))
     ctx.facts = load_facts(ref, D)
-    world = build_clean(ctx, mos, patients)
+    world = build_clean(ctx, mos, n_clean)
 
     tables = {}
     for name, df in world.tables.items():
@@ -93,7 +113,7 @@ def generate_region(out: Path, *, patients: int, seed: int, region: str = "50", 
     truth = pl.DataFrame(schema={c: pl.String for c in TRUTH_COLUMNS})
     if defects:
         from flows.synth.defects import inject
-        tables, truth = inject(world, tables, parquet=parquet, reg_rng=reg_rng)
+        tables, truth = inject(world, tables, parquet=parquet, reg_rng=reg_rng, defect_rate=defect_rate)
     world.tables, world.extras, world.bookable = {}, {}, None  # free memory before writing
 
     rows = {}

@@ -60,9 +60,46 @@ class People:
     link: np.ndarray | None = None
 
 
+# Dense regions (generate_region(defect_rate=...)): what one unit of each case count k_* yields at
+# scale 1, measured on a 200,000-patient region (seed 3): findings, and patients made for the cases
+# (patients.csv rows). (with register, without register). The truth never depends on these numbers;
+# they only choose the scale, so the realised rate is close to the requested one, not equal to it.
+YIELDS = {
+    "pat": ((66.3, 47.3), (31.1, 26.2)),
+    "file": ((15.0, 7.0), (13.0, 6.0)),
+    "slot": ((8.1, 0.0), (8.1, 0.0)),
+    "doc": ((2.8, 0.0), (2.8, 0.0)),
+    "pair": ((2.0, 0.0), (2.0, 0.0)),
+}
+MAX_DEFECT_RATE = 1.0
+
+
+def case_scale(raw: dict[str, float], n_clean: int, defect_rate: float, registry: bool) -> float:
+    """The factor on every case count k_* that makes findings ~= defect_rate x (clean + case patients)."""
+    col = 0 if registry else 1
+    findings = sum(YIELDS[key][col][0] * raw[key] for key in YIELDS)
+    patients = sum(YIELDS[key][col][1] * raw[key] for key in YIELDS)
+    denom = findings - defect_rate * patients
+    if denom <= 0:
+        raise ValueError(f"defect_rate {defect_rate} is out of reach (at most {MAX_DEFECT_RATE})")
+    return defect_rate * n_clean / denom
+
+
+def clean_patients(patients: int, defect_rate: float, registry: bool) -> int:
+    """The clean population of a dense region of about `patients` patients in all (clean + case
+    patients): the case counts of a large region are k_pat = 0.001 n s, k_file = 0.0002 n s,
+    k_slot ~= 0.000268 n s (1.34 slots per patient); doctors and pairs are negligible."""
+    raw = {"pat": 1e-3, "file": 2e-4, "slot": 2.68e-4, "doc": 0.0, "pair": 0.0}  # per clean patient
+    s = case_scale(raw, 1, defect_rate, registry)
+    col = 0 if registry else 1
+    per = 1 + s * sum(YIELDS[key][col][1] * raw[key] for key in YIELDS)
+    return max(1, round(patients / per))
+
+
 class Injector:
     def __init__(self, world: World, tables: dict[str, pl.DataFrame], parquet: tuple[str, ...],
-                 registry: bool = False, reg_rng: np.random.Generator | None = None):
+                 registry: bool = False, reg_rng: np.random.Generator | None = None,
+                 defect_rate: float | None = None):
         self.w, self.ctx = world, world.ctx
         self.rng = world.ctx.rng
         # registry mode: register rows of case persons use reg_rng only, so that the v1.1 records
@@ -82,12 +119,19 @@ class Injector:
         self.orphans = 98_000_000  # patient ids that exist nowhere
         self.wide = 100_000_000  # 9-digit patient ids (register duplicates: text order != number order)
         n = self.n_rows["patients"]
-        self.k_pat = max(5, round(n * 0.001))
-        self.k_file = max(5, round(n * 0.0002))
-        self.k_slot = max(5, round(self.n_rows["slots"] * 0.0002))
         n_doctors = world.tables["slots"]["doctor_id"].n_unique()
-        self.k_doc = max(5, round(n_doctors * 0.005))
-        self.k_pair = max(5, round(len(world.pairs) * 0.005))
+        if defect_rate is None:  # the default density (unchanged: same arguments, same files)
+            self.k_pat = max(5, round(n * 0.001))
+            self.k_file = max(5, round(n * 0.0002))
+            self.k_slot = max(5, round(self.n_rows["slots"] * 0.0002))
+            self.k_doc = max(5, round(n_doctors * 0.005))
+            self.k_pair = max(5, round(len(world.pairs) * 0.005))
+        else:  # every case count scaled alike: the same mix of checks, denser
+            raw = {"pat": n * 0.001, "file": n * 0.0002, "slot": self.n_rows["slots"] * 0.0002,
+                   "doc": n_doctors * 0.005, "pair": len(world.pairs) * 0.005}
+            s = case_scale(raw, n, defect_rate, registry)
+            self.k_pat, self.k_file, self.k_slot, self.k_doc, self.k_pair = (
+                max(5, round(raw[key] * s)) for key in ("pat", "file", "slot", "doc", "pair"))
         self.clean_mos = np.sort(np.asarray(world.mos.clean, dtype=str)).astype(object)  # sorted: searchsorted
         self.pairs = world.pairs
         # dedicated (MO, specialty) pairs nobody else uses: clean or excluded MO x reserve specialty

@@ -15,10 +15,10 @@ from flows.synth import generate_region
 AS_OF = datetime(2026, 11, 25, 23, 0)
 
 
-def run_region(tmp_path, patients: int, seed: int, without_registry: bool = False
-               ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def run_region(tmp_path, patients: int, seed: int, without_registry: bool = False,
+               defect_rate: float | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     region = tmp_path / f"r{seed}"
-    generate_region(region, patients=patients, seed=seed, region="50", as_of=AS_OF)
+    generate_region(region, patients=patients, seed=seed, region="50", as_of=AS_OF, defect_rate=defect_rate)
     if without_registry:
         (region / "extract" / "registry.csv").unlink()
     prepared = pipeline.prepare(region / "extract", region / "reference")
@@ -86,6 +86,17 @@ def test_without_registry_the_v11_findings(tmp_path):
 @pytest.mark.slow
 def test_findings_equal_ground_truth_50k(tmp_path):
     findings, truth = run_region(tmp_path, patients=50_000, seed=11)
+    compare(findings, truth)
+
+
+def test_dense_findings_equal_ground_truth(tmp_path):
+    """A dense region (defect_rate 0.5, the benchmark's dense profile): about 0.5 findings per
+    patient over every code, and Talon finds exactly the truth."""
+    findings, truth = run_region(tmp_path, patients=4_000, seed=12, defect_rate=0.5)
+    patients = (tmp_path / "r12" / "extract" / "patients.csv").read_bytes().count(b"\n") - 1  # data lines
+    assert 0.45 <= findings.height / patients <= 0.56
+    one_night = {c.code for c in catalogue.CHECKS if c.engine is not catalogue.Engine.GX}
+    assert set(truth["check_code"]) == one_night
     compare(findings, truth)
 
 

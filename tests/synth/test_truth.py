@@ -164,3 +164,49 @@ def test_without_registry_the_files_of_before(tmp_path, key):
                 [TRUTH_HEADER[:3]] + [[r["check_code"], r["record_id"], r["mo_code"]] for r in rows])
             data = out.getvalue().encode()
         assert _sha(data) == digest, rel
+
+
+# --- dense regions (defect_rate) -------------------------------------------------------------------
+
+def test_default_rate_is_the_region_of_before(tmp_path):
+    """defect_rate=None (the default, passed or not) writes byte for byte the files of before the
+    option existed (digests taken at commit 4bf667a)."""
+    saved = json.loads((Path(__file__).parent / "data" / "default_digests.json").read_text())["regions"]["21-1200"]
+    implicit = generate_region(tmp_path / "a", patients=1200, seed=21, as_of=AS_OF)
+    explicit = generate_region(tmp_path / "b", patients=1200, seed=21, as_of=AS_OF, defect_rate=None)
+    files = _digest(implicit.out)
+    assert files == _digest(explicit.out)
+    assert {rel: _sha(data) for rel, data in files.items()} == saved
+
+
+@pytest.mark.parametrize("seed,registry", [(6, True), (9, False)])
+def test_dense_truth_equals_oracle(tmp_path, seed, registry):
+    """defect_rate=0.5: about 3,000 patients in all and 0.5 findings per patient, spread over every
+    code, and the truth still equals the oracle's reading."""
+    result = generate_region(tmp_path, patients=3000, seed=seed, as_of=AS_OF, defect_rate=0.5, registry=registry)
+    truth = read_truth(result.truth)
+    counts = Counter(code for code, *_ in truth)
+    assert set(counts) == set(CODES) | (set(REG_CODES) if registry else set())
+    assert max(counts.values()) < 0.1 * len(truth)  # not one check's findings
+    assert 2250 <= result.rows["patients"] <= 3300  # "about": small regions have more slots per patient
+    assert 0.45 <= len(truth) / result.rows["patients"] <= 0.56
+    assert run_oracle(result.extract, result.reference, AS_OF) == truth
+    if registry:
+        assert run_oracle(result.extract, result.reference, AS_OF, registry=False) == read_truth_v11(result.truth)
+
+
+def test_dense_deterministic_and_denser(tmp_path):
+    a = generate_region(tmp_path / "a", patients=3000, seed=4, as_of=AS_OF, defect_rate=0.3)
+    b = generate_region(tmp_path / "b", patients=3000, seed=4, as_of=AS_OF, defect_rate=0.3)
+    c = generate_region(tmp_path / "c", patients=3000, seed=4, as_of=AS_OF, defect_rate=0.8)
+    assert _digest(a.out) == _digest(b.out)
+    rate = lambda r: sum(r.truth_counts.values()) / r.rows["patients"]  # noqa: E731
+    assert 0.27 <= rate(a) <= 0.36 and 0.7 <= rate(c) <= 0.9
+
+
+def test_dense_rejects_bad_rates(tmp_path):
+    for bad in (0, -0.1, 1.5):
+        with pytest.raises(ValueError):
+            generate_region(tmp_path, patients=1000, seed=1, as_of=AS_OF, defect_rate=bad)
+    with pytest.raises(ValueError):
+        generate_region(tmp_path, patients=1000, seed=1, as_of=AS_OF, defect_rate=0.5, defects=False)
