@@ -213,19 +213,22 @@ def ensure_values(con: duckdb.DuckDBPyConnection) -> None:
     install_macros(con)
 
 
-def link_patients(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> pl.DataFrame:
+def link_patients(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
+                  spool=None) -> pl.DataFrame:
     """Stage the register (TEMP stg_registry), link the run's patients (TEMP reg_link,
     reg_values) and store the links in `reg_links`; returns the count of links per tier.
     Needs stg_patients (staged with the register's columns) and stg_policies of the run on
-    `con`."""
+    `con`. `spool` (staging.TypedSpool): the register's rows as the reader typed them."""
     from checks.staging import stage_entity_chunks
 
     staged = {r[0] for r in con.execute("DESCRIBE stg_patients").fetchall()}
     if not set(NAME_NORMS) <= staged:
         raise RuntimeError("stg_patients was staged without the register's columns "
                            "(row_rules.stage_and_check(..., register=True))")
-    for _ in stage_entity_chunks(con, run_id, REGISTRY.name, as_of, REGISTER_CHUNK_ROWS):
-        pass  # the frames are not needed: every REG rule is SQL
+    # the frames are not needed: every REG rule is SQL
+    for _ in stage_entity_chunks(con, run_id, REGISTRY.name, as_of, REGISTER_CHUNK_ROWS,
+                                 spool=spool, frames=False):
+        pass
     install_macros(con)
     for sql in LINK_SQL:
         con.execute(render_sql(sql, batch="", run_id=run_id, as_of=as_of))
@@ -263,14 +266,15 @@ def run_reg_rules(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
 
 
 def check_register(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
-                   earlier: pl.DataFrame) -> pl.DataFrame:
+                   earlier: pl.DataFrame, spool=None) -> pl.DataFrame:
     """The register step of a run: link and run the REG rules when the run has a register,
-    else nothing (every v1.1 result unchanged) but the empty reg_values routing reads."""
+    else nothing (every v1.1 result unchanged) but the empty reg_values routing reads.
+    `spool` (staging.TypedSpool): the register's rows as the reader typed them."""
     if not has_registry(con, run_id):
         con.execute("DROP TABLE IF EXISTS temp.reg_values")
         ensure_values(con)
         return empty_findings()
-    link_patients(con, run_id, as_of)
+    link_patients(con, run_id, as_of, spool)
     return run_reg_rules(con, run_id, as_of, earlier)
 
 

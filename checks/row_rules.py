@@ -280,18 +280,21 @@ def run_entity_rules(entity: str, frame: pl.DataFrame, as_of: datetime,
 
 def stage_and_check(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime, f008_codes,
                     seconds: dict[str, float] | None = None,
-                    chunk_rows: int | None = None, register: bool = False) -> pl.DataFrame:
+                    chunk_rows: int | None = None, register: bool = False,
+                    spools: dict | None = None) -> pl.DataFrame:
     """Stage each entity (TEMP stg_*) chunk by chunk (staging.CHUNK_ROWS rows, or
     `chunk_rows`) and run the row rules on each chunk before typing the next, so only one
     chunk's typed frame is alive at a time; returns the run's row-level findings. The cur_*
     tables come first (build_current_reference gives `f008_codes`). `seconds`, if given,
     accumulates the time spent under 'staging' and 'row_rules' (for the benchmark). With
-    `register` the staging tables also keep what register linking reads (staging.py)."""
+    `register` the staging tables also keep what register linking reads (staging.py). `spools`
+    (entity -> staging.TypedSpool): the rows the reader typed, for the entities it holds."""
     seconds = {} if seconds is None else seconds
     out = [_empty_findings()]
     for entity in ENTITIES:
         started = perf_counter()
-        for frame in stage_entity_chunks(con, run_id, entity, as_of, chunk_rows, register):
+        for frame in stage_entity_chunks(con, run_id, entity, as_of, chunk_rows, register,
+                                         (spools or {}).get(entity)):
             staged = perf_counter()
             out.append(run_entity_rules(entity, frame, as_of, f008_codes))
             del frame

@@ -1,9 +1,12 @@
 """Typed staging tables of one run, so both rule engines share one parsing implementation.
 
-One entity at a time, the raw_* rows of the run are read (DuckDB → Arrow → polars), typed with
-the polars expressions of checks.parsing and checks.identifiers, stored as a TEMP stg_* table
-for the SQL rules (the columns they read: STAGED_COLUMNS) and handed whole to the pandera
-rules, after which the caller drops the frame: only one entity's frame is ever alive. The cur_* tables resolve the reference classifiers of the run
+A run types its rows while the files are read: the reader applies `typer(entity, as_of)` to
+each block (the frames are in memory then) and spools the text and typed columns together as
+Parquet (`TypedSpool`). Staging then builds each TEMP stg_* table for the SQL rules (the
+columns they read: STAGED_COLUMNS) straight from that spool in DuckDB, and hands the typed
+frames chunk by chunk to the pandera rules: no text goes back and forth through DuckDB before
+the checks. A run already in the warehouse (re-checked, or loaded by a test) is typed from its
+raw_* rows instead (DuckDB → Arrow → polars), with the very same expressions. The cur_* tables resolve the reference classifiers of the run
 on D = as_of.date().
 
 stg_* and cur_* are TEMP tables of the run's connection: they never reach the warehouse file
@@ -12,7 +15,10 @@ connection sees them; DuckDB cursors (`con.cursor()`) are separate connections a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -128,6 +134,73 @@ REGISTER_COLUMNS: dict[str, tuple[str, ...]] = {
                     "sex"),
 }
 STAGING_TABLES: tuple[str, ...] = tuple(f"stg_{e}" for e in _STAGERS)
+
+
+def typer(entity: str, as_of: datetime, register: bool = False
+          ) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """The typing of one entity's loaded rows on D = as_of.date(), for the reader to apply to
+    each block as it is read: text columns in, the same plus every typed column out. With
+    `register` (the batch has an insured-persons register) patients also get their normalised
+    names. Row by row, so block by block it types exactly what it types on a whole table."""
+    _, stage = _STAGERS[entity]
+    if register and entity == PATIENTS.name:
+        from checks.register import with_name_norms
+
+        stage = _then(stage, with_name_norms)
+    return lambda rows: stage(rows, as_of)
+
+
+@dataclass(frozen=True)
+class TypedSpool:
+    """Where a read file's typed rows wait (the reader's spool: text and typed columns, one
+    Parquet file), minus `excluded` (line numbers of later duplicates, quarantined)."""
+
+    entity: str
+    path: Path
+    excluded: tuple[int, ...] = field(default=())
+
+
+def _from_spool(con: duckdb.DuckDBPyConnection, table: str, spool: TypedSpool,
+                columns: tuple[str, ...]) -> None:
+    """CREATE OR REPLACE TEMP TABLE `table` with `columns` of the spool's rows (DuckDB reads
+    the Parquet file itself, in parallel)."""
+    path = str(spool.path).replace("'", "''")
+    cols = ", ".join(f"s.{c}" for c in columns)
+    source = f"read_parquet('{path}') AS s"
+    if not spool.excluded:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} FROM {source}")
+        return
+    view = f"_talon_{table}_excluded"
+    con.register(view, pa.table({"line_no": pa.array(spool.excluded, pa.int64())}))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} FROM {source} "
+                    f"ANTI JOIN {view} AS x ON x.line_no = s.line_no")
+    finally:
+        con.unregister(view)
+
+
+def _spool_chunks(spool: TypedSpool, chunk_rows: int):
+    """The spool's typed rows, `chunk_rows` at a time, as polars frames (duplicates left out)."""
+    import pyarrow.parquet as pq
+
+    excluded = pl.Series("line_no", spool.excluded, pl.Int64)
+    with pq.ParquetFile(spool.path) as pfile:
+        batch_rows = min(chunk_rows, _BATCH_ROWS)
+        parts, n = [], 0
+        for batch in pfile.iter_batches(batch_size=batch_rows):
+            parts.append(batch)
+            n += batch.num_rows
+            if n >= chunk_rows:
+                yield _without(pl.from_arrow(pa.Table.from_batches(parts)), excluded)
+                parts, n = [], 0
+        if parts:
+            yield _without(pl.from_arrow(pa.Table.from_batches(parts)), excluded)
+
+
+def _without(frame: pl.DataFrame, excluded: pl.Series) -> pl.DataFrame:
+    if excluded.is_empty():
+        return frame
+    return frame.filter(~pl.col("line_no").is_in(excluded.implode()))
 CURRENT_TABLES = ("cur_mo", "cur_smo", "cur_f008", "cur_f010")
 
 
@@ -185,21 +258,33 @@ _BATCH_ROWS = 1_000_000
 
 def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str,
                         as_of: datetime, chunk_rows: int | None = None,
-                        register: bool = False):
+                        register: bool = False, spool: TypedSpool | None = None,
+                        frames: bool = True):
     """Type one raw table of the run chunk by chunk (CHUNK_ROWS rows, or `chunk_rows`): yields
     each typed chunk after adding it to the TEMP table stg_<entity> (which replaces the
     previous run's). Typing and the row rules look at one row at a time, so chunk by chunk
     they find exactly what they find on the whole table; only one chunk is in memory at once.
     The raw rows stream through a cursor (its own connection), since `con` writes meanwhile.
     With `register` (the run has an insured-persons register) the table also keeps
-    REGISTER_COLUMNS, and patients get their normalised names."""
-    from checks.register import with_name_norms
+    REGISTER_COLUMNS, and patients get their normalised names.
 
-    spec, stage = _STAGERS[entity]
-    if register and entity == PATIENTS.name:
-        stage = _then(stage, with_name_norms)
+    With `spool` (the rows typed while the file was read, with the same `register`), the table
+    comes straight from it and the typed chunks are read from it: nothing is typed here. With
+    `frames=False` nothing is yielded (the caller only needs the table)."""
+    spec, _ = _STAGERS[entity]
     columns = STAGED_COLUMNS[entity] + (REGISTER_COLUMNS.get(entity, ()) if register else ())
     chunk_rows = chunk_rows or CHUNK_ROWS
+    if spool is not None:
+        _from_spool(con, f"stg_{entity}", spool, columns)
+        if frames:
+            empty = True
+            for chunk in _spool_chunks(spool, chunk_rows):
+                empty = False
+                yield chunk
+            if empty:
+                yield typer(entity, as_of, register)(read_raw(con, spec, run_id).clear())
+        return
+    stage = typer(entity, as_of, register)
     cols = ", ".join(("run_id", "line_no") + spec.columns)
     reader = con.cursor()
     try:
@@ -211,14 +296,16 @@ def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str
             chunk = _next_chunk(batches, chunk_rows)
             if chunk is None:
                 break
-            frame = stage(chunk, as_of)
+            frame = stage(chunk)
             write_temp_table(con, f"stg_{entity}", frame.select(columns), append=created)
             created = True
-            yield frame
+            if frames:
+                yield frame
         if not created:  # no row: an empty table with the staged columns all the same
-            empty = stage(read_raw(con, spec, run_id).clear(), as_of)
+            empty = stage(read_raw(con, spec, run_id).clear())
             write_temp_table(con, f"stg_{entity}", empty.select(columns))
-            yield empty
+            if frames:
+                yield empty
     finally:
         reader.close()
 

@@ -17,7 +17,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import pipeline, progress, warehouse
 from flows.errors import InputError
-from flows.extract import batch, contract, reader
+from flows.extract import batch, contract
 from flows.lock import warehouse_lock
 from flows.logs import quiet_input_errors
 from flows.reference import nsi
@@ -42,8 +42,9 @@ _READ = dict(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient, ca
 
 
 @task(name="read-extract-file", **_READ)
-def read_file(path: Path, spec: contract.ExtractFile, spool: Path | None = None):
-    result = reader.read_extract_file(path, spec, spool)
+def read_file(path: Path, spec: contract.ExtractFile, spool: Path | None, as_of: datetime,
+              register: bool):
+    result = pipeline.read_file(path, spec, spool, as_of, register)
     progress.step(f"Read {result.file_name}")
     return result
 
@@ -61,9 +62,10 @@ def load_warehouse(warehouse_path: Path, prepared: pipeline.Prepared, run_id: st
 
 
 @task(name="run-checks", cache_policy=NO_CACHE)
-def check_run(warehouse_path: Path, run_id: str, as_of: datetime, params: pipeline.CheckParams):
+def check_run(warehouse_path: Path, run_id: str, as_of: datetime, params: pipeline.CheckParams,
+              spools: dict | None = None):
     """(findings, the GX cross-check still running on a thread, or None): pipeline.check_step."""
-    return pipeline.check_step(warehouse_path, run_id, as_of, params)
+    return pipeline.check_step(warehouse_path, run_id, as_of, params, spools)
 
 
 @task(name="publish-reports", cache_policy=NO_CACHE)
@@ -96,7 +98,8 @@ def _prepare(extracts: Path, reference: Path, as_of: str | None,
              spool: Path | None = None) -> pipeline.Prepared:
     ts, source, manifest = pipeline.resolve_as_of(extracts, as_of)
     paths = batch.locate_files(extracts)
-    futures = {spec.name: read_file.submit(paths[spec.name], spec, spool)
+    register = pipeline.has_register(paths)
+    futures = {spec.name: read_file.submit(paths[spec.name], spec, spool, ts, register)
                for spec in pipeline.largest_first(pipeline.present_files(paths), paths)}
     ref_future = read_reference.submit(reference)
     files = [futures[spec.name].result() for spec in pipeline.present_files(paths)]
@@ -109,14 +112,15 @@ def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehous
                 as_of: str | None = None, force: bool = False, lock_timeout: float = 0.0) -> RunSummary:
     with warehouse_lock(Path(warehouse_path), lock_timeout):
         quiet_input_errors()  # Prefect may have configured its handlers again for this run
-        prepared, run_id, recon = pipeline.ingest_batch(
-            extracts, reference, Path(warehouse_path), as_of, force,
-            pipeline.Steps(prepare=_prepare, load=load_warehouse), get_run_logger())
-        if not recon["reconciled"].all():
-            raise RuntimeError(f"reconciliation failed for run {run_id}")
-        with warehouse.connect(warehouse_path) as con:
-            # not 'completed': no checks ran, so this run is no point of the findings history
-            pipeline.finish_run(con, run_id, "ingested")
+        with pipeline.ingested(extracts, reference, Path(warehouse_path), as_of, force,
+                               pipeline.Steps(prepare=_prepare, load=load_warehouse),
+                               get_run_logger()) as (prepared, run_id, recon):
+            if not recon["reconciled"].all():
+                raise RuntimeError(f"reconciliation failed for run {run_id}")
+            with warehouse.connect(warehouse_path) as con:
+                # not 'completed': no checks ran, so this run is no point of the findings
+                # history
+                pipeline.finish_run(con, run_id, "ingested")
     return RunSummary(run_id, prepared.as_of, Path(warehouse_path), None, recon.to_dicts(), {})
 
 

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -101,19 +101,46 @@ def present_files(paths: dict) -> list:
     return [spec for spec in contract.ALL_FILES if spec.name in paths]
 
 
+def read_file(path: Path, spec: contract.ExtractFile, spool: Path | None, as_of: datetime,
+              register: bool) -> reader.ReadResult:
+    """Read one extract file; with a `spool` folder its loaded rows are typed on D = as_of
+    while each block is in memory (checks.staging.typer; `register`: the batch has an
+    insured-persons register) and spooled with their text, for the load and the checks."""
+    from checks import staging
+
+    return reader.read_extract_file(path, spec, spool,
+                                    staging.typer(spec.name, as_of, register))
+
+
+def has_register(paths: dict) -> bool:
+    """Whether the batch (`paths` from batch.locate_files) holds an insured-persons register."""
+    return contract.REGISTRY.name in paths
+
+
+def typed_spools(prepared: Prepared) -> dict:
+    """entity -> checks.staging.TypedSpool: the rows the reader typed, for staging."""
+    from checks import staging
+
+    return {r.spec.name: staging.TypedSpool(r.spec.name, Path(r.spool_path),
+                                            tuple(r.excluded.to_list()))
+            for r in prepared.files if r.typed}
+
+
 def prepare(extracts: Path, reference_dir: Path, as_of: str | None = None,
             spool: Path | None = None, workers: int = 1,
 ) -> Prepared:
     """Read and validate the whole batch; raises InputError before anything is written.
 
-    With a `spool` folder (see `spooling`) the loaded rows wait there as Parquet instead of in
-    memory, so a region of any size is read in bounded memory. `workers` files are read at
-    once (as the nightly flow's read tasks are).
+    With a `spool` folder (see `spooling`) the loaded rows wait there as Parquet, typed,
+    instead of in memory, so a region of any size is read in bounded memory. `workers` files
+    are read at once (as the nightly flow's read tasks are).
     """
     ts, source, manifest = resolve_as_of(extracts, as_of)
     paths = batch.locate_files(Path(extracts))
+    register = has_register(paths)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talon-read") as pool:
-        futures = {spec.name: pool.submit(reader.read_extract_file, paths[spec.name], spec, spool)
+        futures = {spec.name: pool.submit(read_file, paths[spec.name], spec, spool, ts,
+                                          register)
                    for spec in largest_first(present_files(paths), paths)}
         files = [futures[spec.name].result() for spec in present_files(paths)]
     reference = nsi.load_reference(Path(reference_dir))
@@ -254,12 +281,14 @@ def reconciliation(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
 
 
 def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
-                   params: CheckParams = CheckParams()) -> tuple[pl.DataFrame, pl.DataFrame]:
+                   params: CheckParams = CheckParams(), spools: dict | None = None
+                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Stage the run, run both engines, route and store the findings.
 
     Returns (routed findings, the set-level findings GX will be compared with). The staging
     tables (stg_*, cur_*) are TEMP tables of `con`: everything that reads them, the GX suite
-    included, must use `con`.
+    included, must use `con`. `spools` (typed_spools): the rows as the reader typed them;
+    without, the run's raw rows are typed here (a run already in the warehouse).
     """
     from checks import feed, register, row_rules, set_rules, staging
     from flows import progress
@@ -268,12 +297,14 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     f008_codes = staging.build_current_reference(con, run_id, as_of.date())
     progress.step("Staging and row-level checks (pandera)")
     with_register = register.has_registry(con, run_id)
+    spools = spools or {}
     row_found = row_rules.stage_and_check(con, run_id, as_of, f008_codes,
-                                          register=with_register)
+                                          register=with_register, spools=spools)
     progress.step("Set-level checks (SQL)")
     set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
     progress.step("Register reconciliation (SQL)")
-    reg_found = register.check_register(con, run_id, as_of, pl.concat([row_found, set_found]))
+    reg_found = register.check_register(con, run_id, as_of, pl.concat([row_found, set_found]),
+                                        spools.get(contract.REGISTRY.name))
     progress.step("Feed health (Great Expectations)")
     feed_found = feed.check_feed(con, run_id, as_of, params.feed or feed.FeedParams(),
                                  params.horizon_days)
@@ -489,8 +520,10 @@ def load_step(warehouse_path: Path, prepared: Prepared, run_id: str, force: bool
         return reconciliation(con, run_id)
 
 
-def check_step(warehouse_path: Path, run_id: str, as_of: datetime, params: CheckParams):
-    """(findings, the GX set-rule cross-check still running on a thread, or None).
+def check_step(warehouse_path: Path, run_id: str, as_of: datetime, params: CheckParams,
+               spools: dict | None = None):
+    """(findings, the GX set-rule cross-check still running on a thread, or None); `spools`:
+    typed_spools of the run (check_findings).
 
     The cross-check (opt-in) goes on on this step's connection (it reads the TEMP staging
     tables) while the reports are rendered through another one: the two overlap."""
@@ -499,7 +532,7 @@ def check_step(warehouse_path: Path, run_id: str, as_of: datetime, params: Check
     con = warehouse.connect(warehouse_path)
     gx = None
     try:
-        findings, set_found = check_findings(con, run_id, as_of, params)
+        findings, set_found = check_findings(con, run_id, as_of, params, spools)
         if params.gx_crosscheck:
             gx = BackgroundGx(con, warehouse_path, run_id, as_of, params, set_found)
     finally:
@@ -554,7 +587,7 @@ class Steps:
 
     prepare: object = plain_prepare  # (extracts, reference, as_of, spool) -> Prepared
     load: object = load_step  # (warehouse, prepared, run_id, force) -> reconciliation
-    check: object = check_step  # (warehouse, run_id, as_of, params) -> (findings, gx)
+    check: object = check_step  # (warehouse, run_id, as_of, params, spools) -> (findings, gx)
     publish: object = publish_step  # (findings, warehouse, run_id, as_of, out, lang, gx) -> folder
     after: object = None  # (warehouse, run_id, folder) -> None, once the run is published
 
@@ -578,12 +611,14 @@ def _join_quietly(gx: BackgroundGx | None) -> None:
             pass
 
 
-def ingest_batch(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None,
-                 force: bool, steps: Steps, log, gx: bool = False
-                 ) -> tuple[Prepared, str, pl.DataFrame]:
+@contextmanager
+def ingested(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None,
+             force: bool, steps: Steps, log, gx: bool = False):
     """Read and load one batch (the caller holds the warehouse lock): recover what a killed
-    run left, read through spool files, load; (prepared, run_id, reconciliation). With `gx`,
-    GX is imported on a thread of its own while DuckDB loads (the checks will need it)."""
+    run left, read through spool files, load; yields (prepared, run_id, reconciliation) while
+    the spool still holds the typed rows (typed_spools), and removes it when the block ends.
+    With `gx`, GX is imported on a thread of its own while DuckDB loads (the checks will need
+    it)."""
     warehouse_path = Path(warehouse_path)
     with warehouse.connect(warehouse_path) as con:
         for old in recover_interrupted(con):
@@ -597,10 +632,10 @@ def ingest_batch(extracts: Path, reference: Path, warehouse_path: Path, as_of: s
         if gx:  # DuckDB's insert leaves the GIL free (the feed suite and the cross-check)
             preload_gx()
         recon = steps.load(warehouse_path, prepared, run_id, force)
-    for row in recon.iter_rows(named=True):
-        log.info("%s: read %s, loaded %s, quarantined %s", row["file_name"], row["rows_read"],
-                 row["rows_loaded"], row["rows_quarantined"])
-    return prepared, run_id, recon
+        for row in recon.iter_rows(named=True):
+            log.info("%s: read %s, loaded %s, quarantined %s", row["file_name"],
+                     row["rows_read"], row["rows_loaded"], row["rows_quarantined"])
+        yield prepared, run_id, recon
 
 
 def run_batch(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
@@ -618,15 +653,17 @@ def run_batch(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
 
     log = log or logging.getLogger("talon.run")
     warehouse_path, out = Path(warehouse_path), Path(out)
-    with warehouse_lock(warehouse_path, lock_timeout):
+    with warehouse_lock(warehouse_path, lock_timeout), ExitStack() as spool_scope:
         publish_mod.clean_stale_temp(out)
-        prepared, run_id, recon = ingest_batch(extracts, reference, warehouse_path, as_of,
-                                               force, steps, log, gx=True)
+        prepared, run_id, recon = spool_scope.enter_context(ingested(
+            extracts, reference, warehouse_path, as_of, force, steps, log, gx=True))
         gx = None
         try:
             if not recon["reconciled"].all():
                 raise RuntimeError(f"reconciliation failed for run {run_id}")
-            findings, gx = steps.check(warehouse_path, run_id, prepared.as_of, params)
+            findings, gx = steps.check(warehouse_path, run_id, prepared.as_of, params,
+                                       typed_spools(prepared))
+            spool_scope.close()  # the typed rows are in the staging tables now
             folder = steps.publish(findings, warehouse_path, run_id, prepared.as_of, out, lang,
                                    gx)
             if gx is not None:

@@ -1,7 +1,8 @@
 """Read one extract file (CSV or Parquet) faithfully: every line is loaded or quarantined.
 
 Values stay text, exactly as written (nothing trimmed; a missing value is the empty string);
-typing belongs to the checks. The reader never loops over rows in Python: CSV lines are split
+typing belongs to the checks, which hand the reader their typing (`typing`) so that each block
+is typed while it is in memory and spooled with its text. The reader never loops over rows in Python: CSV lines are split
 and validated with polars expressions block by block (see dialect.py), duplicates are found with
 a hash over the id column.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +44,9 @@ class ReadResult:
 
     The loaded rows are either in memory (``frame``) or, when the file was read with a spool
     folder, in ``spool_path`` (Parquet, written block by block so a large file never sits in
-    memory) minus the line numbers in ``excluded`` (later duplicates, quarantined).
+    memory) minus the line numbers in ``excluded`` (later duplicates, quarantined). With
+    ``typed`` the spool file also holds the typed columns the reader's ``typing`` added to each
+    block (``loaded`` still gives the text).
     """
 
     file_name: str
@@ -62,13 +66,14 @@ class ReadResult:
     n_loaded: int = 0
     spool_path: Path | None = None
     excluded: pl.Series = field(default_factory=lambda: pl.Series("line_no", [], pl.Int64))
+    typed: bool = False
 
     @property
     def loaded(self) -> pl.DataFrame:
         """The loaded rows as one frame (read back from the spool file when spooled)."""
         if self.frame is not None:
             return self.frame
-        rows = pl.read_parquet(self.spool_path)
+        rows = pl.read_parquet(self.spool_path, columns=["line_no", *self.spec.columns])
         if self.excluded.len():
             rows = rows.filter(~pl.col("line_no").is_in(self.excluded.implode()))
         return rows
@@ -86,20 +91,26 @@ def loaded_schema(spec: ExtractFile) -> dict[str, pl.DataType]:
     return {"line_no": pl.Int64, **{c: pl.String for c in spec.columns}}
 
 
-def read_extract_file(path: Path, spec: ExtractFile, spool: Path | None = None) -> ReadResult:
+def read_extract_file(path: Path, spec: ExtractFile, spool: Path | None = None,
+                      typing: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+                      ) -> ReadResult:
     """Read ``path`` (``.csv`` or ``.parquet``) as the extract file ``spec``.
 
     Raises InputError when the file cannot be processed at all (unreadable, empty, a required
     column missing or duplicated); anything wrong in a single row only quarantines that row.
-    With a ``spool`` folder, the loaded rows of a CSV file go to ``spool/<name>.parquet`` block
-    by block instead of memory (the caller owns the folder and removes it).
+    With a ``spool`` folder, the loaded rows go to ``spool/<name>.parquet`` block by block
+    instead of memory (the caller owns the folder and removes it); ``typing`` (with a spool
+    only) is applied to each block of loaded rows before it is spooled, adding typed columns
+    while the block is in memory (checks.staging.typer).
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    spool_path = Path(spool) / f"{spec.name}.parquet" if spool else None
+    typing = typing if spool_path is not None else None
     if suffix == ".csv":
-        result = _read_csv(path, spec, Path(spool) / f"{spec.name}.parquet" if spool else None)
+        result = _read_csv(path, spec, spool_path, typing)
     elif suffix == ".parquet":
-        result = _read_parquet(path, spec)
+        result = _read_parquet(path, spec, spool_path, typing)
     else:
         raise InputError(f"unsupported file type {suffix!r} (expected .csv or .parquet)",
                          file=path.name)
@@ -339,8 +350,8 @@ class _Sink:
     Parquet spool file. Either way the (line_no, id) keys stay in memory for the duplicate
     check, which needs the whole file."""
 
-    def __init__(self, spec: ExtractFile, path: Path | None):
-        self.id_column, self.path = spec.id_column, path
+    def __init__(self, spec: ExtractFile, path: Path | None, typing=None):
+        self.id_column, self.path, self.typing = spec.id_column, path, typing
         self.frames: list[pl.DataFrame] = []
         self.keys: list[pl.DataFrame] = []
         self.writer: pq.ParquetWriter | None = None
@@ -352,6 +363,8 @@ class _Sink:
             self.frames.append(rows)
             return
         self.keys.append(_compact(rows.select("line_no", self.id_column)))
+        if self.typing is not None:
+            rows = self.typing(rows)
         table = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema, compression="snappy")
@@ -376,8 +389,9 @@ class _Sink:
             self.path.unlink(missing_ok=True)
 
 
-def _read_csv(path: Path, spec: ExtractFile, spool_path: Path | None = None) -> ReadResult:
-    sink = _Sink(spec, spool_path)
+def _read_csv(path: Path, spec: ExtractFile, spool_path: Path | None = None,
+              typing=None) -> ReadResult:
+    sink = _Sink(spec, spool_path, typing)
     try:
         return _read_csv_into(path, spec, sink)
     except BaseException:
@@ -437,7 +451,7 @@ def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink) -> ReadResult:
         rows_read=n_lines - 1 - n_blank, blank_lines=n_blank, ignored_columns=layout.ignored,
         warnings=warnings, frame=frame, quarantined=quarantined.cast(QUARANTINE_SCHEMA),
         spec=spec, n_loaded=sink.rows - duplicates.height, spool_path=sink.path,
-        excluded=duplicates["line_no"])
+        excluded=duplicates["line_no"], typed=sink.typing is not None)
 
 
 def _duplicates(keys: pl.DataFrame, spec: ExtractFile) -> pl.DataFrame:
@@ -454,15 +468,6 @@ def _duplicates(keys: pl.DataFrame, spec: ExtractFile) -> pl.DataFrame:
         "line_no", reason=pl.lit(DUPLICATE),
         detail=pl.format("{} already on line {}", pl.lit(spec.id_column), pl.col("first_line")),
         record_id="record_id")
-
-
-def _split_duplicates(rows: pl.DataFrame, spec: ExtractFile) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The first occurrence (lowest line) of each id stays; later ones are quarantined."""
-    rows = rows.sort("line_no") if not rows["line_no"].is_sorted() else rows
-    later = _duplicates(rows.select("line_no", spec.id_column), spec)
-    if not later.height:
-        return rows, later
-    return rows.filter(~pl.col("line_no").is_in(later["line_no"].implode())), later
 
 
 def _raw_lines(path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
@@ -528,49 +533,83 @@ def _sha256(path: Path) -> tuple[int, str]:
     return size, hasher.hexdigest()
 
 
-def _read_parquet(path: Path, spec: ExtractFile) -> ReadResult:
+#: Rows of a Parquet extract converted to text at a time (the file is read batch by batch).
+PARQUET_BATCH_ROWS = 1_000_000
+
+
+def _read_parquet(path: Path, spec: ExtractFile, spool_path: Path | None = None,
+                  typing=None) -> ReadResult:
+    """Read a Parquet extract batch by batch (PARQUET_BATCH_ROWS rows): each batch's values
+    become contract text, rows with a value no CSV record could hold are quarantined, and the
+    rest go to the sink (memory, or the spool file like a CSV file's rows)."""
     file_name = path.name
     size, digest = _sha256(path)  # also refuses symlinks, folders, FIFOs
     if size == 0:
         raise InputError("the file is empty", file=file_name)
+    sink = _Sink(spec, spool_path, typing)
+    try:
+        return _read_parquet_into(path, spec, sink, size, digest)
+    except BaseException:
+        sink.abort()
+        raise
+
+
+def _read_parquet_into(path: Path, spec: ExtractFile, sink: _Sink, size: int,
+                       digest: str) -> ReadResult:
+    file_name = path.name
+    schema = loaded_schema(spec)
+    as_json = _cap(pl.struct(spec.columns).struct.json_encode()).alias("raw_line")
+    bads: list[pl.DataFrame] = []
+    n_rows = 0
     try:
         with pq.ParquetFile(path) as pfile:
-            schema = pfile.schema_arrow
-            names = list(schema.names)
+            arrow_schema = pfile.schema_arrow
+            names = list(arrow_schema.names)
             positions, ignored = _match_columns(names, spec, file_name, line=None)
             for i in positions.values():
-                if not _textual(schema.field(i).type):
-                    raise InputError(f"Parquet type {schema.field(i).type} cannot be read as "
-                                     "text", file=file_name, column=names[i])
-            frame = pl.from_arrow(pfile.read(columns=[names[i] for i in positions.values()]))
+                if not _textual(arrow_schema.field(i).type):
+                    raise InputError(f"Parquet type {arrow_schema.field(i).type} cannot be "
+                                     "read as text", file=file_name, column=names[i])
+            renames = {names[i]: col for col, i in positions.items()}
+            for batch in pfile.iter_batches(batch_size=PARQUET_BATCH_ROWS,
+                                            columns=[names[i] for i in positions.values()]):
+                frame = pl.from_arrow(pa.Table.from_batches([batch])).rename(renames)
+                rows = frame.select(
+                    pl.int_range(n_rows + 1, n_rows + frame.height + 1,
+                                 dtype=pl.Int64).alias("line_no"),
+                    *[_text_expr(c, frame.schema[c]) for c in spec.columns])
+                n_rows += frame.height
+                rows = rows.with_columns(_value_problem(spec.columns).alias("_problem"))
+                bads.append(rows.filter(pl.col("_problem").is_not_null()).select(
+                    "line_no", detail="_problem", raw_line=as_json))
+                sink.add(rows.filter(pl.col("_problem").is_null()).drop("_problem"))
     except (pa.ArrowException, OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"unreadable Parquet file ({_short(exc)})", file=file_name) from None
-    if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a table always gives a frame
-        raise InputError("unreadable Parquet file", file=file_name)
-    frame = frame.rename({names[i]: col for col, i in positions.items()})
-    rows = frame.select(
-        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("line_no"),
-        *[_text_expr(c, frame.schema[c]) for c in spec.columns])
-    rows = rows.with_columns(_value_problem(spec.columns).alias("_problem"))
-    as_json = _cap(pl.struct(spec.columns).struct.json_encode()).alias("raw_line")
-    malformed = rows.filter(pl.col("_problem").is_not_null()).select(
-        "line_no", reason=pl.lit(MALFORMED), detail="_problem",
-        record_id=pl.lit(None, pl.String), raw_line=as_json)
-    rows = rows.filter(pl.col("_problem").is_null()).drop("_problem")
-    loaded, duplicates = _split_duplicates(rows, spec)
+    frame, keys = sink.close(schema)
+    malformed = (pl.concat(bads) if bads else pl.DataFrame(schema=_BAD_SCHEMA)).with_columns(
+        reason=pl.lit(MALFORMED), record_id=pl.lit(None, pl.String))
+    duplicates = _duplicates(keys, spec)
     if duplicates.height:
-        texts = rows.filter(pl.col("line_no").is_in(duplicates["line_no"].implode())).select(
-            "line_no", as_json)
-        duplicates = duplicates.join(texts, on="line_no", how="left")
+        later = duplicates["line_no"].implode()
+        if frame is not None:
+            texts = frame.filter(pl.col("line_no").is_in(later))
+            frame = frame.filter(~pl.col("line_no").is_in(later))
+        else:
+            texts = pl.scan_parquet(sink.path).select("line_no", *spec.columns).filter(
+                pl.col("line_no").is_in(later)).collect()
+        duplicates = duplicates.join(texts.select("line_no", as_json), on="line_no",
+                                     how="left")
     else:
         duplicates = duplicates.with_columns(raw_line=pl.lit(None, pl.String))
-    quarantined = pl.concat([malformed.cast(QUARANTINE_SCHEMA),
-                             duplicates.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)])
+    quarantined = pl.concat([malformed.select(list(QUARANTINE_SCHEMA)),
+                             duplicates.select(list(QUARANTINE_SCHEMA))]).sort("line_no")
     return ReadResult(
         file_name=file_name, entity=spec.entity, format="parquet", size_bytes=size,
-        sha256=digest, encoding=None, delimiter=None, rows_read=frame.height, blank_lines=0,
+        sha256=digest, encoding=None, delimiter=None, rows_read=n_rows, blank_lines=0,
         ignored_columns=ignored, warnings=_ignored_warning(file_name, ignored),
-        frame=loaded, quarantined=quarantined.sort("line_no"), spec=spec)
+        frame=frame, quarantined=quarantined.cast(QUARANTINE_SCHEMA), spec=spec,
+        n_loaded=sink.rows - duplicates.height, spool_path=sink.path,
+        excluded=duplicates["line_no"], typed=sink.typing is not None)
 
 
 def _value_problem(columns: tuple[str, ...]) -> pl.Expr:
