@@ -23,8 +23,11 @@ from pathlib import Path
 
 import polars as pl
 from xlsxwriter import Workbook
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell_fast
-from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
+from xlsxwriter.packager import Packager
+from xlsxwriter.sharedstrings import SharedStrings
+from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell_fast
+from xlsxwriter.worksheet import (CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet,
+                                  _utf16_len, _utf16_truncate)
 
 from reports.safe import neutralise_frame, neutralise_text
 
@@ -137,6 +140,121 @@ class _Worksheet(Worksheet):
             self._check_dimensions(row0, col0)
             self._check_dimensions(last, col0 + len(formats) - 1)
 
+    #: A findings sheet's data rows stored in bulk (`_store_bulk`): (first row, first column,
+    #: each cell's XML after its style attribute, as polars columns), written by `_write_rows`.
+    _bulk: tuple[int, int, pl.DataFrame] | None = None
+
+    def add_lone_table(self, first_row: int, first_col: int, last_row: int, last_col: int,
+                       options: dict) -> None:
+        """`add_table` for a sheet's only table: xlsxwriter's check that it overlaps no other
+        table or merged range walks every cell of it (two dictionary look-ups and a store
+        per cell); with nothing to overlap the table is added over its first data row and its
+        ranges then set to the whole table (the same table XML)."""
+        if self.tables or self.merged_cells:
+            raise ValueError("add_lone_table: the sheet has a table or merged range already")
+        short = min(last_row, first_row + 1)
+        self.add_table(first_row, first_col, short, last_col, options)
+        if short == last_row:
+            return
+        whole = xl_range(first_row, first_col, last_row, last_col)
+        table = self.tables[-1]
+        table["range"] = table["a_range"] = whole  # no total row
+        if "autofilter" in table:
+            table["autofilter"] = whole
+            for col in range(first_col, last_col + 1):
+                self.filter_cells[(first_row, col)] = ("table", whole)
+
+    def _store_bulk(self, row0: int, col0: int, table: "Table", formats: list) -> None:
+        """Store `table`'s data rows from (row0, col0) as `_store_rows` would, cell by cell,
+        but in a few polars calls: text as a shared string (numbered in order of first use,
+        row by row, as xlsxwriter numbers them), a number as a number, null and "" as a
+        formatted blank. Each cell's XML after its style is kept (`_bulk`); `_write_rows` adds
+        the references and styles (style numbers are given out as the file is written). The
+        sheet holds nothing else from row0 down."""
+        frame = table.frame
+        if not frame.height:
+            return
+        cells = []  # (text expr | None, number expr | None) per written column
+        for column in table.columns:
+            dtype, value = frame.schema[column], pl.col(column)
+            if dtype == pl.Date:
+                text = None
+                if column in table.text_for:
+                    raw = pl.col(table.text_for[column]).cast(pl.String)
+                    text = pl.when(value.is_null() & (raw != "")).then(raw)
+                cells.append((text, (value.cast(pl.Int64) + _EPOCH_OFFSET).cast(pl.String)))
+            elif dtype.is_integer():  # `{:.16G}` of an integer: its digits below 10**16
+                cells.append((None, value.cast(pl.String)))
+            else:
+                text = value.cast(pl.String)
+                cells.append((pl.when(text != "").then(text), None))
+        source = frame.select(
+            [e.alias(f"i{i}") for i, (e, _) in enumerate(cells) if e is not None]
+            + [e.alias(f"n{i}") for i, (_, e) in enumerate(cells) if e is not None])
+        texts = [f"i{i}" for i, (e, _) in enumerate(cells) if e is not None]
+        numbers = [f"n{i}" for i, (_, e) in enumerate(cells) if e is not None]
+        if numbers and (source.select(pl.max_horizontal(pl.col(numbers).str.len_chars().max()))
+                        .item() or 0) > 16:
+            raise ValueError("an integer of more than 16 digits in a findings sheet")
+        numbered = {}
+        if texts:  # the shared strings, row by row
+            stacked = source.lazy().select(pl.concat_list(texts).alias("v")).explode("v") \
+                .drop_nulls()
+            count, first = pl.collect_all([stacked.select(pl.len()),
+                                           stacked.unique(maintain_order=True)])
+            sst, half = self.str_table, self.xls_strmax // 2
+            known = sst.string_table
+            sst.count += count.item()
+            first = first["v"]
+            index = []
+            for value in first.to_list():
+                if len(value) > half and _utf16_len(value) > self.xls_strmax:
+                    value = _utf16_truncate(value, self.xls_strmax)
+                at = known.get(value)
+                if at is None:
+                    at = known[value] = sst.unique_count
+                    sst.unique_count += 1
+                index.append(at)
+            numbered = {"old": first, "new": pl.Series(index, dtype=pl.UInt32)}
+        tails = []
+        for i, (text, number) in enumerate(cells):
+            parts = []
+            if text is not None:
+                at = pl.col(f"i{i}").replace_strict(numbered["old"], numbered["new"],
+                                                    default=None, return_dtype=pl.UInt32)
+                parts.append(pl.concat_str(pl.lit(' t="s"><v>'), at.cast(pl.String),
+                                           pl.lit("</v></c>")))
+            if number is not None:
+                parts.append(pl.concat_str(pl.lit("><v>"), pl.col(f"n{i}"), pl.lit("</v></c>")))
+            tails.append(pl.coalesce(*parts, pl.lit("/>")).alias(str(i)))
+        base = source if source.width else pl.DataFrame({"_": [0] * frame.height})
+        self._bulk = (row0, col0, base.select(tails))
+        self._bulk_formats = formats
+        self._check_dimensions(row0, col0)
+        self._check_dimensions(row0 + frame.height - 1, col0 + len(tails) - 1)
+
+    def _write_rows(self) -> None:
+        if self._bulk is None or self.dim_rowmax < self._bulk[0]:
+            return super()._write_rows()
+        row0, col0, cells = self._bulk
+        last = self.dim_rowmax
+        self.dim_rowmax = row0 - 1
+        try:  # the header rows as xlsxwriter writes them
+            if row0 > self.dim_rowmin:
+                super()._write_rows()
+        finally:
+            self.dim_rowmax = last
+        styles = [fmt._get_xf_index() for fmt in self._bulk_formats]
+        cells = cells.with_columns(
+            pl.int_range(row0 + 1, row0 + 1 + cells.height).cast(pl.String).alias("\x00r"))
+        number, span = pl.col("\x00r"), f"{col0 + 1}:{col0 + cells.width - 1}"
+        parts = [pl.lit('<row r="'), number, pl.lit(f'" spans="{span}">')]
+        for i, style in enumerate(styles):
+            parts += [pl.lit(f'<c r="{xl_col_to_name(col0 + i)}'), number,
+                      pl.lit(f'" s="{style}"'), pl.col(str(i))]
+        parts.append(pl.lit("</row>"))
+        self.fh.write(cells.select(pl.concat_str(parts).str.join(""))[0, 0])
+
     def _write_cell(self, row: int, col: int, cell) -> None:
         kind = cell.__class__
         if cell.format is None or self.constant_memory:
@@ -160,6 +278,60 @@ class _Worksheet(Worksheet):
         if formula.endswith("}"):
             formula = formula[:-1]
         return formula
+
+
+#: A shared string xlsxwriter writes otherwise than `<si><t>` + its text escaped (&, <, >) +
+#: `</t></si>`: an `_xHHHH_` look-alike or a character it escapes that way, whitespace at an
+#: end (`xml:space="preserve"`; any character Unicode or Python counts as space), or what
+#: looks like rich text. Wider than needed is harmless: those go through xlsxwriter's writer.
+_SPECIAL = (r"_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]"
+            r"|^[\s\x1c-\x20\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]"
+            r"|[\s\x1c-\x20\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]$"
+            r"|^<r>")
+
+
+class _SharedStrings(SharedStrings):
+    """xlsxwriter's sharedStrings.xml writer with the plain strings (nearly all) escaped and
+    wrapped by polars in one pass instead of a few Python calls each; the others through
+    xlsxwriter's own `_write_si` (the same bytes)."""
+
+    def _write_sst_strings(self) -> None:
+        strings = self.string_table.string_array
+        if not strings:
+            return
+        frame = pl.DataFrame({"s": pl.Series(strings, dtype=pl.String)}).with_columns(
+            pl.col("s").str.contains(_SPECIAL).alias("special"))
+        start = 0
+        for at in [*frame["special"].arg_true().to_list(), len(strings)]:
+            if at > start:
+                self.fh.write(_plain_si(frame.slice(start, at - start)))
+            if at < len(strings):
+                self._write_si(strings[at])
+            start = at + 1
+
+
+def _plain_si(frame: pl.DataFrame) -> str:
+    text = (pl.col("s").str.replace_all("&", "&amp;", literal=True)
+            .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True))
+    return frame.select(pl.concat_str(pl.lit("<si><t>"), text, pl.lit("</t></si>"))
+                        .str.join("")).item()
+
+
+class _Packager(Packager):
+    def _write_shared_strings_file(self) -> None:
+        if not self.workbook.str_table.count:
+            return
+        sst = _SharedStrings()
+        sst.string_table = self.workbook.str_table
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        sst._assemble_xml_file()
+
+
+class _Workbook(Workbook):
+    """xlsxwriter's workbook with the faster shared strings writer (`_SharedStrings`)."""
+
+    def _get_packager(self):
+        return _Packager()
 
 
 def _formats(table: Table) -> list[dict]:
@@ -250,9 +422,10 @@ def fitted_widths(table: Table) -> dict[str, int]:
 
 
 def _table(wb: Workbook, ws: Worksheet, table: Table, *, at: tuple[int, int] = (0, 0),
-           cache: dict) -> dict[str, int]:
+           cache: dict, alone: bool = False) -> dict[str, int]:
     """`table` as an Excel table at `at` (header row, autofilter); returns the fitted column
-    widths (the caller sets them: several tables may share a sheet's columns)."""
+    widths (the caller sets them: several tables may share a sheet's columns). `alone`: the
+    sheet holds nothing else (a findings sheet): its rows are stored in bulk."""
     row0, col0 = at
     frame = table.frame
     formats = []
@@ -268,11 +441,16 @@ def _table(wb: Workbook, ws: Worksheet, table: Table, *, at: tuple[int, int] = (
     last_row = row0 + max(frame.height, 1)  # an empty table keeps one empty data row
     if last_row >= ws.xls_rowmax or col0 + len(columns) > ws.xls_colmax:
         raise ValueError(f"a {frame.height} x {len(columns)} table does not fit a worksheet")
-    ws.add_table(row0, col0, last_row, col0 + len(columns) - 1, {
+    bulk = alone and hasattr(ws, "_store_bulk") and not ws.constant_memory
+    (ws.add_lone_table if bulk else ws.add_table)(row0, col0, last_row, col0 + len(columns) - 1, {
         "style": TABLE_STYLE, "header_row": True, "autofilter": True, "total_row": False,
         "name": table.name,
         "columns": [{"header": c, "format": f, "header_format": cache[header_key]}
                     for c, f in zip(columns, formats)]})
+    if bulk:
+        ws._store_bulk(row0 + 1, col0, table, formats)
+        widths = fitted_widths(table)
+        return {col: widths[c] for col, c in enumerate(columns, start=col0)}
     # Cell by cell as add_table(data=...) would: row by row (shared strings are numbered in
     # order of first use), empty text and nulls as formatted blank cells.
     rows, kinds = _cells(table)
@@ -346,7 +524,7 @@ def write_workbook(path: Path, *, summary: Summary, sheets: list[Sheet], page: P
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
     clean = (lambda f: f) if neutralised else neutralise_frame
-    with Workbook(str(path), options) as wb:
+    with _Workbook(str(path), options) as wb:
         if properties:
             wb.set_properties(properties)
         for name, value in (custom or {}).items():
@@ -399,7 +577,7 @@ def _findings_sheet(wb: Workbook, sheet: Sheet, page: Page, clean, cache: dict) 
     table = sheet.table.with_frame(clean(sheet.table.frame))
     frame, columns = table.frame, table.columns
     ws = wb.add_worksheet(sheet.name, worksheet_class=_Worksheet)
-    _set_widths(ws, _table(wb, ws, table, cache=cache))
+    _set_widths(ws, _table(wb, ws, table, cache=cache, alone=True))
     ws.freeze_panes(1, 0)
     _print_setup(ws, page, repeat_header=True)
     last = max(frame.height, 1)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from xlsxwriter import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from report_fixtures import HIST_RUN, RUN, build_history_warehouse, build_warehouse
@@ -101,6 +102,11 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
         # a date column whose unparseable values show their text (xlsx.Table.text_for)
         "Дата": [date(1980, 3, 14), None, None, date(2026, 11, 25), None],
         "raw": [None, "31.02.1980", None, None, "1.2.1985"]})
+    # many rows (row spans per 16 rows) and strings xlsxwriter writes its own way (escapes,
+    # whitespace at an end, control characters, rich-text look-alikes)
+    odd = ["_x0041_", "<r>a</r>", "x\n", "\u00a0y", "a\tb", 'q"', "&amp;", "\u3000", "z", ""]
+    many = pl.DataFrame({"Т": [odd[i % len(odd)] + ("" if i % 3 else str(i)) for i in range(70)],
+                         "Ч": [i if i % 4 else None for i in range(70)]})
     checks = pl.DataFrame({"Код": ["X.1", "Y"], "Число": [2, 1]},
                           schema={"Код": pl.String, "Число": pl.UInt32})
 
@@ -117,7 +123,8 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
                                new=("Статус", "Новое"),
                                inputs={"Значение": {"validate": "any"}}),
                     xlsx.Sheet("Пусто", xlsx.Table(rows.clear(), "t_e",
-                                                   text_for={"Дата": "raw"}))],
+                                                   text_for={"Дата": "raw"})),
+                    xlsx.Sheet("Много", xlsx.Table(many, "t_m"))],
             custom={"talon_fixlist": "1"})
         return _contents(path.parent)
 
@@ -125,4 +132,5 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
     (tmp_path / "b").mkdir()
     fast = write(tmp_path / "a" / "w.xlsx")
     monkeypatch.setattr(xlsx, "_Worksheet", Worksheet)
+    monkeypatch.setattr(xlsx, "_Workbook", Workbook)
     assert fast == write(tmp_path / "b" / "w.xlsx")
