@@ -14,7 +14,7 @@ import polars as pl
 
 from flows.synth.cases_files import _after
 from flows.synth.identifiers import enp_text, snils_text
-from flows.synth.injector import S, Injector, People, _arr, _override, iso, pick_where, variants
+from flows.synth.injector import S, Injector, People, _arr, _override, iso, latinize, pick_where, variants
 from flows.synth.register import REG_SURNAMES, REG_SURNAMES_F, extra_persons, reg_name
 from flows.synth.textfmt import date_text
 
@@ -59,6 +59,16 @@ def dates(y, m, d) -> np.ndarray:
     df = pl.DataFrame({"y": np.asarray(y, dtype=np.int32), "m": np.asarray(m, dtype=np.int8),
                        "d": np.asarray(d, dtype=np.int8)})
     return df.select(pl.date("y", "m", "d").cast(pl.Int32)).to_series().to_numpy().astype(np.int64)
+
+
+def _look_alike(last: pl.Series) -> pl.Series:
+    """A Latin look-alike letter in a register surname: О, А, Е as before; a surname with none of
+    them (КУПРИН, ШУЙСКИЙ, ГУМИЛЁВ) gets one of its other letters (latinize), else it would not
+    differ at all."""
+    out = (last.str.replace("О", "O", literal=True).str.replace("А", "A", literal=True)
+           .str.replace("Е", "E", literal=True))
+    other = pl.select(latinize(pl.lit(last))).to_series()
+    return out.zip_with(out != last, other)
 
 
 def setreg(p: People, **values) -> None:
@@ -294,9 +304,7 @@ def person_codes(inj: Injector) -> None:
     reg_first = p.reg["first_name"].to_numpy().astype(str)
     setreg(p, middle_name=np.where(v == 4, "", p.reg["middle_name"].to_numpy()),
            first_name=np.where(v == 5, np.char.add(np.char.add(reg_first, "\u00a0"), reg_first), reg_first),
-           last_name=np.where(v == 6, p.reg["last_name"].str.replace("О", "O", literal=True)
-                              .str.replace("А", "A", literal=True).str.replace("Е", "E", literal=True).to_numpy(),
-                              p.reg["last_name"].to_numpy()))
+           last_name=np.where(v == 6, _look_alike(p.reg["last_name"]).to_numpy(), p.reg["last_name"].to_numpy()))
     inj.emit_people(p)
     inj.expect("REG.NAME.MISMATCH", p.pid, p.mo)
 
