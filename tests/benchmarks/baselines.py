@@ -5,7 +5,10 @@
     expectations express them on the text columns (GX_RULES says, per rule, what is left out).
 (b) pandera (pandas backend) with vectorised checks: every row-level rule in full, dates parsed
     with pandas, SNILS/ENP checksums in numpy integer arithmetic (no row loop).
-(c) The floor: one DuckDB query that reads every column of every raw table of the run.
+(c) The floor as issue 15 defines it: polars reading the extract files into memory, every
+    column as text (files transcoded to UTF-8 beforehand, untimed; quotes not interpreted; one
+    row per line). Kept beside it, cheaper still: one DuckDB query that reads every column of
+    every raw table of the run (the floor of earlier sessions).
 
 (a) and (b) read the run's raw tables from Talon's warehouse into pandas (`load_pandas`): by
 definition they materialise whole tables in pandas, so the bench runs each in a process of its
@@ -85,6 +88,71 @@ def run_floor(db_path: Path, run_id: str) -> dict[str, dict[str, int]]:
     return {f.name: {"rows": int(row[3 * i]), "chars": int(row[3 * i + 2])}
             for i, f in enumerate(ALL_FILES)
             if not (f.optional and int(row[3 * i]) == 0)}  # a batch without its register
+
+
+# --- (c) the floor as issue 15 defines it: polars reading the files -------------------------
+
+UTF8_MARKER = "floor-utf8.json"
+
+
+def transcode_extract(extract: Path, out: Path) -> dict[str, dict]:
+    """Untimed preparation of the file floor: each extract file Talon reads, decoded as Talon
+    decides (flows.extract.dialect.detect_encoding; undecodable bytes replaced), written as
+    UTF-8 without BOM, every line end as \\n. Per file: its path in `out` and its delimiter
+    (dialect.detect_delimiter of the header line). Cached in `out` (a region's own folder)."""
+    import codecs
+    import json
+
+    from flows.extract.dialect import detect_delimiter, detect_encoding
+
+    marker = out / UTF8_MARKER
+    if marker.is_file():
+        return json.loads(marker.read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for f in ALL_FILES:
+        src = extract / f"{f.name}.csv"
+        if not src.is_file():
+            continue
+        decoder = codecs.getincrementaldecoder(detect_encoding(src).encoding)("replace")
+        dst = out / src.name
+        header = None
+        with open(src, "rb") as fin, open(dst, "w", encoding="utf-8", newline="") as fout:
+            pending_cr = False
+            while True:
+                chunk = fin.read(64 * 1024 * 1024)
+                text = decoder.decode(chunk, final=not chunk)
+                if pending_cr:
+                    text = "\r" + text
+                pending_cr = text.endswith("\r") and bool(chunk)
+                if pending_cr:
+                    text = text[:-1]
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+                if header is None and text:
+                    header = text.split("\n", 1)[0]
+                fout.write(text)
+                if not chunk:
+                    break
+        files[f.name] = {"path": str(dst), "separator": detect_delimiter(header or "")}
+    marker.write_text(json.dumps(files, indent=1))
+    return files
+
+
+def run_file_floor(files: dict[str, dict]) -> dict[str, dict]:
+    """Read every transcoded file into memory with polars: every column as text, quotes not
+    interpreted (one row per line), rows with more fields than the header cut. All frames
+    stay alive until the end (the files in memory). Per file: rows (lines after the header)
+    and bytes."""
+    import polars as pl
+
+    frames = {name: pl.read_csv(info["path"], separator=info["separator"], quote_char=None,
+                                infer_schema=False, truncate_ragged_lines=True)
+              for name, info in files.items()}
+    out = {name: {"rows": frame.height, "columns": frame.width,
+                  "bytes": Path(files[name]["path"]).stat().st_size}
+           for name, frame in frames.items()}
+    del frames
+    return out
 
 
 # --- (b) pandera on pandas: every rule, vectorised ------------------------------------------
@@ -452,5 +520,6 @@ def gx_coverage() -> list[dict]:
              "missing": r.missing} for r in GX_RULES]
 
 
-__all__ = ["Ctx", "load_pandas", "run_context", "floor_sql", "run_floor", "PANDAS_RULES",
+__all__ = ["Ctx", "load_pandas", "run_context", "floor_sql", "run_floor", "transcode_extract",
+           "run_file_floor", "PANDAS_RULES",
            "pandera_schemas", "run_pandera", "GX_RULES", "gx_setup", "run_gx", "gx_coverage"]

@@ -6,14 +6,19 @@ Per size: generate a region (flows.synth, fixed seed and as_of; cached under --w
 skip it), run the nightly job stage by stage with the plain functions the Prefect flow calls
 (prepare, load_run, staging, row rules, set rules, route/store, GX suite, reports, finish_run;
 Prefect itself, its server and its task orchestration are not measured), then the baselines
-on the same loaded rows: (a) GX on pandas, (b) pandera on pandas, (c) one DuckDB pass. Each of
-these runs in a fresh process of its own, so every peak RSS is that job's alone. Writes
-RESULTS.md and results.json into --out. Not part of the test suite (see test_bench_smoke.py).
+on the same loaded rows: (a) GX on pandas, (b) pandera on pandas, the peers (d) Soda Core on
+DuckDB and (e) Pointblank on polars (tests/benchmarks/peers.py), and the floor (c): polars
+reading the extract files as text, beside one DuckDB pass over the raw tables. Each of these
+runs in a fresh process of its own, so every peak RSS is that job's alone. With --with-10m,
+1M runs again after 10M (Talon only: the per-row comparison takes the slower 1M); --dense RATE
+adds a profile of regions generated with that defect rate. Writes RESULTS.md and results.json
+into --out. Not part of the test suite (see test_bench_smoke.py).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import shlex
@@ -31,8 +36,11 @@ SEED = 20260302
 DEFAULT_WORK = REPO / "data" / "bench"
 DEFAULT_OUT = Path(__file__).resolve().parent
 MARKER = "bench-region.json"
-BASELINES = ("gx", "pandera", "floor")
-PANDAS_BASELINES = ("gx", "pandera")
+BASELINES = ("gx", "pandera", "soda", "pointblank", "floor", "floor_files")
+#: Baselines that hold whole tables in memory (pandas, polars): capped by --pandas-baselines-max.
+PANDAS_BASELINES = ("gx", "pandera", "pointblank")
+PEERS = ("soda", "pointblank")
+ONE_M, TEN_M = 1_000_000, 10_000_000
 #: Talon's stages in run order: (name, group). Groups follow the issue: ingest, pandera
 #: checks, GX/SQL checks, reports.
 TALON_STAGES = (
@@ -48,24 +56,44 @@ CHECK_STAGE = ("staging_row_rules", "set_rules")
 
 # --- parent: orchestration ------------------------------------------------------------------
 
-def region_key(size: int, seed: int) -> str:
-    """Identity of a generated region: size, seed, as_of and the generator's source code."""
-    h = hashlib.sha256(f"{size}/{seed}/{AS_OF.isoformat()}".encode())
+def region_key(size: int, seed: int, defect_rate: float | None = None) -> str:
+    """Identity of a generated region: size, seed, as_of, defect rate (dense profile) and the
+    generator's source code."""
+    rate = "" if defect_rate is None else f"/defect_rate={defect_rate!r}"
+    h = hashlib.sha256(f"{size}/{seed}/{AS_OF.isoformat()}{rate}".encode())
     for path in sorted((REPO / "flows" / "synth").glob("*.py")):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
-def region_dir(work: Path, size: int, seed: int) -> Path:
-    return work / f"region-{size}-seed{seed}"
+def _variant(defect_rate: float | None) -> str:
+    return "" if defect_rate is None else f"-dense{defect_rate:g}"
+
+
+def region_dir(work: Path, size: int, seed: int, defect_rate: float | None = None) -> Path:
+    return work / f"region-{size}-seed{seed}{_variant(defect_rate)}"
+
+
+def run_dir_of(work: Path, size: int, defect_rate: float | None = None) -> Path:
+    return work / f"run-{size}{_variant(defect_rate)}"
+
+
+def generator_takes_defect_rate() -> bool:
+    """Whether flows.synth.generate_region has the `defect_rate` keyword (the dense profile)."""
+    from flows.synth import generate_region
+
+    return "defect_rate" in inspect.signature(generate_region).parameters
 
 
 def spawn(child: str, size: int, work: Path, seed: int, **options) -> dict:
     """Run one job in a fresh interpreter; returns the JSON it wrote."""
-    result = work / f"result-{child}-{size}.json"
+    rate = options.pop("defect_rate", None)
+    result = work / f"result-{child}-{size}{_variant(rate)}.json"
     result.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "tests.benchmarks.bench", "--child", child, "--size", str(size),
            "--work", str(work), "--seed", str(seed), "--result", str(result)]
+    if rate is not None:
+        cmd += ["--defect-rate-child", repr(rate)]
     for key, value in options.items():
         if value is None or value is False:
             continue
@@ -81,41 +109,54 @@ def spawn(child: str, size: int, work: Path, seed: int, **options) -> dict:
     return data
 
 
-def ensure_region(work: Path, size: int, seed: int) -> dict:
-    region = region_dir(work, size, seed)
+def ensure_region(work: Path, size: int, seed: int, defect_rate: float | None = None) -> dict:
+    region = region_dir(work, size, seed, defect_rate)
     marker = region / MARKER
-    key = region_key(size, seed)
+    key = region_key(size, seed, defect_rate)
     if marker.is_file():
         info = json.loads(marker.read_text())
         if info.get("key") == key:
             return {**info, "cached": True}
     shutil.rmtree(region, ignore_errors=True)
-    spawn("generate", size, work, seed)
+    spawn("generate", size, work, seed, defect_rate=defect_rate)
     return {**json.loads(marker.read_text()), "cached": False}
 
 
 def run_size(size: int, work: Path, seed: int, baselines: tuple[str, ...], verify: bool,
              profile: list[str], gx_result_format: str,
              pandas_max: int = 1_000_000, no_registry: bool = False,
-             gx_crosscheck: bool = False, no_feed_history: bool = False) -> dict:
-    print(f"[bench] {size:,} patients: region", flush=True)
-    generation = ensure_region(work, size, seed)
-    print(f"[bench] {size:,}: Talon run", flush=True)
+             gx_crosscheck: bool = False, no_feed_history: bool = False,
+             defect_rate: float | None = None) -> dict:
+    label = f"{size:,}" + ("" if defect_rate is None else f" dense ({defect_rate:g})")
+    print(f"[bench] {label} patients: region", flush=True)
+    generation = ensure_region(work, size, seed, defect_rate)
+    print(f"[bench] {label}: Talon run", flush=True)
     talon = spawn("talon", size, work, seed, verify=verify, profile=profile or None,
                   no_registry=no_registry, gx_crosscheck=gx_crosscheck,
-                  no_feed_history=no_feed_history)
+                  no_feed_history=no_feed_history, defect_rate=defect_rate)
     out = {"patients": size, "seed": seed, "as_of": AS_OF.isoformat(), "generation": generation,
+           "profile": "default" if defect_rate is None else "dense", "defect_rate": defect_rate,
            "talon": talon, "baselines": {}}
     skipped = [b for b in baselines if b in PANDAS_BASELINES and size > pandas_max]
+    reasons = {}
     if skipped:
-        out["skipped_baselines"] = {
-            "names": skipped, "reason": f"whole tables in pandas take about 2.7 GB per 1M "
-            f"patients (measured at 1M); above {pandas_max:,} patients they are not run "
-            "(--pandas-baselines-max)"}
-    for name in [b for b in baselines if b not in skipped]:
-        print(f"[bench] {size:,}: baseline {name}", flush=True)
+        reasons["memory"] = (skipped, f"whole tables in pandas take about 2.7 GB per 1M patients "
+                             f"(measured at 1M), in polars about half; above {pandas_max:,} "
+                             "patients they are not run (--pandas-baselines-max)")
+    from tests.benchmarks import peers
+
+    missing = [b for b in baselines if b in PEERS and b not in skipped and not peers.available(b)]
+    for name in missing:
+        reasons[name] = ([name], peers.unavailable_reason(name))
+    if reasons:
+        out["skipped_baselines"] = {"names": skipped + missing,
+                                    "reason": "; ".join(r for _, r in reasons.values()),
+                                    "by_name": {n: r for names, r in reasons.values() for n in names}}
+    for name in [b for b in baselines if b not in skipped and b not in missing]:
+        print(f"[bench] {label}: baseline {name}", flush=True)
         out["baselines"][name] = spawn(name, size, work, seed, run_id=talon["run_id"],
-                                       gx_result_format=gx_result_format if name == "gx" else None)
+                                       gx_result_format=gx_result_format if name == "gx" else None,
+                                       defect_rate=defect_rate)
     from tests.benchmarks import tables
 
     out["ratios"] = tables.ratios(out)
@@ -149,7 +190,8 @@ def machine() -> dict:
         "mem_total_gb": round(mem_kb / 1024 / 1024, 1), "os": platform.platform(),
         "python": platform.python_version(),
         "versions": {m: version(m) for m in ("polars", "duckdb", "great_expectations", "pandera",
-                                             "pandas", "pyarrow", "prefect", "numpy")},
+                                             "pandas", "pyarrow", "prefect", "numpy",
+                                             "soda-core", "soda-duckdb", "pointblank")},
         "commit": commit, "dirty_worktree": dirty,
         "talon_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("TALON_")},
     }
@@ -160,7 +202,16 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
                         help="patients per region (default: 100000 1000000)")
-    parser.add_argument("--with-10m", action="store_true", help="also 10,000,000 patients")
+    parser.add_argument("--with-10m", action="store_true",
+                        help="also 10,000,000 patients; when 1M is among the sizes, Talon runs "
+                             "1M again after 10M (per-row cost: 10M against the slower 1M)")
+    parser.add_argument("--dense", "--defect-rate", dest="dense", type=float, metavar="RATE",
+                        help="also a dense profile: regions generated with this defect rate "
+                             "(flows.synth.generate_region(defect_rate=RATE), cached apart), "
+                             "Talon and the floors on them, labelled 'dense'")
+    parser.add_argument("--dense-sizes", type=int, nargs="+", metavar="N",
+                        help="sizes of the dense profile (default: the largest of --sizes up to "
+                             "1,000,000)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="where RESULTS.md and results.json go (default: tests/benchmarks)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
@@ -192,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the same findings (guards the bench against pipeline drift)")
     # internal: one job in a child process
     parser.add_argument("--child", choices=("generate", "talon") + BASELINES, help=argparse.SUPPRESS)
+    parser.add_argument("--defect-rate-child", dest="defect_rate", type=float,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--run-id", help=argparse.SUPPRESS)
@@ -211,24 +264,47 @@ def main(argv: list[str] | None = None) -> int:
         from tests.benchmarks import tables
 
         info = json.loads(args.render.read_text(encoding="utf-8"))
-        info.pop("gx_coverage", None)
+        for derived in ("gx_coverage", "peer_coverage", "per_row", "floor_ratios"):
+            info.pop(derived, None)
         print(f"[bench] wrote {tables.write(info, args.out)[0]}")
         return 0
     unknown = set(args.profile) - {name for name, _ in TALON_STAGES}
     if unknown:
         parser.error(f"unknown stages to profile: {sorted(unknown)}")
-    sizes = list(dict.fromkeys(args.sizes + ([10_000_000] if args.with_10m else [])))
+    sizes = list(dict.fromkeys(args.sizes + ([TEN_M] if args.with_10m else [])))
+    if args.dense is not None and not generator_takes_defect_rate():
+        parser.error("--dense needs flows.synth.generate_region(defect_rate=...), which this "
+                     "tree does not have yet")
+    dense_sizes = args.dense_sizes or [max([n for n in args.sizes if n <= ONE_M] or [min(sizes)])]
     work.mkdir(parents=True, exist_ok=True)
     started = datetime.now()
     command = "python -m tests.benchmarks.bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    from tests.benchmarks import peers
+
     info = {"started": started.isoformat(timespec="seconds"), "command": command,
             "note": args.note, "machine": machine(), "load_avg_start": os.getloadavg(),
-            "gx_result_format": args.gx_result_format, "sizes": []}
+            "gx_result_format": args.gx_result_format, "peer_versions": peers.versions(),
+            "sizes": []}
+    common = dict(verify=args.verify, profile=args.profile,
+                  gx_result_format=args.gx_result_format, pandas_max=args.pandas_baselines_max,
+                  no_registry=args.no_registry, gx_crosscheck=args.gx_crosscheck,
+                  no_feed_history=args.no_feed_history)
     for size in sizes:
-        info["sizes"].append(run_size(size, work, args.seed, tuple(args.baselines), args.verify,
-                                      args.profile, args.gx_result_format,
-                                      args.pandas_baselines_max, args.no_registry,
-                                      args.gx_crosscheck, args.no_feed_history))
+        info["sizes"].append(run_size(size, work, args.seed, tuple(args.baselines), **common))
+        if size == TEN_M and ONE_M in sizes[:sizes.index(size)]:
+            # issue 15: 1M before and after 10M in the same run, the slower 1M taken
+            print(f"[bench] {ONE_M:,} again after {TEN_M:,}: Talon run", flush=True)
+            again = spawn("talon", ONE_M, work, args.seed, verify=args.verify,
+                          no_registry=args.no_registry, gx_crosscheck=args.gx_crosscheck,
+                          no_feed_history=args.no_feed_history)
+            info["repeat_1m"] = {"patients": ONE_M, "talon": again}
+    info["dense"] = []
+    if args.dense is not None:
+        for size in dense_sizes:
+            info["dense"].append(run_size(
+                size, work, args.seed,
+                tuple(b for b in args.baselines if b in ("floor", "floor_files")),
+                defect_rate=args.dense, **common))
     info["load_avg_end"] = os.getloadavg()
     info["finished"] = datetime.now().isoformat(timespec="seconds")
     from tests.benchmarks import tables
@@ -244,11 +320,13 @@ def _generate_child(args, work: Path) -> dict:
     from flows.synth import generate_region
     from tests.benchmarks.measure import Recorder
 
-    region = region_dir(work, args.size, args.seed)
+    region = region_dir(work, args.size, args.seed, args.defect_rate)
     rec = Recorder()
+    dense = {} if args.defect_rate is None else {"defect_rate": args.defect_rate}
     with rec.stage("generate", "generate"):
-        res = generate_region(region, patients=args.size, seed=args.seed, as_of=AS_OF)
-    info = {"key": region_key(args.size, args.seed), "patients": args.size, "seed": args.seed,
+        res = generate_region(region, patients=args.size, seed=args.seed, as_of=AS_OF, **dense)
+    info = {"key": region_key(args.size, args.seed, args.defect_rate), "patients": args.size,
+            "seed": args.seed, "defect_rate": args.defect_rate,
             "as_of": AS_OF.isoformat(), "lines": res.rows, "stages": rec.as_dicts(),
             "process_peak_mb": rec.peak_mb(),
             "generated": datetime.now().isoformat(timespec="seconds")}
@@ -260,8 +338,8 @@ def _talon_child(args, work: Path) -> dict:
     """The nightly flow's work (flows/nightly.py) without Prefect, one measured stage each."""
     from tests.benchmarks.measure import Recorder, profiled
 
-    region = region_dir(work, args.size, args.seed)
-    run_dir = work / f"run-{args.size}"
+    region = region_dir(work, args.size, args.seed, args.defect_rate)
+    run_dir = run_dir_of(work, args.size, args.defect_rate)
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     db, out, lang = run_dir / "warehouse.duckdb", run_dir / "out", "ru"
@@ -374,10 +452,34 @@ def _talon_child(args, work: Path) -> dict:
               "findings": routed.height, "counts": counts,
               "row_rule_codes": list(row_rules.CODES), "set_rule_codes": list(set_rules.CODES),
               "report_files": sum(1 for p in folder.rglob("*") if p.is_file()),
+              "output": output_sizes(folder, routed.height),
               "warehouse_mb": round(db.stat().st_size / 2**20, 1)}
     if args.verify:
         result["verified"] = _verify(db, run_id, as_of, routed)
     return result
+
+
+def output_sizes(folder: Path, findings: int) -> dict:
+    """Bytes of the run's output folder and bytes per finding: all of it, findings.csv, the
+    clinic fix lists (clinics/*, every format, the unassigned list apart) and the rest."""
+    parts = {"total": 0, "findings_csv": 0, "clinic_lists": 0, "unassigned": 0, "other": 0}
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        size = path.stat().st_size
+        rel = path.relative_to(folder)
+        parts["total"] += size
+        if rel == Path("findings.csv"):
+            parts["findings_csv"] += size
+        elif rel.parts[0] == "clinics" and path.stem == "unassigned":
+            parts["unassigned"] += size
+        elif rel.parts[0] == "clinics":
+            parts["clinic_lists"] += size
+        else:
+            parts["other"] += size
+    return {"findings": findings, "bytes": parts,
+            "bytes_per_finding": {k: round(v / findings, 1) if findings else None
+                                  for k, v in parts.items()}}
 
 
 def _feed_history(con, run_id: str, as_of: datetime, horizon_days: int) -> None:
@@ -416,12 +518,19 @@ def _baseline_child(args, work: Path) -> dict:
     from tests.benchmarks import baselines as bl
     from tests.benchmarks.measure import Recorder
 
-    db = work / f"run-{args.size}" / "warehouse.duckdb"
+    db = run_dir_of(work, args.size, args.defect_rate) / "warehouse.duckdb"
     rec = Recorder()
     result: dict = {"baseline": args.child}
     if args.child == "floor":
         with rec.stage("one_pass", "baseline"):
             result["read"] = bl.run_floor(db, args.run_id)
+    elif args.child == "floor_files":
+        region = region_dir(work, args.size, args.seed, args.defect_rate)
+        files = bl.transcode_extract(region / "extract", region / "floor-utf8")  # untimed
+        with rec.stage("read_files", "baseline"):
+            result["read"] = bl.run_file_floor(files)
+    elif args.child in PEERS:
+        result.update(_peer_child(args, db, rec))
     else:
         ctx = bl.run_context(db, args.run_id)
         if args.child == "gx":
@@ -448,6 +557,33 @@ def _baseline_child(args, work: Path) -> dict:
     return result
 
 
+def _peer_child(args, db: Path, rec) -> dict:
+    """(d) Soda Core on DuckDB or (e) Pointblank on polars: load + setup + validate."""
+    from tests.benchmarks import baselines as bl, peers
+
+    ctx = bl.run_context(db, args.run_id)
+    if args.child == "soda":
+        import soda_core.contracts  # noqa: F401  (import time is not validation time)
+
+        with rec.stage("load", "baseline"):  # Soda queries the raw tables in place
+            con, data_source = peers.soda_connect(db)
+        with rec.stage("setup", "baseline"):
+            contracts = peers.soda_contracts(ctx, args.run_id, db.parent / "soda-contracts")
+        with rec.stage("validate", "baseline"):
+            counts = peers.run_soda(data_source, contracts)
+        con.close()
+    else:
+        import pointblank  # noqa: F401
+
+        with rec.stage("load", "baseline"):
+            frames = peers.load_polars(db, args.run_id)
+        with rec.stage("setup", "baseline"):
+            plans = peers.pointblank_plans(frames, ctx)
+        with rec.stage("validate", "baseline"):
+            counts = peers.run_pointblank(plans)
+    return {"counts": counts, "version": peers.versions()}
+
+
 def _same_row_findings(db: Path, run_id: str, found) -> dict:
     """Compare (check_code, record_id) of pandera-pandas with Talon's stored row findings."""
     import duckdb
@@ -464,8 +600,8 @@ def _same_row_findings(db: Path, run_id: str, found) -> dict:
             "only_baseline": sorted(ours - theirs)[:10], "only_talon": sorted(theirs - ours)[:10]}
 
 
-CHILDREN = {"generate": _generate_child, "talon": _talon_child, "gx": _baseline_child,
-            "pandera": _baseline_child, "floor": _baseline_child}
+CHILDREN = {"generate": _generate_child, "talon": _talon_child,
+            **{name: _baseline_child for name in BASELINES}}
 
 
 if __name__ == "__main__":

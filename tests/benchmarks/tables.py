@@ -4,20 +4,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.benchmarks import peers
 from tests.benchmarks.baselines import gx_coverage
 
 #: (size, end-to-end seconds, peak MB) targets of the issue; sizes without a target: n/a.
 TARGETS = {1_000_000: (60, 3 * 1024), 10_000_000: (600, 8 * 1024)}
 SPEEDUP_TARGET_VS_GX = 10
+#: issue 15: end to end at most this many times the floor (polars reading the files as text).
+FLOOR_TARGET = 6
 BASELINE_NAMES = {"gx": "(a) GX on pandas", "pandera": "(b) pandera on pandas",
-                  "floor": "(c) DuckDB one pass"}
-#: Talon parts compared, and which baseline steps they are compared with.
+                  "soda": "(d) Soda Core on DuckDB", "pointblank": "(e) Pointblank on polars",
+                  "floor_files": "(c) floor: polars reads the files",
+                  "floor": "(c') DuckDB one pass over the raw tables"}
+PEER_NAMES = {"soda": "Soda Core", "pointblank": "Pointblank"}
+#: Talon parts compared, and which baseline steps they are compared with. The floors are
+#: compared with the check stage only; the file floor with the whole run as well (floor_ratio).
 COMPARISONS = (
     ("row rules", ("row_rules",), ("setup", "validate")),
-    ("staging + row rules", ("staging", "row_rules"), ("load_pandas", "setup", "validate")),
+    ("staging + row rules", ("staging", "row_rules"), ("load_pandas", "load", "setup", "validate")),
     ("check stage (staging + row + set rules)", ("staging", "row_rules", "set_rules"),
-     ("load_pandas", "setup", "validate", "one_pass")),
+     ("load_pandas", "load", "setup", "validate", "one_pass", "read_files")),
 )
+FLOORS = ("floor", "floor_files")
 
 
 def _walls(stages: list[dict]) -> dict[str, float]:
@@ -52,8 +60,8 @@ def ratios(size_result: dict) -> list[dict]:
         for name, result in size_result["baselines"].items():
             walls, cpus = _walls(result["stages"]), _cpus(result["stages"])
             parts = [p for p in baseline_parts if p in walls]
-            if name == "floor" and "set_rules" not in talon_parts:
-                continue  # the floor is compared with the whole check stage only
+            if name in FLOORS and "set_rules" not in talon_parts:
+                continue  # the floors are compared with the whole check stage only
             b, bc = sum(walls[p] for p in parts), sum(cpus[p] for p in parts)
             out.append({"talon_part": label, "talon_s": round(t, 3), "baseline": name,
                         "baseline_part": " + ".join(parts), "baseline_s": round(b, 3),
@@ -61,6 +69,39 @@ def ratios(size_result: dict) -> list[dict]:
                         "talon_cpu_s": round(tc, 3), "baseline_cpu_s": round(bc, 3),
                         "baseline_over_talon_cpu": round(bc / tc, 2) if tc else None})
     return out
+
+
+def floor_ratio(size_result: dict) -> dict | None:
+    """Talon end to end ÷ the file floor (issue 15's floor; target ≤ FLOOR_TARGET)."""
+    floor = size_result["baselines"].get("floor_files")
+    if not floor:
+        return None
+    f = sum(s["wall_s"] for s in floor["stages"])
+    e2e = size_result["talon"]["end_to_end_s"]
+    return {"floor_s": round(f, 3), "end_to_end_s": e2e,
+            "end_to_end_over_floor": round(e2e / f, 2) if f else None,
+            "target": FLOOR_TARGET}
+
+
+def per_row(info: dict) -> dict | None:
+    """issue 15: µs per row at 10M against the slower of the two 1M runs (before and after)."""
+    ten = next((s for s in info["sizes"] if s["patients"] == 10_000_000), None)
+    one = next((s for s in info["sizes"] if s["patients"] == 1_000_000), None)
+    again = info.get("repeat_1m")
+    if not (ten and one):
+        return None
+
+    def us(t: dict) -> tuple[float, float]:
+        return (_us(t["end_to_end_s"], t["total_rows"]),
+                _us(sum(st["cpu_s"] for st in t["stages"]), t["total_rows"]))
+
+    runs = [("1M before 10M", one["talon"])] + ([("1M after 10M", again["talon"])] if again else [])
+    rows = {label: us(t) for label, t in runs}
+    slower = max(rows, key=lambda k: rows[k][0])
+    ten_us = us(ten["talon"])
+    return {"runs": {k: {"us_per_row": v[0], "cpu_us_per_row": v[1]} for k, v in rows.items()},
+            "slower_1m": slower, "us_per_row_10m": ten_us[0], "cpu_us_per_row_10m": ten_us[1],
+            "met": ten_us[0] <= rows[slower][0], "repeated": again is not None}
 
 
 def agreement(size_result: dict) -> dict:
@@ -74,6 +115,14 @@ def agreement(size_result: dict) -> dict:
         out["gx"] = {c["code"]: {"coverage": c["coverage"], "talon": talon_counts.get(c["code"], 0),
                                  "gx_unexpected": gx["counts"].get(c["code"], {}).get("unexpected")}
                      for c in gx_coverage()}
+    for peer in PEER_NAMES:
+        result = size_result["baselines"].get(peer)
+        if result:
+            out[peer] = {c["code"]: {"coverage": c["coverage"],
+                                     "talon": talon_counts.get(c["code"], 0),
+                                     "unexpected": result["counts"].get(c["code"], {})
+                                     .get("unexpected")}
+                         for c in peers.coverage(peer)}
     return out
 
 
@@ -82,9 +131,9 @@ def _e2e(size_result: dict) -> tuple[float, float]:
     return talon["end_to_end_s"], talon["process_peak_mb"]
 
 
-def _gx_speedup(size_result: dict) -> float | None:
+def _gx_speedup(size_result: dict, baseline: str = "gx") -> float | None:
     return next((r["baseline_over_talon"] for r in size_result["ratios"]
-                 if r["baseline"] == "gx" and r["talon_part"].startswith("check stage")), None)
+                 if r["baseline"] == baseline and r["talon_part"].startswith("check stage")), None)
 
 
 def _fmt(x, digits: int = 2) -> str:
@@ -124,7 +173,9 @@ def markdown(info: dict) -> str:
         f"- CPU: {m['cpu_model']}, {m['nproc']} CPUs available (nproc); RAM {m['mem_total_gb']} GB",
         f"- {m['os']}; Python {m['python']}; polars {v['polars']}, duckdb {v['duckdb']}, "
         f"great_expectations {v['great_expectations']}, pandera {v['pandera']}, "
-        f"pandas {v['pandas']}, pyarrow {v['pyarrow']}, numpy {v['numpy']}, prefect {v['prefect']}",
+        f"pandas {v['pandas']}, pyarrow {v['pyarrow']}, numpy {v['numpy']}, prefect {v['prefect']}; "
+        f"peers: soda-core {v.get('soda-core', '–')}, soda-duckdb {v.get('soda-duckdb', '–')}, "
+        f"pointblank {v.get('pointblank', '–')} (the `bench` extra)",
         "- Talon settings from the environment: " + (", ".join(
             f"`{k}={v}`" for k, v in m.get("talon_env", {}).items()) or "none (defaults)"),
         f"- Load average (1, 5, 15 min) at start {tuple(round(x, 1) for x in info['load_avg_start'])}, "
@@ -138,18 +189,51 @@ def markdown(info: dict) -> str:
         "keeps every failing record).", "",
         "## Summary against the targets", ""]
     rows = []
-    for s in info["sizes"]:
+    for s in info["sizes"] + info.get("dense", []):
         e2e, peak = _e2e(s)
         target = TARGETS.get(s["patients"])
         speed = _gx_speedup(s)
-        rows.append([s["patients"], s["talon"]["total_rows"], e2e,
+        fr = floor_ratio(s) or {}
+        over = fr.get("end_to_end_over_floor")
+        rows.append([s["patients"], _profile(s), s["talon"]["total_rows"], e2e,
                      f"≤ {target[0]}" if target else "n/a", peak,
                      f"≤ {target[1]:,}" if target else "n/a",
                      ("met" if e2e <= target[0] and peak <= target[1] else "missed") if target else "n/a",
-                     speed, "met" if speed and speed >= SPEEDUP_TARGET_VS_GX else "missed"])
-    lines += _table(["patients", "rows (4 files)", "end to end s", "target s", "peak RSS MB",
-                     "target MB", "time+memory", "check stage vs (a) ×", "≥ 10×"], rows)
+                     speed, ("met" if speed >= SPEEDUP_TARGET_VS_GX else "missed") if speed else "–",
+                     _gx_speedup(s, "soda"), _gx_speedup(s, "pointblank"),
+                     fr.get("floor_s"), over,
+                     ("met" if over <= FLOOR_TARGET else "missed") if over else "–"])
+    lines += _table(["patients", "profile", "rows (4 files)", "end to end s", "target s",
+                     "peak RSS MB", "target MB", "time+memory", "check stage vs (a) ×", "≥ 10×",
+                     "vs (d) Soda ×", "vs (e) Pointblank ×", "floor s (polars reads the files)",
+                     "end to end ÷ floor", f"≤ {FLOOR_TARGET}×"], rows)
+    lines += ["Check stage vs a baseline: the baseline's load + setup + validate ÷ Talon's "
+              "staging + row rules + set rules (above 1: Talon is faster). End to end ÷ floor: "
+              "Talon's whole run ÷ polars reading the same files as text (issue 15's floor).", ""]
+    pr = per_row(info)
+    if pr:
+        lines += ["## Per-row cost, 10M against 1M", "",
+                  ("1M ran before and after 10M in this run (Talon only the second time); the "
+                   "slower 1M is the comparison." if pr["repeated"] else
+                   "1M ran once (before 10M): run with --with-10m and 1M among --sizes for the "
+                   "repeat."), ""]
+        body = [[label, r["us_per_row"], r["cpu_us_per_row"],
+                 "← slower 1M" if label == pr["slower_1m"] else ""]
+                for label, r in pr["runs"].items()]
+        body.append(["10M", pr["us_per_row_10m"], pr["cpu_us_per_row_10m"],
+                     "met (not worse than the slower 1M)" if pr["met"] else "missed"])
+        lines += _table(["run", "µs / row (wall)", "CPU µs / row", ""], body)
     for s in info["sizes"]:
+        lines += _size_section(s)
+    if info.get("repeat_1m"):
+        t = info["repeat_1m"]["talon"]
+        lines += ["## 1,000,000 patients again, after 10M (Talon only)", ""]
+        body = _stage_rows(t["stages"], t["total_rows"])
+        body.append(["**end to end**", "", t["end_to_end_s"],
+                     round(sum(st["cpu_s"] for st in t["stages"]), 3), t["process_peak_mb"],
+                     _us(t["end_to_end_s"], t["total_rows"])])
+        lines += _table(["stage", "group", "wall s", "CPU s", "peak RSS MB", "µs / row"], body)
+    for s in info.get("dense", []):
         lines += _size_section(s)
     lines += ["## What GX expresses of the row rules (baseline a)", "",
               "Built-in expectations on the text columns (pandas data source). No pandas-level "
@@ -157,14 +241,36 @@ def markdown(info: dict) -> str:
     lines += _table(["rule", "coverage", "GX expectations", "not checked by GX"],
                     [[c["code"], c["coverage"], ", ".join(c["expectations"]) or "–",
                       c["missing"] or "–"] for c in gx_coverage()])
+    lines += ["## What the peers express of the row rules (d, e)", "",
+              "(a)'s expectations translated one by one into each peer's built-in checks "
+              "(tests/benchmarks/peers.py): Soda Core contract checks `missing`/`invalid` with a "
+              "check `filter` for (a)'s row conditions; Pointblank `col_vals_*` steps with a "
+              "`pre=` row filter. SQL filters or `failed_rows` expressions in Soda and "
+              "`col_vals_expr`/derived columns in Pointblank would express every rule, as "
+              "hand-written SQL or polars (which is what Talon is): not counted.", ""]
+    pb = {c["code"]: c for c in peers.coverage("pointblank")}
+    lines += _table(["rule", "Soda Core", "Soda checks", "Pointblank", "Pointblank steps",
+                     "not checked (Soda / Pointblank)"],
+                    [[c["code"], c["coverage"], ", ".join(c["checks"]) or "–",
+                      pb[c["code"]]["coverage"], ", ".join(pb[c["code"]]["checks"]) or "–",
+                      (c["missing"] or "–") + (" / Pointblank: " + pb[c["code"]]["missing"]
+                                               if pb[c["code"]]["missing"] != c["missing"] else "")]
+                     for c in peers.coverage("soda")])
     return "\n".join(lines)
+
+
+def _profile(s: dict) -> str:
+    return "default" if s.get("profile", "default") == "default" else \
+        f"dense (defect rate {s['defect_rate']:g})"
 
 
 def _size_section(s: dict) -> list[str]:
     talon = s["talon"]
     n, rows = s["patients"], talon["total_rows"]
     gen = s["generation"]
-    lines = [f"## {n:,} patients", "",
+    title = f"{n:,} patients" + ("" if s.get("profile", "default") == "default"
+                                 else f", {_profile(s)}")
+    lines = [f"## {title}", "",
              "Loaded rows: " + ", ".join(f"{k} {v:,}" for k, v in talon["rows"].items())
              + f"; total {rows:,}. Warehouse file {talon['warehouse_mb']} MB; "
              f"{talon['findings']:,} findings; {talon['report_files']:,} report files.", "",
@@ -180,6 +286,17 @@ def _size_section(s: dict) -> list[str]:
     lines += _table(["stage", "group", "wall s", "CPU s", "peak RSS MB", "µs / row"], body)
     lines += ["Peak RSS of the end-to-end row: the whole Talon process (the largest stage peak "
               "or ru_maxrss). Imports alone take the first few hundred MB.", ""]
+    if talon.get("output"):
+        o = talon["output"]
+        lines += ["Output size per finding (the run's output folder, bytes ÷ "
+                  f"{o['findings']:,} findings):", ""]
+        parts = (("total", "whole folder"), ("findings_csv", "findings.csv"),
+                 ("clinic_lists", "clinic fix lists (clinics/*, every format)"),
+                 ("unassigned", "unassigned list (clinics/unassigned.*)"),
+                 ("other", "auditor pages and the rest"))
+        lines += _table(["part", "MB", "bytes / finding"],
+                        [[label, round(o["bytes"][k] / 2**20, 2), o["bytes_per_finding"][k]]
+                         for k, label in parts])
     notes = []
     for st in talon["stages"]:
         extra = st.get("extra", {})
@@ -199,8 +316,9 @@ def _size_section(s: dict) -> list[str]:
         lines += [" ".join(notes), ""]
     if s.get("skipped_baselines"):
         skipped = s["skipped_baselines"]
-        lines += ["Not run at this size: " + ", ".join(BASELINE_NAMES[n] for n in skipped["names"])
-                  + f" — {skipped['reason']}.", ""]
+        by_name = skipped.get("by_name") or {n: skipped["reason"] for n in skipped["names"]}
+        lines += ["Not run here: " + "; ".join(f"{BASELINE_NAMES[n]} — {r}"
+                                              for n, r in by_name.items()) + ".", ""]
     if s["baselines"]:
         lines += ["### Baselines (same loaded rows, own process each)", ""]
         brows = []
@@ -220,6 +338,11 @@ def _size_section(s: dict) -> list[str]:
                          for r in s["ratios"]])
         lines += ["CPU time is user + system of all the process's threads: on a loaded machine "
                   "it is the steadier figure; Talon's stages run on both cores, pandas on one.", ""]
+        fr = floor_ratio(s)
+        if fr:
+            lines += [f"End to end ÷ floor (polars reading the files as text): "
+                      f"{fr['end_to_end_s']:,.2f} s ÷ {fr['floor_s']:,.2f} s = "
+                      f"**{fr['end_to_end_over_floor']}×** (target ≤ {FLOOR_TARGET}×).", ""]
         lines += _agreement_lines(s)
     return lines
 
@@ -239,6 +362,16 @@ def _agreement_lines(s: dict) -> list[str]:
         lines += _table(["rule", "coverage", "Talon", "GX unexpected"],
                         [[code, r["coverage"], r["talon"], r["gx_unexpected"]]
                          for code, r in a["gx"].items()])
+    present = [p for p in PEER_NAMES if p in a]
+    if present:
+        lines += ["Peers' failing rows (summed over a rule's checks) vs Talon's findings "
+                  "(what each expresses: the tables at the end):", ""]
+        codes = list(a[present[0]])
+        lines += _table(["rule", "Talon"] + [f"{PEER_NAMES[p]} coverage" for p in present]
+                        + [f"{PEER_NAMES[p]} failing" for p in present],
+                        [[code, a[present[0]][code]["talon"]]
+                         + [a[p][code]["coverage"] for p in present]
+                         + [a[p][code]["unexpected"] for p in present] for code in codes])
     return lines
 
 
@@ -247,7 +380,11 @@ def write(info: dict, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / "RESULTS.md", out_dir / "results.json"
     md.write_text(markdown(info) + "\n", encoding="utf-8")
-    info = {**info, "gx_coverage": gx_coverage()}
+    info = {**info, "gx_coverage": gx_coverage(),
+            "peer_coverage": {p: peers.coverage(p) for p in PEER_NAMES},
+            "per_row": per_row(info),
+            "floor_ratios": {f"{s['patients']}-{s.get('profile', 'default')}": floor_ratio(s)
+                             for s in info["sizes"] + info.get("dense", [])}}
     js.write_text(json.dumps(info, indent=1, ensure_ascii=False, default=str) + "\n",
                   encoding="utf-8")
     return md, js

@@ -1,6 +1,10 @@
 """The benchmark harness (bench.py) end to end at 2,000 patients, so the script cannot rot:
 every Talon stage and every baseline runs in its own process, the tables carry every stage
-and ratio, and the baselines implement the same rules as Talon. No timing is asserted."""
+and ratio, and the baselines implement the same rules as Talon. No timing is asserted.
+
+The peers (Soda Core, Pointblank) come with the `bench` extra, which CI does not install: their
+parts run where they are importable and are skipped (with the reason) elsewhere. The dense
+profile runs where flows.synth.generate_region takes `defect_rate`."""
 from __future__ import annotations
 
 import json
@@ -10,19 +14,30 @@ import pytest
 
 from checks import identifiers, parsing
 from flows.extract.contract import ALL_FILES
-from tests.benchmarks import baselines, bench, tables
+from tests.benchmarks import baselines, bench, peers, tables
 
 PATIENTS = 2_000
+DENSE_RATE = 0.5
+PEERS = tuple(p for p in bench.PEERS if peers.available(p))
+MISSING_PEERS = tuple(p for p in bench.PEERS if p not in PEERS)
+DENSE = bench.generator_takes_defect_rate()
 STEPS = {"gx": ["load_pandas", "setup", "validate"],
-         "pandera": ["load_pandas", "setup", "validate"], "floor": ["one_pass"]}
+         "pandera": ["load_pandas", "setup", "validate"], "floor": ["one_pass"],
+         "floor_files": ["read_files"],
+         **{p: ["load", "setup", "validate"] for p in PEERS}}
 CHECK_STAGE_LABEL = tables.COMPARISONS[-1][0]
+needs_peers = pytest.mark.skipif(not PEERS, reason="neither peer is installed (the `bench` "
+                                 "extra: pip install -e '.[bench]'); CI does not install it")
+needs_dense = pytest.mark.skipif(not DENSE, reason="flows.synth.generate_region has no "
+                                 "defect_rate keyword yet (the dense profile)")
 
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
+    dense = ["--dense", str(DENSE_RATE)] if DENSE else []
     code = bench.main(["--sizes", str(PATIENTS), "--work", str(root / "work"),
-                       "--out", str(root / "out"), "--verify", "--note", "smoke run"])
+                       "--out", str(root / "out"), "--verify", "--note", "smoke run", *dense])
     assert code == 0
     info = json.loads((root / "out" / "results.json").read_text(encoding="utf-8"))
     return root, info, (root / "out" / "RESULTS.md").read_text(encoding="utf-8")
@@ -54,12 +69,54 @@ def test_json_has_every_baseline_and_ratio(bench_run):
     _, info, _ = bench_run
     [size] = info["sizes"]
     assert {n: [s["name"] for s in b["stages"]] for n, b in size["baselines"].items()} == STEPS
-    expected = {(label, b) for label, _, _ in tables.COMPARISONS for b in ("gx", "pandera")}
-    expected.add((CHECK_STAGE_LABEL, "floor"))
+    expected = {(label, b) for label, _, _ in tables.COMPARISONS
+                for b in ("gx", "pandera") + PEERS}
+    expected |= {(CHECK_STAGE_LABEL, "floor"), (CHECK_STAGE_LABEL, "floor_files")}
     assert {(r["talon_part"], r["baseline"]) for r in size["ratios"]} == expected
     assert all(r["baseline_over_talon"] > 0 and r["talon_s"] > 0 for r in size["ratios"])
     floor = size["baselines"]["floor"]["read"]
     assert {k: v["rows"] for k, v in floor.items()} == size["talon"]["rows"]
+    if MISSING_PEERS:
+        assert set(size["skipped_baselines"]["by_name"]) == set(MISSING_PEERS)
+        assert all("bench" in r for r in size["skipped_baselines"]["by_name"].values())
+
+
+@pytest.mark.slow
+def test_file_floor_reads_every_line_of_every_file(bench_run):
+    """The floor of issue 15: every file Talon read, one row per line (quotes not
+    interpreted), so at least the rows Talon loaded (it quarantines malformed and duplicate
+    lines); and the end-to-end ratio against it."""
+    root, info, _ = bench_run
+    [size] = info["sizes"]
+    read = size["baselines"]["floor_files"]["read"]
+    assert set(read) == set(size["talon"]["rows"])
+    assert all(read[k]["rows"] >= n > 0 for k, n in size["talon"]["rows"].items())
+    region = bench.region_dir((root / "work").resolve(), PATIENTS, bench.SEED)
+    for name, r in read.items():
+        text = (region / "floor-utf8" / f"{name}.csv").read_bytes()
+        assert not text.startswith(b"\xef\xbb\xbf") and b"\r" not in text
+        text.decode("utf-8")
+        assert r["rows"] == text.count(b"\n") - 1  # the header line
+    ratio = tables.floor_ratio(size)
+    assert ratio["end_to_end_over_floor"] > 1 and ratio["target"] == tables.FLOOR_TARGET
+
+
+@needs_peers
+@pytest.mark.slow
+def test_peers_check_what_they_express(bench_run):
+    """Soda Core and Pointblank run (a)'s rules: where a peer expresses a rule in full, its
+    failing rows equal Talon's findings; where not at all, it reports nothing."""
+    _, info, _ = bench_run
+    [size] = info["sizes"]
+    for peer in PEERS:
+        got = size["agreement"][peer]
+        full = {c: r for c, r in got.items() if r["coverage"] == baselines.FULL}
+        assert full and all(r["unexpected"] == r["talon"] for r in full.values()), (peer, full)
+        assert all(r["unexpected"] is None for r in got.values()
+                   if r["coverage"] == baselines.NONE), peer
+        assert size["baselines"][peer]["version"]
+    if "pointblank" in PEERS:  # its Luhn check covers the ENP checksum (a) cannot express
+        assert size["agreement"]["pointblank"]["POL.ENP.CHECKSUM"]["coverage"] == baselines.FULL
 
 
 @pytest.mark.slow
@@ -90,6 +147,46 @@ def test_markdown_has_every_stage_and_ratio(bench_run):
     for code in (r.code for r in baselines.GX_RULES):
         assert f"| {code} |" in md
     assert "CPU:" in md and "**end to end**" in md and "| 2,000 |" in md
+    assert "End to end ÷ floor (polars reading the files as text)" in md
+    assert "## What the peers express of the row rules (d, e)" in md
+    assert "Output size per finding" in md and "| findings.csv |" in md
+
+
+@needs_dense
+@pytest.mark.slow
+def test_dense_profile_runs_on_its_own_region(bench_run):
+    root, info, md = bench_run
+    [dense] = info["dense"]
+    assert dense["profile"] == "dense" and dense["defect_rate"] == DENSE_RATE
+    assert dense["generation"]["key"] == bench.region_key(PATIENTS, bench.SEED, DENSE_RATE)
+    assert dense["generation"]["key"] != info["sizes"][0]["generation"]["key"]
+    assert set(dense["baselines"]) == {"floor", "floor_files"}
+    talon = dense["talon"]
+    assert talon["findings"] > info["sizes"][0]["talon"]["findings"]
+    out = talon["output"]
+    parts = out["bytes"]
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total") > 0
+    assert parts["findings_csv"] > 0 and parts["clinic_lists"] > 0
+    assert out["bytes_per_finding"]["total"] == round(parts["total"] / talon["findings"], 1)
+    assert f"dense (defect rate {DENSE_RATE:g})" in md
+    assert (root / "work" / f"region-{PATIENTS}-seed{bench.SEED}-dense{DENSE_RATE:g}").is_dir()
+
+
+def test_per_row_takes_the_slower_1m():
+    def talon(seconds: float, rows: int) -> dict:
+        return {"end_to_end_s": seconds, "total_rows": rows,
+                "stages": [{"cpu_s": seconds * 1.5}]}
+
+    info = {"sizes": [{"patients": 1_000_000, "talon": talon(40, 5_000_000)},
+                      {"patients": 10_000_000, "talon": talon(450, 50_000_000)}],
+            "repeat_1m": {"talon": talon(47, 5_000_000)}}
+    pr = tables.per_row(info)
+    assert pr["slower_1m"] == "1M after 10M" and pr["repeated"]
+    assert pr["us_per_row_10m"] == 9.0 and pr["runs"]["1M after 10M"]["us_per_row"] == 9.4
+    assert pr["met"] is True
+    info["repeat_1m"] = {"talon": talon(44, 5_000_000)}
+    assert tables.per_row(info)["met"] is False  # 9.0 > 8.8: the slower 1M is still faster
+    assert tables.per_row({"sizes": info["sizes"][:1]}) is None
 
 
 @pytest.mark.slow
