@@ -375,42 +375,39 @@ _HTML_COLUMNS = ("status", "record_id", *IDENTITY_ORDER, "field", "value", "sugg
                  "reason")
 
 
-def _tbody(rows: list[tuple], at: list[int], value_at: int | None,
-           suggested_at: int | None, empty: str) -> Markup:
-    """A group's table rows, built here rather than cell by cell in Jinja (a large list has
-    tens of thousands of cells): every text escaped; the row's class is its lifecycle status;
-    the current value keeps an empty value visible, the suggestion has its own class."""
-    out = []
-    for row in rows:
-        cells = []
-        for i in at:
-            v = row[i]
-            if i == value_at:
-                cells.append("<td class=\"v\"></td>" if v is None else
-                             f'<td class="v"><span class="empty">{empty}</span></td>' if v == ""
-                             else f'<td class="v">{escape(v)}</td>')
-            elif i == suggested_at:
-                cells.append(f'<td class="s">{escape(v or "")}</td>')
-            else:
-                cells.append("<td></td>" if v is None else f"<td>{escape(v)}</td>")
-        out.append(f'<tr class="st-{escape(row[0])}">{"".join(cells)}</tr>')
-    return Markup("\n".join(out))
+def _escaped(value: pl.Expr) -> pl.Expr:
+    """markupsafe's `escape` as a polars expression (&, <, >, ", ')."""
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"),
+                         ("'", "&#39;")):
+        value = value.str.replace_all(char, entity, literal=True)
+    return value
+
+
+def _cell(key: str, value: pl.Expr, empty: str) -> pl.Expr:
+    """One column's `<td>` of every row: every text escaped; the current value keeps an empty
+    value visible, the suggestion has its own class."""
+    text = _escaped(value)
+    if key == "value":
+        return (pl.when(value.is_null()).then(pl.lit('<td class="v"></td>'))
+                .when(value == "").then(pl.lit(f'<td class="v"><span class="empty">{empty}'
+                                               f'</span></td>'))
+                .otherwise(pl.concat_str(pl.lit('<td class="v">'), text, pl.lit("</td>"))))
+    if key == "suggested":
+        return pl.concat_str(pl.lit('<td class="s">'), text.fill_null(""), pl.lit("</td>"))
+    return pl.when(value.is_null()).then(pl.lit("<td></td>")).otherwise(
+        pl.concat_str(pl.lit("<td>"), text, pl.lit("</td>")))
 
 
 def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
                  unassigned: bool) -> list[dict]:
     """Each group as the template shows it: its texts and counts once, the columns its
     records need (identity of its entities; the field only where it varies; the suggestion
-    only where one exists) and its table body. `rows` are in group order (`_ordered`), so a
-    group's rows are the next `count` rows."""
-    cells = rows.select(pl.col("status").alias("\x00status"),
-                        *[pl.col(_SOURCE.get(k, k)).cast(pl.String).alias(k)
-                          for k in _HTML_COLUMNS]).rows()
-    index = {k: i for i, k in enumerate(_HTML_COLUMNS, start=1)}
+    only where one exists) and its table body. The bodies are built for all groups at once by
+    polars (a large list has tens of thousands of rows): each row's cells of its group's
+    columns, its class its lifecycle status."""
     empty = escape(t.empty_value)
-    out, start = [], 0
+    out, shown_by_group = [], {}
     for g in groups.iter_rows(named=True):
-        part, start = cells[start:start + g["count"]], start + g["count"]
         entities = g["entities"]
         shown = {k for e in entities for k in ENTITY_IDENTITY.get(e, ())}
         record = (RECORD_HEADER.get(entities[0], "record_id") if len(entities) == 1
@@ -424,15 +421,28 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
             columns.append("suggested")
         if unassigned:
             columns.append("reason")
+        shown_by_group[g["order"]] = columns
         headers = [(k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
                    for k in columns]
         out.append({
             **{k: g[k] for k in ("order", "check_code", "severity", "title", "message", "fix",
                                  "rule", "count", "blocked", "new")},
             "anchor": f"g{g['order']}", "field": fields[0] if len(fields) == 1 else None,
-            "columns": headers,
-            "body": _tbody(part, [index[k] for k in columns], index["value"],
-                           index["suggested"] if g["suggests"] else None, empty)})
+            "columns": headers})
+    if not out:
+        return out
+    flags = pl.DataFrame({"order": list(shown_by_group), **{
+        f"\x00{k}": [k in columns for columns in shown_by_group.values()]
+        for k in _HTML_COLUMNS}}, schema_overrides={"order": rows.schema["order"]})
+    cells = [pl.when(pl.col(f"\x00{k}")).then(
+                 _cell(k, pl.col(_SOURCE.get(k, k)).cast(pl.String), empty))
+             .otherwise(pl.lit("")) for k in _HTML_COLUMNS]
+    row = pl.concat_str(pl.lit('<tr class="st-'), _escaped(pl.col("status")), pl.lit('">'),
+                        *cells, pl.lit("</tr>"))
+    bodies = dict(rows.join(flags, on="order", how="left").group_by("order", maintain_order=True)
+                  .agg(row.str.join("\n")).iter_rows())
+    for g in out:
+        g["body"] = Markup(bodies.get(g["order"], ""))
     return out
 
 
