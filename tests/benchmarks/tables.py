@@ -338,6 +338,9 @@ def _size_section(s: dict) -> list[str]:
                          for r in s["ratios"]])
         lines += ["CPU time is user + system of all the process's threads: on a loaded machine "
                   "it is the steadier figure; Talon's stages run on both cores, pandas on one.", ""]
+        stands = _standing(s)
+        if stands:
+            lines += [stands, ""]
         fr = floor_ratio(s)
         if fr:
             lines += [f"End to end ÷ floor (polars reading the files as text): "
@@ -345,6 +348,27 @@ def _size_section(s: dict) -> list[str]:
                       f"**{fr['end_to_end_over_floor']}×** (target ≤ {FLOOR_TARGET}×).", ""]
         lines += _agreement_lines(s)
     return lines
+
+
+def _standing(s: dict) -> str:
+    """One sentence: the check stage against every baseline and peer that ran (wall)."""
+    check = [r for r in s["ratios"] if r["talon_part"] == COMPARISONS[-1][0]
+             and r["baseline"] not in FLOORS and r["baseline_over_talon"]]
+    if not check:
+        return ""
+    ranked = sorted(check, key=lambda r: -r["baseline_over_talon"])
+    parts = [f"{BASELINE_NAMES[r['baseline']]} {r['baseline_s']:,.2f} s "
+             + (f"({r['baseline_over_talon']:,.2f}× Talon's time)")
+             for r in ranked]
+    faster = [BASELINE_NAMES[r["baseline"]] for r in ranked if r["baseline_over_talon"] > 1]
+    slower = [BASELINE_NAMES[r["baseline"]] for r in ranked if r["baseline_over_talon"] <= 1]
+    verdict = ("Talon is faster than " + ", ".join(faster) if faster else "Talon is faster "
+               "than none of them") + ("; " + ", ".join(slower) + (" is" if len(slower) == 1
+                                                                   else " are")
+                                       + " as fast or faster" if slower else "")
+    return (f"Where Talon stands, check stage (Talon {check[0]['talon_s']:,.2f} s, which also "
+            "types the text and runs the set rules the others do not): " + "; ".join(parts)
+            + f". {verdict}.")
 
 
 def _agreement_lines(s: dict) -> list[str]:
