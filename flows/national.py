@@ -21,7 +21,13 @@ Each region runs as its own Prefect task on Dask (`DaskTaskRunner`): a temporary
 of `workers` single-threaded worker processes, or the scheduler at `dask_address`. The task runs
 `pipeline.run_batch`, the very sequence the nightly flow runs (with plain calls instead of
 Prefect tasks), under the region warehouse's lock. The national summary is then read back from each region's
-warehouse (nothing recomputed) into `OUT/index.html`.
+warehouse (nothing recomputed) into `OUT/index.html`, each region under its warehouse's lock
+(waiting up to the run's lock timeout): a region whose lock a later run holds meanwhile is
+listed as such instead of being read half-way, and the run's exit code is then 4.
+
+DuckDB per worker: N workers on one machine must not each size DuckDB to 80 % of it (its
+default). Each region task gets its share (`DuckDBShare`: memory limit and threads), applied to
+every warehouse connection it opens; see `duckdb_share` for the arithmetic.
 
 Workers read the extracts and write warehouses and reports themselves, so on a real cluster
 DIR, WAREHOUSE_DIR and OUT must be on a filesystem every worker and the submitting machine see
@@ -34,7 +40,8 @@ import logging
 import os
 import re
 import stat
-from contextlib import nullcontext
+import threading
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,8 +50,8 @@ from urllib.parse import urlsplit
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import pipeline, publish as publish_mod
-from flows.errors import InputError
+from flows import pipeline, publish as publish_mod, warehouse
+from flows.errors import ConfigError, InputError
 from flows.extract.contract import SUFFIXES
 from flows.logs import quiet_input_errors
 
@@ -143,6 +150,159 @@ def discover_regions(extracts_root: Path, reference: Path | None = None) -> list
     return regions
 
 
+# --------------------------------------------------------------------------- DuckDB per worker
+
+#: DuckDB's part of a Dask worker's memory limit. The rest of the worker process holds polars and
+#: pyarrow frames and Python itself, and DuckDB's limit bounds its buffer pool only; Dask's nanny
+#: pauses a worker at 80 % of its limit and restarts it at 95 % (whatever DuckDB could spill).
+DUCKDB_MEMORY_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class DuckDBShare:
+    """What one region task's DuckDB may use: set on every warehouse connection the task opens
+    (through warehouse.MEMORY_LIMIT_ENV and THREADS_ENV, for the task's duration)."""
+
+    memory_limit: str | None = None  # a DuckDB size, e.g. "1536MiB"; None: left as it is
+    threads: int | None = None
+
+    def env(self) -> dict[str, str]:
+        env = {}
+        if self.memory_limit:
+            env[warehouse.MEMORY_LIMIT_ENV] = self.memory_limit
+        if self.threads:
+            env[warehouse.THREADS_ENV] = str(self.threads)
+        return env
+
+
+def memory_bytes(size: str) -> int | None:
+    """Bytes of a memory size as TALON_DUCKDB_MEMORY_LIMIT is written ('8GB', '6 GiB', '50%'),
+    read by DuckDB itself, so it means what warehouse.connect makes of it; None when DuckDB
+    takes it for no limit. ConfigError when it is not a size."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        try:
+            con.execute("SET memory_limit = ?", [size])
+        except duckdb.Error as exc:
+            raise ConfigError(f"{warehouse.MEMORY_LIMIT_ENV}={size!r} is not a DuckDB memory "
+                              f"size (e.g. 4GB): {exc}") from None
+        shown = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    return pipeline.parse_memory_size(shown)
+
+
+def duckdb_share(host_tasks: int, cores: int, worker_memory: int | None, worker_tasks: int = 1,
+                 configured: str | None = None, host_memory: int | None = None) -> DuckDBShare:
+    """The DuckDB share of one region task when `host_tasks` region tasks may run at once on a
+    host of `cores` cores, `worker_tasks` of them in its worker (the worker's threads).
+
+    Memory, in this order:
+    - TALON_DUCKDB_MEMORY_LIMIT (`configured`), when set, is what all of Talon's DuckDB may use
+      on the host, as it is for a single-region run: split evenly among the host's tasks (N
+      workers each taking the whole of it would take N times what the operator allowed);
+    - else DUCKDB_MEMORY_FRACTION of the worker's Dask memory limit (`worker_memory`; a local
+      cluster's is the host's memory over its workers), split among the worker's tasks;
+    - else (a worker without a limit) that fraction of `host_memory` split among the host's
+      tasks; with none of these, DuckDB's default.
+    Threads: the host's cores split among its tasks, at least one each."""
+    host_tasks, worker_tasks = max(1, host_tasks), max(1, worker_tasks)
+    total = memory_bytes(configured) if configured else None
+    if total:
+        each = total // host_tasks
+    elif worker_memory:
+        each = int(worker_memory * DUCKDB_MEMORY_FRACTION) // worker_tasks
+    elif host_memory:
+        each = int(host_memory * DUCKDB_MEMORY_FRACTION) // host_tasks
+    else:
+        each = None
+    return DuckDBShare(f"{max(1, each >> 20)}MiB" if each else None, max(1, cores // host_tasks))
+
+
+def host_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def local_worker_memory(workers: int) -> int:
+    """Each worker's memory limit on a local cluster of `workers`: the host's memory (or this
+    process's cgroup limit) over the workers, as Dask's own 'auto' computes it."""
+    from distributed.system import MEMORY_LIMIT
+
+    return MEMORY_LIMIT // max(1, workers)
+
+
+def local_share(workers: int) -> DuckDBShare:
+    """Each region task's share on the local cluster `task_runner` starts (one task per worker).
+    A bad TALON_DUCKDB_MEMORY_LIMIT stops here, before the cluster starts."""
+    return duckdb_share(workers, host_cores(), local_worker_memory(workers), 1,
+                        os.environ.get(warehouse.MEMORY_LIMIT_ENV))
+
+
+def worker_share(configured: str | None) -> DuckDBShare | None:
+    """The share on the Dask worker this process is (None outside one): for a cluster Talon did
+    not start (`--dask-address`). The host's tasks are the threads of the scheduler's workers
+    on this worker's host; `configured` is this host's TALON_DUCKDB_MEMORY_LIMIT."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    from distributed.comm.addressing import get_address_host
+    from distributed.system import MEMORY_LIMIT
+
+    nthreads = worker.state.nthreads
+    host_tasks = nthreads
+    try:
+        from distributed import get_client
+
+        host = get_address_host(worker.address)
+        infos = get_client().scheduler_info(n_workers=-1)["workers"].values()
+        host_tasks = sum(w.get("nthreads", 0) for w in infos if w.get("host") == host) or nthreads
+    except Exception:  # noqa: BLE001  (the scheduler unreachable: this worker's threads only)
+        pass
+    return duckdb_share(host_tasks, host_cores(), worker.memory_manager.memory_limit, nthreads,
+                        configured, MEMORY_LIMIT)
+
+
+_env_lock = threading.Lock()
+_env_users = 0
+_env_saved: dict[str, str | None] = {}
+
+
+@contextmanager
+def duckdb_settings(share: DuckDBShare | None):
+    """Set `share` on every warehouse connection this process opens until the block ends
+    (`share` None: the share of the Dask worker this runs on, if any); yields what was applied.
+
+    Through the environment, because pipeline.run_batch opens its connections with
+    warehouse.connect, which reads it. Region tasks running at once in one worker get the same
+    share; the last one to end puts the environment back as it was."""
+    global _env_users, _env_saved
+    keys = (warehouse.MEMORY_LIMIT_ENV, warehouse.THREADS_ENV)
+    with _env_lock:
+        if _env_users == 0:
+            _env_saved = {k: os.environ.get(k) for k in keys}
+        if share is None:
+            share = worker_share(_env_saved[warehouse.MEMORY_LIMIT_ENV])
+        os.environ.update(share.env() if share is not None else {})
+        _env_users += 1
+    try:
+        yield share
+    finally:
+        with _env_lock:
+            _env_users -= 1
+            if _env_users == 0:
+                for k, v in _env_saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+
+
 # --------------------------------------------------------------------------- one region
 
 
@@ -153,7 +313,9 @@ class RegionResult:
     region: str
     warehouse: Path
     out: Path  # OUT/<region>
-    status: str = "failed"  # completed | failed
+    status: str = "failed"  # completed | failed | locked | unreadable (the last two: the run
+    # completed, but the national page could not read its warehouse: another run held its
+    # lock past the lock timeout, or reading it failed)
     run_id: str | None = None
     as_of: datetime | None = None
     region_code: str | None = None
@@ -162,6 +324,7 @@ class RegionResult:
     findings_by_severity: dict = field(default_factory=dict)
     error: str | None = None  # one line, for the national page
     exit_code: int = 0  # 0 completed; InputError.exit_code (2, 4) or 3 for internal errors
+    duckdb: DuckDBShare | None = None  # what the task's DuckDB was given on its worker
 
 
 def _logger():
@@ -197,11 +360,18 @@ def run_region(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
 @task(name="region-run", cache_policy=NO_CACHE, task_run_name="region-{region.name}")
 def region_task(region: Region, out_root: Path, warehouse_dir: Path, as_of: str | None,
                 params: pipeline.CheckParams, lang: str, force: bool,
-                lock_timeout: float) -> RegionResult:
+                lock_timeout: float, share: DuckDBShare | None = None) -> RegionResult:
+    """`share`: DuckDB's share on the worker (`local_share`); None: worked out on the worker."""
     quiet_input_errors()  # this worker's Prefect handlers
-    return run_region(region.extracts, region.reference, Path(out_root) / region.name,
-                      region_warehouse(warehouse_dir, region.name), as_of, params, lang, force,
-                      lock_timeout, name=region.name)
+    with duckdb_settings(share) as applied:
+        if applied is not None:
+            _logger().info("region %s: DuckDB memory_limit %s, threads %s", region.name,
+                           applied.memory_limit or "default", applied.threads)
+        result = run_region(region.extracts, region.reference, Path(out_root) / region.name,
+                            region_warehouse(warehouse_dir, region.name), as_of, params, lang,
+                            force, lock_timeout, name=region.name)
+    result.duckdb = applied
+    return result
 
 
 def region_warehouse(warehouse_dir: Path, name: str) -> Path:
@@ -250,8 +420,8 @@ class NationalSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every region completed, else the highest region exit code (2 bad input,
-        3 internal error, 4 warehouse busy)."""
+        """0 when every region completed and was read, else the highest region exit code (2
+        bad input, 3 internal error, 4 warehouse busy, when running or for the national page)."""
         return max((r.exit_code for r in self.failed), default=0)
 
 
@@ -268,12 +438,14 @@ def task_runner(dask_address: str | None, workers: int | None, regions: int):
         return DaskTaskRunner(address=dask_address)
     if workers is not None and workers < 1:
         raise InputError("--workers must be at least 1")
-    n = workers or max(1, min(regions, os.cpu_count() or 1))
+    n = workers or max(1, min(regions, host_cores()))
     return DaskTaskRunner(cluster_kwargs={
         "n_workers": n, "threads_per_worker": 1, "processes": True,
         "dashboard_address": ":0",  # a free port: several runs may share a host
-        # Each worker's polars gets its share of the cores (DuckDB sizes itself per process).
-        "env": {"POLARS_MAX_THREADS": str(max(1, (os.cpu_count() or 1) // n))},
+        # Dask's own 'auto', made explicit: local_share gives DuckDB its part of this.
+        "memory_limit": local_worker_memory(n),
+        # Each worker's polars gets its share of the cores (DuckDB its share: local_share).
+        "env": {"POLARS_MAX_THREADS": str(max(1, host_cores() // n))},
     })
 
 
@@ -320,16 +492,17 @@ def _check_remote_api(dask_address: str) -> None:
 @flow(name="talon-national")
 def national_run(regions: list[Region], out: Path, warehouse_dir: Path, as_of: str | None,
                  params: pipeline.CheckParams, lang: str, force: bool,
-                 lock_timeout: float) -> NationalSummary:
-    """Submit every region to the flow's task runner, wait for all, render the national page."""
-    from reports.national import RegionEntry, write_national_report
+                 lock_timeout: float, share: DuckDBShare | None = None) -> NationalSummary:
+    """Submit every region to the flow's task runner, wait for all, render the national page
+    (reading each region's warehouse under its lock, waiting up to `lock_timeout`)."""
+    from reports.national import RegionEntry, national_page
 
     quiet_input_errors()
     log = get_run_logger()
     out, warehouse_dir = Path(out), Path(warehouse_dir)
     with _workers_api():
         futures = [region_task.submit(r, out, warehouse_dir, as_of, params, lang, force,
-                                      lock_timeout) for r in regions]
+                                      lock_timeout, share) for r in regions]
     results = []
     for region, future in zip(regions, futures):
         try:
@@ -341,9 +514,17 @@ def national_run(regions: list[Region], out: Path, warehouse_dir: Path, as_of: s
                       result.one_line() if isinstance(result, InputError) else repr(result))
             result = _failed(region, out, warehouse_dir, result)
         results.append(result)
-    index = write_national_report(
-        [RegionEntry(r.region, r.warehouse, r.run_id, r.error) for r in results], out, lang)
-    summary = NationalSummary(index, results)
+    # Every region task has ended (its lock released): the reading below waits only for a
+    # run started meanwhile (the lock is not re-entrant: nothing here may hold one).
+    page = national_page([RegionEntry(r.region, r.warehouse, r.run_id, r.error)
+                          for r in results], out, lang, lock_timeout)
+    for result in results:
+        unread = page.unread.get(result.region)
+        if unread is not None:
+            log.error("region %s: not on the national page: %s", result.region, unread.error)
+            result.status, result.error, result.exit_code = (unread.status, unread.error,
+                                                             unread.exit_code)
+    summary = NationalSummary(page.index, results)
     _artifacts(summary)
     return summary
 
@@ -368,7 +549,10 @@ def national_flow(extracts_root: Path, reference: Path | None, out: Path, wareho
     regions = discover_regions(Path(extracts_root).absolute(),
                                Path(reference).absolute() if reference is not None else None)
     runner = task_runner(dask_address, workers, len(regions))
+    # Talon's own cluster: each task's DuckDB share, worked out here and passed to the task;
+    # on a given cluster each task works out its own from its worker (`worker_share`).
+    share = None if dask_address else local_share(runner.cluster_kwargs["n_workers"])
     flow_ = national_run.with_options(task_runner=runner)
     params = params or pipeline.CheckParams(stale_hours, horizon_days)
     return flow_(regions, Path(out).absolute(), Path(warehouse_dir).absolute(), as_of,
-                 params, lang, force, lock_timeout)
+                 params, lang, force, lock_timeout, share)

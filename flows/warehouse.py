@@ -153,6 +153,9 @@ def _raw_ddl() -> str:
 
 #: Environment variable: DuckDB's memory limit for every warehouse connection (e.g. "4GB").
 MEMORY_LIMIT_ENV = "TALON_DUCKDB_MEMORY_LIMIT"
+#: Environment variable: DuckDB's threads for every warehouse connection (a national run sets
+#: it in each Dask worker, with the memory limit, to the worker's share; flows/national.py).
+THREADS_ENV = "TALON_DUCKDB_THREADS"
 
 
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -187,6 +190,14 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
             con.close()
             raise ConfigError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a DuckDB memory size "
                               f"(e.g. 4GB): {exc}") from None
+    threads = os.environ.get(THREADS_ENV)
+    if threads:
+        try:
+            con.execute(f"SET threads = {int(threads)}")
+        except (ValueError, duckdb.Error) as exc:
+            con.close()
+            raise ConfigError(f"{THREADS_ENV}={threads!r} is not a number of threads: "
+                              f"{exc}") from None
     if not read_only:
         if fresh:
             os.chmod(path, 0o600)

@@ -6,6 +6,11 @@ blocker); per check: the same summed over regions; per region and check: the lon
 auditor filters. Only counts, check codes and region codes and names: the findings are read
 without their values, patient ids are only counted. Patients are counted per region and summed
 (each region's extract lists its own insured people).
+
+Each region's warehouse is read under its lock (flows/lock.py; the one a run holds from start
+to end), waiting up to the run's lock timeout, so a run of the region started meanwhile is
+never read half-way. A region whose lock stays taken, or whose warehouse cannot be read, is
+listed with the regions that could not be processed, saying why, and the page still renders.
 """
 from __future__ import annotations
 
@@ -13,9 +18,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from flows import warehouse
+from flows.errors import InputError
+from flows.lock import WarehouseBusy, warehouse_lock
 from flows.publish import LATEST
 from reports import charts, data
 from reports.html import render
@@ -44,9 +52,17 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "regions_col": ("Регионов", "Regions"),
     "region_check": ("Замечания по регионам и проверкам", "Findings per region and check"),
     "failed_title": ("Регионы, которые не удалось обработать", "Regions that could not be processed"),
-    "failed_note": ("Отчёт этих регионов за эту ночь не сформирован; исправьте причину и "
-                    "запустите снова.",
-                    "These regions have no report for this run; fix the cause and run again."),
+    "failed_note": ("Чисел этих регионов нет в сводке: их запуск не удался или их хранилище "
+                    "было занято, когда сводка его читала; исправьте причину и запустите снова.",
+                    "These regions are missing from this summary: their run failed, or their "
+                    "warehouse was in use when the summary read it; fix the cause and run "
+                    "again."),
+    "region_locked": ("хранилище региона занято другим запуском, числа региона не прочитаны "
+                      "(его собственный отчёт сформирован)",
+                      "the region's warehouse is in use by another run; its numbers were not "
+                      "read (its own report was written)"),
+    "region_unreadable": ("хранилище региона не удалось прочитать",
+                          "the region's warehouse could not be read"),
     "error": ("Причина", "Cause"),
     "status_completed": ("выполнен", "completed"),
     "status_failed": ("ошибка", "failed"),
@@ -87,9 +103,26 @@ _REGION_NAME = """SELECT name FROM ref_f010 WHERE run_id = ? AND kod_tf = ?
 COUNTS = ("findings", "blockers", "warnings", "patients_blocked", "patients_affected")
 
 
-def read_region(entry: RegionEntry) -> tuple[dict, pl.DataFrame]:
-    """A region's totals and its per-check counts, from its warehouse (values never read)."""
-    with warehouse.connect(entry.warehouse, read_only=True) as con:
+@dataclass(frozen=True)
+class Unread:
+    """A region that ran but is not on the page: why (one line, no data values)."""
+
+    status: str  # locked (its warehouse's lock stayed taken) | unreadable
+    error: str
+    exit_code: int  # 4 locked (warehouse busy), else as the error's
+
+
+@dataclass(frozen=True)
+class NationalPage:
+    index: Path  # OUT/index.html
+    unread: dict[str, Unread]  # by region name
+
+
+def read_region(entry: RegionEntry, lock_timeout: float = 0.0) -> tuple[dict, pl.DataFrame]:
+    """A region's totals and its per-check counts, from its warehouse (values never read),
+    under the warehouse's lock (WarehouseBusy after `lock_timeout` seconds)."""
+    with warehouse_lock(entry.warehouse, lock_timeout), \
+            warehouse.connect(entry.warehouse, read_only=True) as con:
         run = data.load_run(con, entry.run_id)
         # booking impact counts open findings: a waived one (issue 13) is not a defect
         frame = data.query(con, _FINDINGS + data.open_sql(con), [entry.run_id]).cast(pl.String)
@@ -120,14 +153,34 @@ def _failed_row(entry: RegionEntry) -> dict:
             **{c: 0 for c in COUNTS}, "clinics": 0}
 
 
-def national_tables(entries: list[RegionEntry], lang: str) -> tuple[list[dict], pl.DataFrame]:
-    """(one row per region, ranked by booking impact; per region and check counts)."""
+def _unread(exc: Exception, t: Texts) -> Unread:
+    """WarehouseBusy (the lock, or DuckDB's own file lock, held by another process) or another
+    error reading the warehouse (a run replaced meanwhile, a damaged file): an InputError's one
+    line, any other error by type only (its text may quote anything)."""
+    if isinstance(exc, WarehouseBusy):
+        return Unread("locked", f"{t['region_locked']}: {exc.one_line()}"[:500], exc.exit_code)
+    detail = exc.one_line() if isinstance(exc, InputError) else type(exc).__name__
+    return Unread("unreadable", f"{t['region_unreadable']}: {detail}"[:500],
+                  exc.exit_code if isinstance(exc, InputError) else 3)
+
+
+def national_tables(entries: list[RegionEntry], lang: str, lock_timeout: float = 0.0
+                    ) -> tuple[list[dict], pl.DataFrame]:
+    """(one row per region, ranked by booking impact; per region and check counts). A region
+    read under its lock; one that could not be read is a failed row with `unread` set."""
+    t = NationalTexts(lang)
     rows, parts = [], []
     for entry in sorted(entries, key=lambda e: e.name):
         if entry.run_id is None:
             rows.append(_failed_row(entry))
             continue
-        totals, per_check = read_region(entry)
+        try:
+            totals, per_check = read_region(entry, lock_timeout)
+        except (InputError, ValueError, duckdb.Error) as exc:
+            unread = _unread(exc, t)
+            rows.append({**_failed_row(RegionEntry(entry.name, entry.warehouse, entry.run_id,
+                                                   unread.error)), "unread": unread})
+            continue
         rows.append(totals)
         parts.append(per_check.select(list(_PER_CHECK_SCHEMA)).cast(_PER_CHECK_SCHEMA))
     per_check = pl.concat(parts) if parts else pl.DataFrame(schema=_PER_CHECK_SCHEMA)
@@ -165,11 +218,20 @@ def _charts(per_check: pl.DataFrame, t: Texts) -> dict:
     }
 
 
-def write_national_report(entries: list[RegionEntry], out: Path, lang: str = "ru") -> Path:
-    """Write OUT/index.html (atomically: a reader sees the previous or the new page)."""
+def write_national_report(entries: list[RegionEntry], out: Path, lang: str = "ru",
+                          lock_timeout: float = 0.0) -> Path:
+    """Write OUT/index.html; see national_page."""
+    return national_page(entries, out, lang, lock_timeout).index
+
+
+def national_page(entries: list[RegionEntry], out: Path, lang: str = "ru",
+                  lock_timeout: float = 0.0) -> NationalPage:
+    """Write OUT/index.html (atomically: a reader sees the previous or the new page), reading
+    each region under its warehouse's lock (waiting up to `lock_timeout` seconds for each);
+    the page and the regions that ran but could not be read."""
     t = NationalTexts(lang)
     out = Path(out)
-    regions, per_check = national_tables(entries, lang)
+    regions, per_check = national_tables(entries, lang, lock_timeout)
     done = [r for r in regions if r["status"] == "completed"]
     summary = {k: sum(r[k] for r in done) for k in ("blockers", "warnings", "patients_blocked",
                                                      "patients_affected")}
@@ -184,4 +246,4 @@ def write_national_report(entries: list[RegionEntry], out: Path, lang: str = "ru
            by_check=_by_check(per_check), per_region_check=per_check.to_dicts(),
            charts=_charts(per_check, t), as_of=as_of)
     os.replace(tmp, index)  # replaces a symlink left by a single-region run, never its target
-    return index
+    return NationalPage(index, {r["region"]: r["unread"] for r in regions if "unread" in r})

@@ -1,6 +1,10 @@
 """National run: three generated regions (and one broken) on a two-worker local Dask cluster
 through Prefect; each region's findings equal a single-region run of the plain functions on the
-same data, and OUT/index.html lists the regions with the counts in their warehouses."""
+same data, and OUT/index.html lists the regions with the counts in their warehouses.
+
+The national page reads each region under its warehouse's lock: it waits for a run holding it,
+and lists a region whose lock stays taken instead of reading it (tests/e2e/test_national_lock.py).
+Each worker's DuckDB gets its share of the host's memory and cores (the tests below)."""
 from __future__ import annotations
 
 import html
@@ -109,6 +113,10 @@ def test_task_runner_options():
     assert local.address is None and {k: local.cluster_kwargs[k] for k in (
         "n_workers", "threads_per_worker", "processes")} == {
         "n_workers": 2, "threads_per_worker": 1, "processes": True}
+    # Each worker's Dask memory limit is the host's over the workers: DuckDB's share is cut from it.
+    from distributed.system import MEMORY_LIMIT
+
+    assert local.cluster_kwargs["memory_limit"] == national.local_worker_memory(2) == MEMORY_LIMIT // 2
     assert national.task_runner(None, None, regions=1).cluster_kwargs["n_workers"] == 1
     with pytest.raises(InputError, match="at least 1"):
         national.task_runner(None, 0, regions=3)
@@ -214,6 +222,11 @@ def test_national_run_on_dask(prefect_server, delivery, tmp_path):
         assert rows[code]["link"] == f"{code}/latest/index.html"
         assert (out / code / "latest" / "index.html").is_file()
         assert (out / code / "latest").resolve() == result.folder.resolve()
+    # Each worker's DuckDB got its share of the host (half of the worker's memory limit, the
+    # cores over the workers), worked out once and passed to the task, and not DuckDB's default.
+    share = national.local_share(2)
+    assert share.memory_limit and share.threads == max(1, national.host_cores() // 2)
+    assert {by_region[c].duckdb for c in REGIONS} == {share}
     # Regions differ, so a mix-up between regions would show.
     assert len({rows[c]["findings"] for c in REGIONS}) > 1
     assert 'data-region="broken"' in page.split('id="table-failed"', 1)[1]
