@@ -192,6 +192,7 @@ def run(
 ) -> None:
     """Ingest, check and publish: the nightly job (one region, or every region of a national delivery on Dask)."""
     from flows import national
+    from flows.prefect_server import bind_temporary_server
     from flows.progress import show_progress
 
     feed_params = _feed_params(volume_drop, mo_silent_min, mo_shrunk, column_empty_points)
@@ -200,6 +201,7 @@ def run(
             from flows import pipeline
 
             params = pipeline.CheckParams(stale_hours, horizon_days, gx_crosscheck, feed_params)
+            bind_temporary_server()  # a temporary Prefect server dies with this process
             summary = national.national_flow(extracts, reference, out, warehouse_dir, as_of,
                                              stale_hours, horizon_days, lang.value, dask_address,
                                              workers, force, lock_timeout, params)
@@ -209,6 +211,7 @@ def run(
                                  file=str(extracts))
             from flows.nightly import nightly_flow
 
+            bind_temporary_server()  # a temporary Prefect server dies with this process
             with show_progress(console):
                 summary = nightly_flow(extracts, reference, out, warehouse, as_of, stale_hours,
                                        horizon_days, lang.value, force, lock_timeout,
@@ -351,8 +354,10 @@ def demo(
             console.print(f"Generating a sample region of {patients:,} patients in {DEMO_DIR} ...")
             generate_region(DEMO_DIR, patients=patients, seed=7, region="50",
                             as_of=datetime(2026, 11, 25, 23, 0))
+        from flows.prefect_server import bind_temporary_server
         from flows.progress import show_progress
 
+        bind_temporary_server()  # a temporary Prefect server dies with this process
         with show_progress(console):
             summary = nightly_flow(DEMO_DIR / "extract", DEMO_DIR / "reference", DEMO_OUT,
                                    DEFAULT_WAREHOUSE, None, 24, 14, lang.value, force=True)

@@ -9,7 +9,9 @@ itself, only when TALON_TEST_PAUSE_AT is set: no test hook lives in the package)
 there. Most of them run DRIVER, a script that calls pipeline.run_batch, the sequence
 nightly_flow runs with Prefect tasks as its steps, with plain steps (nightly_flow.fn cannot run
 without a Prefect server). The other subprocesses run the real `talon` CLI against the
-session's Prefect test server (its PREFECT_API_URL is passed on), so none of them starts one.
+session's Prefect test server (its PREFECT_API_URL is passed on), so none of them starts one;
+except in test_cli_run_leaves_no_process_behind, which checks that the temporary server such a
+run starts without PREFECT_API_URL dies with it.
 """
 from __future__ import annotations
 
@@ -155,11 +157,12 @@ def site(baseline, tmp_path) -> Site:
 # --------------------------------------------------------------------------- subprocesses
 
 def _env(**extra) -> dict:
-    """The subprocesses' environment: the repository on the path (for tests.faults)."""
+    """The subprocesses' environment: the repository on the path (for tests.faults); an
+    `extra` of None unsets that variable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALON_TEST_")}
     path = [str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     env.update(COLUMNS="250", PYTHONPATH=os.pathsep.join(path), **extra)
-    return env
+    return {k: v for k, v in env.items() if v is not None}
 
 
 def _driver_cmd(driver: Path, region: Path, site: Site, *, as_of: str | None = None,
@@ -450,6 +453,75 @@ def test_two_runs_on_one_warehouse_exclude_each_other(prefect_env, driver, regio
     _assert_consistent(led, baseline, site, completed={baseline.run_id, a},
                        latest=publish.run_label(datetime(2026, 11, 26), a))
     _checkpoint(site.db)
+
+
+# --------------------------------------------------------------------------- the temporary server
+
+def _stat(pid: int) -> tuple[int, str, int] | None:
+    """(parent pid, state, start time) of a process, from /proc; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields[0], int(fields[19])
+
+
+def _tree(root: int) -> dict[int, int]:
+    """`root` and every process descended from it: pid -> start time (against reused pids)."""
+    procs = {int(p.name): st for p in Path("/proc").iterdir()
+             if p.name.isdigit() and (st := _stat(int(p.name)))}
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in procs and pid not in tree:
+            tree[pid] = procs[pid][2]
+            todo += [child for child, (parent, _, _) in procs.items() if parent == pid]
+    return tree
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def _alive(tree: dict[int, int]) -> dict[int, str]:
+    """Those of `tree` still running (a zombie is dead: only its exit status is left)."""
+    alive = {}
+    for pid, started in tree.items():
+        st = _stat(pid)
+        if st is not None and st[2] == started and st[1] != "Z":
+            alive[pid] = _cmdline(pid)
+    return alive
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("end", ["killed", "completed"])
+def test_cli_run_leaves_no_process_behind(end, region, tmp_path):
+    """Without PREFECT_API_URL, `talon run` starts Prefect's temporary server (a uvicorn
+    child). Whether the run completes or is killed with SIGKILL mid-run, no process of it
+    outlives it (issue 15: a killed run's server was re-parented to init and lived on)."""
+    site = Site(tmp_path, tmp_path / "w.duckdb", tmp_path / "out")
+    env = {"PREFECT_API_URL": None, "PREFECT_PROFILES_PATH": None,
+           "PREFECT_HOME": str(tmp_path / "prefect-home"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    run = Paused(_cli_cmd("run", region, site), tmp_path, "loaded", **env).wait_paused()
+    tree = _tree(run.proc.pid)
+    try:
+        assert any("uvicorn" in cmd for cmd in _alive(tree).values()), (
+            f"no temporary server among the run's processes: {_alive(tree)}")
+        if end == "killed":
+            run.kill()
+        else:
+            assert run.resume() == 0, run.output()[-4000:]
+        deadline = time.monotonic() + 30
+        while _alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(tree), f"outlived the {end} run: {_alive(tree)}"
+    finally:
+        for pid in _alive(tree):  # never leave one behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_publish_stage_promote_and_cleanup(tmp_path):
