@@ -159,8 +159,10 @@ def ingest(
 ) -> None:
     """Load one extract batch and its reference classifiers into the warehouse."""
     from flows.nightly import ingest_flow
+    from flows.prefect_server import bind_temporary_server
 
     try:
+        bind_temporary_server()  # a temporary Prefect server dies with this process
         summary = ingest_flow(extracts, reference, warehouse, as_of, force, lock_timeout)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
