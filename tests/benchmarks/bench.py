@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -372,19 +372,21 @@ def _talon_child(args, work: Path) -> dict:
         for path in (region / "extract").iterdir():
             if not path.name.startswith("registry."):
                 os.link(path, extract / path.name)
-    with pipeline.spooling(db) as spool:  # rows read, not yet loaded: on disk, not in memory
-        with stage("prepare"):  # as the flow: files read on worker threads
-            prepared = pipeline.prepare(extract, region / "reference", spool=spool,
-                                        workers=pipeline.READ_WORKERS)
-        as_of = prepared.as_of
-        rows = {f.spec.name: f.rows_loaded for f in prepared.files}
-        with warehouse.connect(db) as con, stage("load"):
-            pipeline.preload_gx()  # as the flow: GX is imported meanwhile, on a thread of its own
-            replaces = pipeline.check_rerun(con, prepared, force=False)
-            run_id = pipeline.new_run_id()
-            pipeline.load_run(con, prepared, run_id, replaces)
-            if not pipeline.reconciliation(con, run_id)["reconciled"].all():
-                raise RuntimeError("reconciliation failed")
+    spool_scope = ExitStack()  # rows read and typed, not yet staged: on disk, not in memory
+    spool = spool_scope.enter_context(pipeline.spooling(db))
+    with stage("prepare"):  # as the flow: files read (and typed) on worker threads
+        prepared = pipeline.prepare(extract, region / "reference", spool=spool,
+                                    workers=pipeline.READ_WORKERS)
+    as_of = prepared.as_of
+    rows = {f.spec.name: f.rows_loaded for f in prepared.files}
+    with warehouse.connect(db) as con, stage("load"):
+        pipeline.preload_gx()  # as the flow: GX is imported meanwhile, on a thread of its own
+        replaces = pipeline.check_rerun(con, prepared, force=False)
+        run_id = pipeline.new_run_id()
+        pipeline.load_run(con, prepared, run_id, replaces)
+        if not pipeline.reconciliation(con, run_id)["reconciled"].all():
+            raise RuntimeError("reconciliation failed")
+    spools = pipeline.typed_spools(prepared)
     del prepared  # as in the flow: nothing of the read files outlives the load
     # pipeline.check_findings, one measured stage per step
     con = warehouse.connect(db)
@@ -392,16 +394,19 @@ def _talon_child(args, work: Path) -> dict:
         f008 = staging.build_current_reference(con, run_id, as_of.date())
         split: dict[str, float] = {}
         row_found = row_rules.stage_and_check(con, run_id, as_of, f008, split,
-                                              register=register.has_registry(con, run_id))
+                                              register=register.has_registry(con, run_id),
+                                              spools=spools)
         info["split"] = {k: round(v, 3) for k, v in split.items()}
     with stage("set_rules"):
         set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours,
                                             params.horizon_days)
     with stage("register") as info:  # staging the register, linking, the REG rules
         reg_found = register.check_register(con, run_id, as_of,
-                                            polars.concat([row_found, set_found]))
+                                            polars.concat([row_found, set_found]),
+                                            spools.get("registry"))
         info["links"] = dict(con.execute("SELECT tier, count(*) FROM reg_links WHERE run_id = ? "
                                           "GROUP BY tier ORDER BY tier", [run_id]).fetchall())
+    spool_scope.close()  # as the flow: the spool goes once the checks have staged it
     if not args.no_feed_history:  # a warehouse of a steady region, not a first night
         _feed_history(con, run_id, as_of, params.horizon_days)
     with stage("feed") as info:  # the feed-health GX suite, bounds from the history
