@@ -546,16 +546,24 @@ def render_outputs(folder: Path, findings: pl.DataFrame, warehouse_path: Path, r
                    lang: str, gx: BackgroundGx | None = None) -> None:
     """Every output of one run into `folder`; the GX page last (it waits for `gx`)."""
     from flows import progress
+    from reports import data, parallel
     from reports.auditor import write_auditor_report
-    from reports.clinic import write_clinic_reports
+    from reports.clinic import submit_clinic_reports
     from reports.findings_csv import write_findings_csv
     from reports.validation import write_gx_page
 
     progress.describe("Writing reports")
-    write_findings_csv(findings, folder / "findings.csv", lang)
     with warehouse.connect(warehouse_path) as con:
-        write_clinic_reports(con, run_id, folder, lang)
-        write_auditor_report(con, run_id, folder, lang, gx_page=True)
+        jobs = data.clinic_count(con, run_id)
+        parallel.warm_up(jobs, None)  # the report workers start while findings.csv is written
+        write_findings_csv(findings, folder / "findings.csv", lang)
+        # one pool for both: the auditor report is prepared here while workers write the
+        # clinic fix lists
+        with parallel.Pool(parallel.use_pool(jobs, None)) as pool:
+            clinic_files = submit_clinic_reports(con, run_id, folder, lang, pool)
+            write_auditor_report(con, run_id, folder, lang, gx_page=True, pool=pool)
+            for job in clinic_files:
+                job.result()
         if gx is not None:
             progress.describe("Waiting for the Great Expectations suite")
             gx.wait()

@@ -21,6 +21,8 @@ and per check and clinic what is new and what was fixed since the last run.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from pathlib import Path
 
 import polars as pl
@@ -236,19 +238,22 @@ def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stem
 
 
 def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
-                         workers: int | None = None, gx_page: bool | None = None) -> Path:
+                         workers: int | None = None, gx_page: bool | None = None,
+                         pool: parallel.Pool | None = None) -> Path:
     """Write OUT/index.html and the per-clinic and per-check pages of `run_id`; return index.
 
     `gx_page`: whether OUT/gx/index.html is or will be written (the flow writes it after the
     GX thread is done, so after this page); None: link it if the file is there.
 
     `workers`: processes drawing the charts and rendering the clinic and check pages
-    (default: one per core; small runs stay in this process, see reports.parallel)."""
+    (default: one per core; small runs stay in this process, see reports.parallel); or
+    `pool`, a pool the caller shares (its own jobs may still be running)."""
     t = Texts(lang)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     run = data.load_run(con, run_id)
-    parallel.warm_up(data.clinic_count(con, run_id), workers)  # (and a page per check)
+    if pool is None:
+        parallel.warm_up(data.clinic_count(con, run_id), workers)  # (and a page per check)
     # Auditors never see a full value: drop it (and the register's suggested value) before
     # anything is counted or rendered, and mask record ids that are personal (an insured
     # person's ENP) once the lifecycle has been joined on them.
@@ -275,9 +280,12 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     specs = _chart_specs(findings, history, t)
     pages = findings["mo_code"].n_unique() + len(check_stems)
 
-    with parallel.Pool(parallel.use_pool(pages, workers)) as pool:
-        # the charts first: vl-convert takes seconds and holds the GIL all along
-        drawn = pool.submit(charts.svgs, [*specs.values(), check_trend.spec, clinic_trend.spec])
+    with (nullcontext(pool) if pool is not None
+          else parallel.Pool(parallel.use_pool(pages, workers))) as pool:
+        # the charts first, one job each: vl-convert takes about a second a chart and holds
+        # the GIL all along
+        drawn = [pool.submit(charts.svgs, [spec])
+                 for spec in [*specs.values(), check_trend.spec, clinic_trend.spec]]
         pages = (_clinic_pages(findings, fixed, stems, check_stems, names, t, where, common)
                  + _check_pages(findings, fixed, stems, check_stems, names, t, where, common))
         rendered = pool.submit_all(Page.render, pages, [p.context["rows"].height for p in pages])
@@ -307,7 +315,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
             "waivers": waiver_counts, "W": WaiverTexts(lang), "waivers_href": WAIVERS_PAGE.as_posix(),
             "history": history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M"))
                               .to_dicts()}
-        svgs = [Markup(svg) for svg in drawn.result()]
+        svgs = [Markup(job.result()[0]) for job in drawn]
         context["charts"] = dict(zip(specs, svgs))
         check_trend.chart, clinic_trend.chart = svgs[-2:]
         index = Page("index.html.j2", out / "index.html", context).render()

@@ -543,16 +543,24 @@ def write_clinic_reports(con, run_id: str, out: Path, lang: str = "ru",
 
     `workers`: processes writing the files (default: one per core; runs with fewer than
     `parallel.MIN_JOBS` clinics are written in this process)."""
+    jobs = data.clinic_count(con, run_id)
+    parallel.warm_up(jobs, workers)
+    with parallel.Pool(parallel.use_pool(jobs, workers)) as pool:
+        files = submit_clinic_reports(con, run_id, out, lang, pool)
+        return [path for future in files for path in future.result()]
+
+
+def submit_clinic_reports(con, run_id: str, out: Path, lang: str, pool: parallel.Pool) -> list:
+    """Prepare every clinic's fix list of `run_id` here (this process reads DuckDB) and hand
+    the writing to `pool`, the largest lists first; the futures of their paths, so the caller
+    can prepare something else meanwhile (pipeline.render_outputs: the auditor report)."""
     t = Texts(lang)
     run = data.load_run(con, run_id)
-    parallel.warm_up(data.clinic_count(con, run_id), workers)
     previous = lifecycle.previous_run(con, run_id)
     folder = Path(out) / "clinics"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     jobs = _fix_lists(con, run_id, run, t.lang)
     common = Common(folder.resolve(), run, previous, t.lang)
-    with parallel.Pool(parallel.use_pool(len(jobs), workers)) as pool:
-        files = pool.map(partial(write_fix_list, common), jobs,
-                         [max(j.rows.height, 1) for j in jobs])
-    return [path for paths in files for path in paths]
+    return pool.submit_all(partial(write_fix_list, common), jobs,
+                           [max(j.rows.height, 1) for j in jobs])
 

@@ -15,7 +15,7 @@ from xlsxwriter.worksheet import Worksheet
 from report_fixtures import HIST_RUN, RUN, build_history_warehouse, build_warehouse
 from reports import parallel, xlsx
 from reports.auditor import write_auditor_report
-from reports.clinic import write_clinic_reports
+from reports.clinic import submit_clinic_reports, write_clinic_reports
 
 
 def _contents(root: Path) -> dict[str, bytes]:
@@ -74,6 +74,23 @@ def test_worker_processes_write_the_serial_files(tmp_path, monkeypatch, pools, b
     assert {p.relative_to(pooled): stat.S_IMODE(p.stat().st_mode)
             for p in pooled.rglob("*")} == modes
     assert {m for p, m in modes.items() if (serial / p).is_file()} == {0o600}
+
+
+def test_one_pool_for_both_writers_writes_the_serial_files(tmp_path, pools):
+    """pipeline.render_outputs: the clinic lists are handed to the pool, the auditor report is
+    prepared meanwhile and shares it."""
+    con = build_history_warehouse(tmp_path / "wh.duckdb")
+    serial, shared = tmp_path / "serial", tmp_path / "shared"
+    write_clinic_reports(con, HIST_RUN, serial, workers=1)
+    write_auditor_report(con, HIST_RUN, serial, workers=1)
+    assert not pools
+    with parallel.Pool(2) as pool:
+        clinic_jobs = submit_clinic_reports(con, HIST_RUN, shared, "ru", pool)
+        write_auditor_report(con, HIST_RUN, shared, pool=pool)
+        paths = [path for job in clinic_jobs for path in job.result()]
+    con.close()
+    assert len(pools) == 1 and paths and all(p.is_file() for p in paths)
+    assert _contents(shared) == _contents(serial)
 
 
 def test_a_failing_job_fails_the_call(pools):
