@@ -253,15 +253,17 @@ def _utf8_valid(data: bytes) -> bool:
     return True
 
 
-def _utf8_mixed(data: bytes) -> tuple[pl.Series, pl.Series]:
+def _utf8_mixed(data: bytes, stats: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[pl.Series, pl.Series]:
     """Lines of bytes that are not all valid UTF-8: (text, undecodable).
 
     A line is undecodable when decoding with replacement adds U+FFFD characters that its bytes
     do not spell out (a real U+FFFD in the file is EF BF BD). Undecodable lines are shown as
-    Windows-1251, which is what such a line in a UTF-8 extract almost always is.
+    Windows-1251, which is what such a line in a UTF-8 extract almost always is. ``stats``:
+    utf8_line_stats(data) when already known.
     """
     a = np.frombuffer(data, dtype=np.uint8)
-    _, undecodable = utf8_line_stats(data)
+    _, undecodable = stats if stats is not None else utf8_line_stats(data)
     lengths = np.diff(_line_offsets(a, data))
     if undecodable.size == lengths.size and undecodable.size:
         # Set-based: the valid lines' bytes as they are, the others decoded as Windows-1251,
@@ -298,11 +300,13 @@ def decode_lines(data: bytes, encoding: str) -> pl.DataFrame:
         return pl.DataFrame({"line": lines,
                              "undecodable": lines.str.contains("\ufffd", literal=True)})
     if _utf8_valid(data):
-        lines = split_lines(data)
-        return pl.DataFrame({"line": lines,
-                             "undecodable": pl.repeat(False, lines.len(), eager=True)})
+        return _valid_utf8_frame(split_lines(data))
     text, bad = _utf8_mixed(data)
     return pl.DataFrame({"line": text, "undecodable": bad})
+
+
+def _valid_utf8_frame(lines: pl.Series) -> pl.DataFrame:
+    return pl.DataFrame({"line": lines, "undecodable": pl.repeat(False, lines.len(), eager=True)})
 
 
 def decode_head(head: bytes, encoding: str) -> str:
@@ -358,6 +362,132 @@ def detect_encoding(path: Path) -> EncodingDecision:
             bad += int(undecodable.sum())
             ok += int((non_ascii & ~undecodable).sum())
     return EncodingDecision(UTF8 if ok > bad else CP1251, ok, bad)
+
+
+class EncodingChanged(Exception):
+    """The whole file overturned the encoding that DecodedFile read from its start: the lines
+    it gave are void, and the file is to be read again with ``known=decision``."""
+
+    def __init__(self, decision: EncodingDecision):
+        super().__init__(f"the file reads as {decision.encoding}, not as its start said")
+        self.decision = decision
+
+
+#: DecodedFile reads at least this much of a file (or all of it) before choosing its encoding.
+GUESS_BYTES = 8 * 1024 * 1024
+
+
+class DecodedFile:
+    """The blocks of a CSV file decoded in the encoding detect_encoding decides, reading the
+    file once: the decision is made from the file's start and checked on the rest as it is
+    decoded.
+
+    ``encoding`` is known on opening: from a BOM; otherwise detect_encoding's rules applied to
+    the first GUESS_BYTES (at least one block; the whole file when it is smaller), which
+    already is the decision for such a file. Every later block is validated and counted as it
+    is decoded, so ``decision`` (and its ``note``) is detect_encoding's once iteration has
+    ended. When the whole file says otherwise than its start (say its Windows-1251 lines all
+    come after the first block), iteration ends by raising EncodingChanged: the caller throws
+    away what it read and reads the file again with ``known=`` that decision, which is then
+    used as it is.
+
+    Iterating yields ``(block, lines)``: ``lines`` is decode_lines(block.data) (``line``,
+    ``undecodable``), or None for a skipped overlong line (``block.data`` is None).
+    """
+
+    def __init__(self, path: Path, hasher=None, known: EncodingDecision | None = None):
+        self._fh = open_regular(path)
+        try:
+            if known is None:
+                start = self._fh.read(64)
+                if start[:2] in (b"\xff\xfe", b"\xfe\xff") and b"\x00" in start:
+                    raise InputError("UTF-16 text is not supported: save the file as UTF-8 or "
+                                     "Windows-1251", file=Path(path).name)
+                if start.startswith(BOM):
+                    known = EncodingDecision(UTF8_SIG)
+                self._fh.seek(0)
+            self._blocks = iter_blocks(self._fh, strip_bom=known is not None
+                                       and known.encoding == UTF8_SIG, hasher=hasher)
+            self._ahead: list[tuple[Block, bool | None, tuple | None]] = []
+            self._speculative = known is None
+            self._valid, self._ok, self._bad = True, 0, 0
+            if known is None:
+                known = self._guess()
+        except BaseException:
+            self._fh.close()
+            raise
+        self.decision = known
+        self.encoding = known.encoding
+
+    def _guess(self) -> EncodingDecision:
+        """detect_encoding's decision on the first GUESS_BYTES, which are kept in _ahead as
+        (block, valid UTF-8, utf8_line_stats) so that nothing is computed twice."""
+        ahead, size = [], 0
+        for block in self._blocks:
+            if block.data is None:
+                ahead.append((block, None, None))
+                continue
+            ahead.append((block, _utf8_valid(block.data), None))
+            size += len(block.data)
+            if size >= GUESS_BYTES:
+                break
+        self._ahead = ahead
+        if all(valid is not False for _, valid, _ in ahead):
+            return EncodingDecision(UTF8)
+        ok = bad = 0
+        for i, (block, valid, _) in enumerate(ahead):
+            if block.data is not None:
+                non_ascii, undecodable = stats = utf8_line_stats(block.data)
+                bad += int(undecodable.sum())
+                ok += int((non_ascii & ~undecodable).sum())
+                ahead[i] = (block, valid, stats)
+        return EncodingDecision(UTF8 if ok > bad else CP1251, ok, bad)
+
+    def __iter__(self) -> Iterator[tuple[Block, pl.DataFrame | None]]:
+        try:
+            ahead, self._ahead = self._ahead, []
+            for block, valid, stats in ahead:
+                yield block, (None if block.data is None
+                              else self._decode(block.data, valid, stats))
+            del ahead
+            for block in self._blocks:
+                yield block, (None if block.data is None
+                              else self._decode(block.data, None, None))
+            if self._speculative:
+                self._speculative = False
+                final = (EncodingDecision(UTF8) if self._valid else
+                         EncodingDecision(UTF8 if self._ok > self._bad else CP1251,
+                                          self._ok, self._bad))
+                self.decision = final
+                if final.encoding != self.encoding:
+                    raise EncodingChanged(final)
+        finally:
+            self._fh.close()
+
+    def _decode(self, data: bytes, valid: bool | None, stats) -> pl.DataFrame:
+        """decode_lines(data, encoding), counting the block's lines for the decision."""
+        if not self._speculative:
+            return decode_lines(data, self.encoding)
+        if self.encoding == UTF8:
+            if valid is None:
+                valid = _utf8_valid(data)
+            if valid:
+                lines = split_lines(data)
+                # valid UTF-8: a line has a non-ASCII byte iff it has fewer characters than bytes
+                self._ok += int((lines.str.len_bytes() != lines.str.len_chars()).sum())
+                return _valid_utf8_frame(lines)
+        self._valid = False  # cp1251 was guessed only because the start is not valid UTF-8
+        non_ascii, undecodable = stats if stats is not None else utf8_line_stats(data)
+        self._bad += int(undecodable.sum())
+        self._ok += int((non_ascii & ~undecodable).sum())
+        if self.encoding == CP1251:
+            return decode_lines(data, CP1251)
+        text, bad = _utf8_mixed(data, (non_ascii, undecodable))
+        return pl.DataFrame({"line": text, "undecodable": bad})
+
+    @property
+    def note(self) -> str | None:
+        return self.decision.note
 
 
 # --------------------------------------------------------------------------- delimiter, names
@@ -429,6 +559,18 @@ class Grammar:
                      .str.replace_all('""', '"', literal=True))
             values = values.scatter(idx, inner)
         return values
+
+    def fully_quoted(self, n_fields: int) -> str:
+        """A line (not prefixed) of exactly ``n_fields`` quoted fields none of which holds a
+        quote: ``"a";"";"b;c"``. Such a line matches ``line`` and splits on ``"D"`` into its
+        values, exactly where a field ends (the fast path of fully quoted files)."""
+        return rf'^"[^"]*"(?:{self._d}"[^"]*"){{{n_fields - 1}}}$'
+
+    def fully_quoted_values(self, lines: pl.Series, n_fields: int) -> pl.DataFrame:
+        """The values ``f0``... of lines that match fully_quoted(n_fields)."""
+        inner = lines.str.strip_prefix('"').str.strip_suffix('"')
+        return (inner.str.split_exact(f'"{self.delimiter}"', n_fields - 1).struct.unnest()
+                .rename(lambda name: "f" + name.removeprefix("field_")))
 
     def quoting_problem(self, prefixed: pl.Expr) -> pl.Expr:
         """Why a line (prefixed with the delimiter) that does not match ``line`` is broken."""
