@@ -298,6 +298,16 @@ def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
         df = df.sort("line_no")
     g = layout.grammar
     line = pl.col("line")
+    # Fast path: a line of n_fields quoted fields with no quote inside them ("a";"b") is valid
+    # and its values are what is between the quotes; only the other lines need the grammar.
+    fast = None
+    simple = df["line"].str.contains(g.fully_quoted(layout.n_fields))
+    if simple.any():
+        quoted_lines = df.filter(simple)
+        fast = g.fully_quoted_values(quoted_lines["line"], layout.n_fields).select(
+            quoted_lines["line_no"], *[pl.col(f"f{i}").alias(c)
+                                       for c, i in layout.positions.items()])
+        df = df.filter(~simple)
     # A line with a quote must match the grammar as a whole; one without is always valid.
     df = df.select("line_no", "line", quoted=line.str.contains('"', literal=True))
     df = df.with_columns(valid=~pl.col("quoted") | (pl.lit(g.delimiter) + line).str.contains(g.line))
@@ -315,6 +325,8 @@ def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
         df, fields = df.filter(counted), fields.filter(counted)
     loaded = fields.select(df["line_no"], *[pl.col(f"f{i}").alias(c)
                                             for c, i in layout.positions.items()])
+    if fast is not None:
+        loaded = pl.concat([fast, loaded]).sort("line_no") if loaded.height else fast
     malformed = _compact(pl.concat([b.select("line_no", "detail",
                                              _cap(pl.col("line")).alias("raw_line"))
                                     .cast(_BAD_SCHEMA) for b in bad]).sort("line_no"))
@@ -330,19 +342,17 @@ def _overlong(block: dl.Block, line_no: int, encoding: str) -> pl.DataFrame:
     }, schema=_BAD_SCHEMA)
 
 
-def _numbered_lines(path: Path, encoding: str, hasher=None):
+def _numbered_lines(decoded: dl.DecodedFile):
     """(first line number, decoded lines with line_no | skipped overlong Block) per block."""
     line_no = 1
-    with dl.open_regular(path) as fh:
-        for block in dl.iter_blocks(fh, strip_bom=encoding == dl.UTF8_SIG, hasher=hasher):
-            if block.data is None:
-                yield line_no, block
-                line_no += 1
-                continue
-            lines = dl.decode_lines(block.data, encoding)
-            yield line_no, lines.with_columns(
-                line_no=pl.int_range(line_no, line_no + lines.height, dtype=pl.Int64))
-            line_no += lines.height
+    for block, lines in decoded:
+        if lines is None:
+            yield line_no, block
+            line_no += 1
+            continue
+        yield line_no, lines.with_columns(
+            line_no=pl.int_range(line_no, line_no + lines.height, dtype=pl.Int64))
+        line_no += lines.height
 
 
 class _Sink:
@@ -391,24 +401,33 @@ class _Sink:
 
 def _read_csv(path: Path, spec: ExtractFile, spool_path: Path | None = None,
               typing=None) -> ReadResult:
-    sink = _Sink(spec, spool_path, typing)
-    try:
-        return _read_csv_into(path, spec, sink)
-    except BaseException:
-        sink.abort()
-        raise
+    known = None
+    while True:
+        sink = _Sink(spec, spool_path, typing)
+        try:
+            return _read_csv_into(path, spec, sink, known)
+        except dl.EncodingChanged as changed:  # rare: the file's end overturned its start
+            sink.abort()
+            known = changed.decision  # read again with the decision; cannot change again
+        except BaseException:
+            sink.abort()
+            raise
 
 
-def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink) -> ReadResult:
+def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink,
+                   known: dl.EncodingDecision | None = None) -> ReadResult:
+    """Read the file once, deciding its encoding as it goes (dl.DecodedFile); raises
+    dl.EncodingChanged when the end of the file overturns the encoding read from its start:
+    the caller then reads it again into a new sink with ``known=exc.decision``."""
     file_name = path.name
-    decision = dl.detect_encoding(path)
-    encoding = decision.encoding
     schema = loaded_schema(spec)
     hasher = hashlib.sha256()
+    decision = dl.DecodedFile(path, hasher, known)  # its .note is final after the loop
+    encoding = decision.encoding
     layout: _Layout | None = None
     bads: list[pl.DataFrame] = []
     n_lines = n_blank = 0
-    for first, lines in _numbered_lines(path, encoding, hasher):
+    for first, lines in _numbered_lines(decision):
         if isinstance(lines, dl.Block):
             if layout is None:
                 raise InputError(f"the header line is longer than {dl.MAX_LINE_CHARS} "
