@@ -547,28 +547,36 @@ def render_outputs(folder: Path, findings: pl.DataFrame, warehouse_path: Path, r
     """Every output of one run into `folder`; the GX page last (it waits for `gx`)."""
     from flows import progress
     from reports import data, parallel
-    from reports.auditor import write_auditor_report
-    from reports.clinic import submit_clinic_reports
     from reports.findings_csv import write_findings_csv
     from reports.validation import write_gx_page
 
     progress.describe("Writing reports")
     with warehouse.connect(warehouse_path) as con:
-        jobs = data.clinic_count(con, run_id)
-        parallel.warm_up(jobs, None)  # the report workers start while findings.csv is written
+        # the report workers start while findings.csv is written
+        parallel.warm_up(data.clinic_count(con, run_id), None)
         write_findings_csv(findings, folder / "findings.csv", lang)
-        # one pool for both: the auditor report is prepared here while workers write the
-        # clinic fix lists
-        with parallel.Pool(parallel.use_pool(jobs, None)) as pool:
-            clinic_files = submit_clinic_reports(con, run_id, folder, lang, pool)
-            write_auditor_report(con, run_id, folder, lang, gx_page=True, pool=pool)
-            for job in clinic_files:
-                job.result()
+        write_lists_and_pages(con, run_id, folder, lang)
         if gx is not None:
             progress.describe("Waiting for the Great Expectations suite")
             gx.wait()
         progress.step("Great Expectations suite done")
         write_gx_page(con, run_id, folder, lang)
+
+
+def write_lists_and_pages(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path,
+                          lang: str) -> None:
+    """The clinic fix lists and the auditor report through one process pool: the auditor's
+    data is prepared here while the workers write the lists (the GX page is linked; it is
+    written after)."""
+    from reports import data, parallel
+    from reports.auditor import write_auditor_report
+    from reports.clinic import submit_clinic_reports
+
+    with parallel.Pool(parallel.use_pool(data.clinic_count(con, run_id), None)) as pool:
+        clinic_files = submit_clinic_reports(con, run_id, folder, lang, pool)
+        write_auditor_report(con, run_id, folder, lang, gx_page=True, pool=pool)
+        for job in clinic_files:
+            job.result()
 
 
 def publish_step(findings: pl.DataFrame, warehouse_path: Path, run_id: str, as_of: datetime,

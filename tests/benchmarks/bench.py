@@ -47,8 +47,8 @@ TALON_STAGES = (
     ("imports", "startup"), ("prepare", "ingest"), ("load", "ingest"),
     ("staging_row_rules", "checks"), ("set_rules", "checks"), ("register", "checks"),
     ("feed", "gx"), ("route_store", "checks"), ("gx_start", "gx"),
-    ("findings_csv", "reports"), ("clinic_fix_lists", "reports"),
-    ("auditor_report", "reports"), ("gx_wait", "gx"), ("gx_page", "reports"),
+    ("findings_csv", "reports"), ("clinic_lists_auditor_report", "reports"),
+    ("gx_wait", "gx"), ("gx_page", "reports"),
     ("finish", "reports"),
 )
 CHECK_STAGE = ("staging_row_rules", "set_rules")
@@ -360,8 +360,7 @@ def _talon_child(args, work: Path) -> dict:
         from checks import findings  # noqa: F401  (imported by pipeline.route_findings)
         from checks import feed, register, row_rules, set_rules, staging
         from flows import pipeline, publish as publish_mod, warehouse
-        from reports.auditor import write_auditor_report
-        from reports.clinic import write_clinic_reports
+        from reports import auditor, clinic, data as report_data, parallel  # noqa: F401
         from reports.findings_csv import write_findings_csv
         from reports.validation import write_gx_page
     params = pipeline.CheckParams()
@@ -428,13 +427,13 @@ def _talon_child(args, work: Path) -> dict:
     del set_found
 
     def render(folder: Path) -> None:  # flows.nightly.publish's render
-        with stage("findings_csv"):
-            write_findings_csv(routed, folder / "findings.csv", lang)
         with warehouse.connect(db) as con2:
-            with stage("clinic_fix_lists"):
-                write_clinic_reports(con2, run_id, folder, lang)
-            with stage("auditor_report"):
-                write_auditor_report(con2, run_id, folder, lang, gx_page=True)
+            with stage("findings_csv"):  # as render_outputs: the report workers start meanwhile
+                parallel.warm_up(report_data.clinic_count(con2, run_id), None)
+                write_findings_csv(routed, folder / "findings.csv", lang)
+            # one pool: the auditor report is prepared while workers write the lists
+            with stage("clinic_lists_auditor_report"):
+                pipeline.write_lists_and_pages(con2, run_id, folder, lang)
             with stage("gx_wait") as info:
                 if gx is not None:
                     gx.wait()
