@@ -66,6 +66,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "error": ("Причина", "Cause"),
     "status_completed": ("выполнен", "completed"),
     "status_failed": ("ошибка", "failed"),
+    "status_locked": ("хранилище занято", "warehouse in use"),
+    "status_unreadable": ("не прочитано", "not read"),
     "chart_region": ("Замечания по регионам", "Findings per region"),
     "generated": ("Сформировано из хранилищ регионов Talon; ничего не пересчитывалось.",
                            "Rendered from the regions' Talon warehouses; nothing recomputed."),

@@ -130,6 +130,7 @@ def test_a_region_whose_lock_stays_taken_is_listed_not_read(ran, opened, tmp_pat
     assert set(_region_rows(text)) == {"50"}  # the other region is on the page
     failed = text.split('id="table-failed"', 1)[1].split("</table>", 1)[0]
     assert 'data-region="77"' in failed and "in use by another run" in failed
+    assert "<td>warehouse in use</td>" in failed  # its status says why, not "failed"
 
 
 @pytest.mark.slow
