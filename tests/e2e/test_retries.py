@@ -22,14 +22,15 @@ def _flaky(monkeypatch, exc: Exception, failures: int) -> dict:
     calls = {"slots": 0}
     real = reader.read_extract_file
 
-    def read(path, spec, spool=None):
+    def read(path, spec, spool=None, typing=None):
         if spec.name == "slots":
             calls["slots"] += 1
             if calls["slots"] <= failures:
                 raise exc
-        return real(path, spec, spool)
+        return real(path, spec, spool, typing)
 
-    monkeypatch.setattr(nightly.reader, "read_extract_file", read)
+    # the read task reaches it through pipeline.read_file, by the module's attribute
+    monkeypatch.setattr(reader, "read_extract_file", read)
     return calls
 
 
