@@ -52,7 +52,7 @@ from markupsafe import Markup, escape
 
 from checks import lifecycle
 from reports import data, identity, parallel
-from reports.html import render
+from reports.html import escaped, render
 from reports.i18n import CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, Texts
 from reports.safe import inside, neutralise_frame, neutralise_text, safe_stem
 from reports.xlsx import Page, Sheet, Summary, Table, longest_by, write_workbook
@@ -375,18 +375,10 @@ _HTML_COLUMNS = ("status", "record_id", *IDENTITY_ORDER, "field", "value", "sugg
                  "reason")
 
 
-def _escaped(value: pl.Expr) -> pl.Expr:
-    """markupsafe's `escape` as a polars expression (&, <, >, ", ')."""
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"),
-                         ("'", "&#39;")):
-        value = value.str.replace_all(char, entity, literal=True)
-    return value
-
-
 def _cell(key: str, value: pl.Expr, empty: str) -> pl.Expr:
     """One column's `<td>` of every row: every text escaped; the current value keeps an empty
     value visible, the suggestion has its own class."""
-    text = _escaped(value)
+    text = escaped(value)
     if key == "value":
         return (pl.when(value.is_null()).then(pl.lit('<td class="v"></td>'))
                 .when(value == "").then(pl.lit(f'<td class="v"><span class="empty">{empty}'
@@ -437,7 +429,7 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
     cells = [pl.when(pl.col(f"\x00{k}")).then(
                  _cell(k, pl.col(_SOURCE.get(k, k)).cast(pl.String), empty))
              .otherwise(pl.lit("")) for k in _HTML_COLUMNS]
-    row = pl.concat_str(pl.lit('<tr class="st-'), _escaped(pl.col("status")), pl.lit('">'),
+    row = pl.concat_str(pl.lit('<tr class="st-'), escaped(pl.col("status")), pl.lit('">'),
                         *cells, pl.lit("</tr>"))
     bodies = dict(rows.join(flags, on="order", how="left").group_by("order", maintain_order=True)
                   .agg(row.str.join("\n")).iter_rows())
