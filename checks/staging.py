@@ -180,27 +180,22 @@ def _from_spool(con: duckdb.DuckDBPyConnection, table: str, spool: TypedSpool,
 
 
 def _spool_chunks(spool: TypedSpool, chunk_rows: int):
-    """The spool's typed rows, `chunk_rows` at a time, as polars frames (duplicates left out)."""
+    """The spool's typed rows, `chunk_rows` at a time, as polars frames (duplicates left out);
+    one empty frame with the typed columns when the spool holds no row."""
     import pyarrow.parquet as pq
 
-    excluded = pl.Series("line_no", spool.excluded, pl.Int64)
+    excluded = pl.Series("line_no", spool.excluded, pl.Int64).implode()
     with pq.ParquetFile(spool.path) as pfile:
-        batch_rows = min(chunk_rows, _BATCH_ROWS)
-        parts, n = [], 0
-        for batch in pfile.iter_batches(batch_size=batch_rows):
-            parts.append(batch)
-            n += batch.num_rows
-            if n >= chunk_rows:
-                yield _without(pl.from_arrow(pa.Table.from_batches(parts)), excluded)
-                parts, n = [], 0
-        if parts:
-            yield _without(pl.from_arrow(pa.Table.from_batches(parts)), excluded)
+        batches = pa.RecordBatchReader.from_batches(
+            pfile.schema_arrow, pfile.iter_batches(batch_size=min(chunk_rows, _BATCH_ROWS)))
+        chunk = _next_chunk(batches, chunk_rows)
+        if chunk is None:
+            yield pl.from_arrow(pfile.schema_arrow.empty_table())
+        while chunk is not None:
+            yield chunk.filter(~pl.col("line_no").is_in(excluded)) if spool.excluded else chunk
+            chunk = _next_chunk(batches, chunk_rows)
 
 
-def _without(frame: pl.DataFrame, excluded: pl.Series) -> pl.DataFrame:
-    if excluded.is_empty():
-        return frame
-    return frame.filter(~pl.col("line_no").is_in(excluded.implode()))
 CURRENT_TABLES = ("cur_mo", "cur_smo", "cur_f008", "cur_f010")
 
 
@@ -277,12 +272,7 @@ def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str
     if spool is not None:
         _from_spool(con, f"stg_{entity}", spool, columns)
         if frames:
-            empty = True
-            for chunk in _spool_chunks(spool, chunk_rows):
-                empty = False
-                yield chunk
-            if empty:
-                yield typer(entity, as_of, register)(read_raw(con, spec, run_id).clear())
+            yield from _spool_chunks(spool, chunk_rows)
         return
     stage = typer(entity, as_of, register)
     cols = ", ".join(("run_id", "line_no") + spec.columns)

@@ -392,6 +392,29 @@ class _Sink:
                 else pl.DataFrame(schema={"line_no": pl.Int64, self.id_column: pl.String}))
         return None, keys
 
+    def finish(self, schema: dict, spec: ExtractFile, bads: list[pl.DataFrame],
+               raw_texts) -> dict:
+        """Close the sink and quarantine what the file held besides its loaded rows: the
+        malformed lines (`bads`) and the later occurrences of an id; the ReadResult fields
+        that follow. `raw_texts(line_nos, frame)`: (line_no, raw_line) of those lines (`frame`:
+        the rows in memory, or None when spooled)."""
+        frame, keys = self.close(schema)
+        malformed = (pl.concat(bads) if bads else pl.DataFrame(schema=_BAD_SCHEMA)).with_columns(
+            reason=pl.lit(MALFORMED), record_id=pl.lit(None, pl.String))
+        duplicates = _duplicates(keys, spec)
+        if duplicates.height:
+            raw = raw_texts(duplicates["line_no"], frame)
+            if frame is not None:
+                frame = frame.filter(~pl.col("line_no").is_in(duplicates["line_no"].implode()))
+            duplicates = duplicates.join(raw, on="line_no", how="left")
+        else:
+            duplicates = duplicates.with_columns(raw_line=pl.lit(None, pl.String))
+        quarantined = pl.concat([malformed.select(list(QUARANTINE_SCHEMA)),
+                                 duplicates.select(list(QUARANTINE_SCHEMA))]).sort("line_no")
+        return dict(frame=frame, quarantined=quarantined.cast(QUARANTINE_SCHEMA), spec=spec,
+                    n_loaded=self.rows - duplicates.height, spool_path=self.path,
+                    excluded=duplicates["line_no"], typed=self.typing is not None)
+
     def abort(self) -> None:
         if self.writer is not None:
             self.writer.close()
@@ -447,20 +470,8 @@ def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink,
     if layout is None:
         raise InputError("the file is empty (no header line)", file=file_name)
     size = path.stat().st_size
-
-    frame, keys = sink.close(schema)
-    malformed = (pl.concat(bads) if bads else pl.DataFrame(schema=_BAD_SCHEMA)).with_columns(
-        reason=pl.lit(MALFORMED), record_id=pl.lit(None, pl.String))
-    duplicates = _duplicates(keys, spec)
-    if duplicates.height:
-        if frame is not None:
-            frame = frame.filter(~pl.col("line_no").is_in(duplicates["line_no"].implode()))
-        raw = _raw_lines(path, encoding, duplicates["line_no"])
-        duplicates = duplicates.join(raw, on="line_no", how="left")
-    else:
-        duplicates = duplicates.with_columns(raw_line=pl.lit(None, pl.String))
-    quarantined = pl.concat([malformed.select(list(QUARANTINE_SCHEMA)),
-                             duplicates.select(list(QUARANTINE_SCHEMA))]).sort("line_no")
+    rest = sink.finish(schema, spec, bads,
+                       lambda line_nos, _frame: _raw_lines(path, encoding, line_nos))
     warnings = _ignored_warning(file_name, layout.ignored)
     if decision.note:
         warnings.append(f"{file_name}: {decision.note}")
@@ -468,9 +479,7 @@ def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink,
         file_name=file_name, entity=spec.entity, format="csv", size_bytes=size,
         sha256=hasher.hexdigest(), encoding=encoding, delimiter=layout.delimiter,
         rows_read=n_lines - 1 - n_blank, blank_lines=n_blank, ignored_columns=layout.ignored,
-        warnings=warnings, frame=frame, quarantined=quarantined.cast(QUARANTINE_SCHEMA),
-        spec=spec, n_loaded=sink.rows - duplicates.height, spool_path=sink.path,
-        excluded=duplicates["line_no"], typed=sink.typing is not None)
+        warnings=warnings, **rest)
 
 
 def _duplicates(keys: pl.DataFrame, spec: ExtractFile) -> pl.DataFrame:
@@ -604,31 +613,18 @@ def _read_parquet_into(path: Path, spec: ExtractFile, sink: _Sink, size: int,
                 sink.add(rows.filter(pl.col("_problem").is_null()).drop("_problem"))
     except (pa.ArrowException, OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"unreadable Parquet file ({_short(exc)})", file=file_name) from None
-    frame, keys = sink.close(schema)
-    malformed = (pl.concat(bads) if bads else pl.DataFrame(schema=_BAD_SCHEMA)).with_columns(
-        reason=pl.lit(MALFORMED), record_id=pl.lit(None, pl.String))
-    duplicates = _duplicates(keys, spec)
-    if duplicates.height:
-        later = duplicates["line_no"].implode()
-        if frame is not None:
-            texts = frame.filter(pl.col("line_no").is_in(later))
-            frame = frame.filter(~pl.col("line_no").is_in(later))
-        else:
-            texts = pl.scan_parquet(sink.path).select("line_no", *spec.columns).filter(
-                pl.col("line_no").is_in(later)).collect()
-        duplicates = duplicates.join(texts.select("line_no", as_json), on="line_no",
-                                     how="left")
-    else:
-        duplicates = duplicates.with_columns(raw_line=pl.lit(None, pl.String))
-    quarantined = pl.concat([malformed.select(list(QUARANTINE_SCHEMA)),
-                             duplicates.select(list(QUARANTINE_SCHEMA))]).sort("line_no")
+
+    def raw_texts(line_nos: pl.Series, frame: pl.DataFrame | None) -> pl.DataFrame:
+        rows = (frame.lazy() if frame is not None
+                else pl.scan_parquet(sink.path).select("line_no", *spec.columns))
+        return rows.filter(pl.col("line_no").is_in(line_nos.implode())).select(
+            "line_no", as_json).collect()
+
     return ReadResult(
         file_name=file_name, entity=spec.entity, format="parquet", size_bytes=size,
         sha256=digest, encoding=None, delimiter=None, rows_read=n_rows, blank_lines=0,
         ignored_columns=ignored, warnings=_ignored_warning(file_name, ignored),
-        frame=frame, quarantined=quarantined.cast(QUARANTINE_SCHEMA), spec=spec,
-        n_loaded=sink.rows - duplicates.height, spool_path=sink.path,
-        excluded=duplicates["line_no"], typed=sink.typing is not None)
+        **sink.finish(schema, spec, bads, raw_texts))
 
 
 def _value_problem(columns: tuple[str, ...]) -> pl.Expr:

@@ -9,7 +9,7 @@ import pytest
 
 from checks import register, row_rules, staging
 from flows import pipeline, warehouse
-from flows.extract.contract import REGISTRY
+from flows.extract.contract import PATIENTS, REGISTRY
 from flows.synth import generate_region
 
 AS_OF = datetime(2026, 11, 25, 23)
@@ -78,3 +78,15 @@ def test_without_a_register_patients_are_typed_without_name_norms(tmp_path):
         patients = next(r for r in prepared.files if r.spec.name == "patients")
         names = set(pq.read_schema(patients.spool_path).names)
     assert "snils_valid" in names and not {"nl", "nf", "nm"} & names
+
+
+def test_a_file_without_rows_stages_an_empty_typed_table(tmp_path):
+    path = tmp_path / "patients.csv"
+    path.write_text(";".join(PATIENTS.columns) + "\n", encoding="utf-8")
+    with pipeline.spooling(tmp_path / "w.duckdb") as spool:
+        result = pipeline.read_file(path, PATIENTS, spool, AS_OF, register=False)
+        typed = staging.TypedSpool("patients", result.spool_path)
+        with warehouse.connect(tmp_path / "w.duckdb") as con:
+            frames = list(staging.stage_entity_chunks(con, "r", "patients", AS_OF, spool=typed))
+            assert con.execute("SELECT count(*) FROM stg_patients").fetchall() == [(0,)]
+    assert [f.height for f in frames] == [0] and "snils_valid" in frames[0].columns
