@@ -252,10 +252,19 @@ def _report_national(summary) -> None:
     for r in summary.regions:
         counts = r.findings_by_severity
         table.add_row(r.region, r.status, f"{counts.get('blocker', 0):,}",
-                      f"{counts.get('warning', 0):,}",
-                      str(r.folder.resolve()) if r.folder else (r.error or ""))
+                      f"{counts.get('warning', 0):,}", _region_outcome(r))
     console.print(table)
     console.print(f"National report: {summary.index.resolve()}")
+
+
+def _region_outcome(r) -> str:
+    """The national table's last cell: the report folder of a region that completed and was
+    read; otherwise the error first (a region whose run completed but whose warehouse the
+    national page could not read still has its own report folder, named after the error)."""
+    if r.status == "completed":
+        return str(r.folder.resolve()) if r.folder else ""
+    error = r.error or r.status
+    return f"{error} (its own report: {r.folder.resolve()})" if r.folder else error
 
 
 def _report(summary) -> None:

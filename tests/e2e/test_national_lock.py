@@ -176,3 +176,10 @@ def test_national_flow_summary_says_which_region_was_locked(ran, prefect_server,
     assert [r.region for r in summary.failed] == ["77"] and summary.exit_code == 4
     assert summary.findings_by_severity == results["50"].findings_by_severity
     assert set(_region_rows(summary.index.read_text(encoding="utf-8"))) == {"50"}
+    # the CLI's table names the error of 77 (and where its own report is), the folder of 50
+    from flows.cli import _region_outcome
+
+    assert _region_outcome(by_region["50"]) == str(by_region["50"].folder.resolve())
+    cell = _region_outcome(by_region["77"])
+    assert cell.startswith(by_region["77"].error)
+    assert str(by_region["77"].folder.resolve()) in cell
