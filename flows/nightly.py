@@ -99,6 +99,7 @@ def _prepare(extracts: Path, reference: Path, as_of: str | None,
     ts, source, manifest = pipeline.resolve_as_of(extracts, as_of)
     paths = batch.locate_files(extracts)
     register = pipeline.has_register(paths)
+    progress.expect(progress.run_steps(len(pipeline.present_files(paths))))
     futures = {spec.name: read_file.submit(paths[spec.name], spec, spool, ts, register)
                for spec in pipeline.largest_first(pipeline.present_files(paths), paths)}
     ref_future = read_reference.submit(reference)

@@ -12,9 +12,20 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-#: The steps of a nightly run, in order: 4 extract files + reference, load, 6 check steps,
-#: reports (a batch with a register reads one file more).
-RUN_STEPS = 13
+#: The steps of a nightly run after its extract files are read, in order: the reference,
+#: the load, 5 check steps (staging and row rules, set rules, register, feed, routing), the GX
+#: cross-check started and done (steps even when it is off), the reports.
+STEPS_AFTER_FILES = 10
+
+
+def run_steps(files: int) -> int:
+    """The steps of a nightly run of a batch of `files` extract files (4, or 5 with a
+    register)."""
+    return files + STEPS_AFTER_FILES
+
+
+#: The default total, until the run knows its files (`expect`).
+RUN_STEPS = run_steps(4)
 
 _lock = threading.Lock()
 _progress: Progress | None = None
@@ -26,6 +37,13 @@ def step(description: str) -> None:
     with _lock:
         if _progress is not None:
             _progress.update(_task, advance=1, description=description)
+
+
+def expect(total: int) -> None:
+    """Set the bar's total, once the run knows it (how many files the batch has)."""
+    with _lock:
+        if _progress is not None:
+            _progress.update(_task, total=total)
 
 
 def describe(description: str) -> None:

@@ -201,3 +201,26 @@ def test_single_region_needs_reference(region, tmp_path):
     result = runner.invoke(app, ["run", "--extracts", str(region / "extract"), "--out",
                                  str(tmp_path / "o"), "--warehouse", str(tmp_path / "w.duckdb")])
     assert result.exit_code == 2 and "--reference is required" in result.output
+
+
+@pytest.mark.parametrize("register", [True, False], ids=["with_register", "without_register"])
+def test_progress_bar_ends_full(prefect_server, region, tmp_path, register):
+    """The run's bar ends at total/total whether the batch has a register (5 files) or not."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from flows import progress
+    from flows.nightly import nightly_flow
+
+    batch = _copy(region, tmp_path)
+    if not register:
+        (batch / "extract" / "registry.csv").unlink()
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=160)
+    with progress.show_progress(console, enabled=True):
+        nightly_flow(batch / "extract", batch / "reference", tmp_path / "out",
+                     tmp_path / "w.duckdb", None, 24, 14, "en")
+    done, total = map(int, re.findall(r"(\d+)/(\d+)", buffer.getvalue())[-1])
+    assert (done, total) == (progress.run_steps(5 if register else 4),) * 2
