@@ -204,15 +204,35 @@ def _pandera_check(rule: RowRule, ctx: Context) -> pa.Check:
                     name=rule.code, ignore_na=False)
 
 
+def _read_by(exprs) -> set[str]:
+    return {name for expr in exprs for name in expr.meta.root_names()}
+
+
+def _rule_columns(entity: str) -> tuple[str, ...]:
+    """Every column the rules of `entity` read: conditions, field, value and the finding keys
+    (the names an expression reads do not depend on the run's context)."""
+    ctx = Context(datetime(2000, 1, 1), frozenset())
+    rules = [r for r in ROW_RULES if r.entity == entity]
+    names = _read_by([r.violated(ctx) for r in rules] + [r.field for r in rules]
+                     + [r.value for r in rules] + list(_KEYS[entity]))
+    order = _SPECS[entity].columns + tuple(_TYPED[entity])
+    unknown = names - set(order)
+    if unknown:
+        raise RuntimeError(f"row rules of {entity} read undeclared columns {sorted(unknown)}")
+    return tuple(c for c in order if c in names)
+
+
 def build_schema(entity: str, ctx: Context) -> pa.DataFrameSchema:
-    """The pandera schema of one staged entity frame; each check is named by its code."""
+    """The pandera schema of one staged entity frame; each check is named by its code. It
+    declares the columns the entity's rules read (RULE_COLUMNS): a frame may hold others."""
     spec = _SPECS[entity]
     checks: dict[str, list[pa.Check]] = {}
     for rule in ROW_RULES:
         if rule.entity == entity:
             checks.setdefault(rule.column, []).append(_pandera_check(rule, ctx))
-    columns = {c: pa.Column(pl.Utf8, nullable=True, checks=checks.get(c, [])) for c in spec.columns}
-    columns.update({c: pa.Column(t, nullable=True) for c, t in _TYPED[entity].items()})
+    types = {c: pl.Utf8 for c in spec.columns} | _TYPED[entity]
+    columns = {c: pa.Column(types[c], nullable=True, checks=checks.get(c, []))
+               for c in RULE_COLUMNS[entity]}
     return pa.DataFrameSchema(columns, name=entity, strict=False)
 
 
@@ -247,6 +267,11 @@ _KEYS = {
     "slots": (pl.col("slot_id"),
               pl.when(~is_empty("patient_id")).then(pl.col("patient_id")), pl.col("mo_code")),
 }
+
+
+#: What the row rules of each entity read (every column a condition, field, value or finding
+#: key names): the columns staging hands over (staging reads no other column of the spool).
+RULE_COLUMNS: dict[str, tuple[str, ...]] = {e: _rule_columns(e) for e in _SPECS}
 
 
 def _empty_findings() -> pl.DataFrame:
@@ -294,7 +319,8 @@ def stage_and_check(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime
     for entity in ENTITIES:
         started = perf_counter()
         for frame in stage_entity_chunks(con, run_id, entity, as_of, chunk_rows, register,
-                                         (spools or {}).get(entity)):
+                                         (spools or {}).get(entity),
+                                         read=RULE_COLUMNS[entity]):
             staged = perf_counter()
             out.append(run_entity_rules(entity, frame, as_of, f008_codes))
             del frame
