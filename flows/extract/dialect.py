@@ -75,13 +75,18 @@ def describe_mode(mode: int) -> str:
 class Block:
     """Consecutive physical lines of a file.
 
-    Either ``data``: whole lines, each with its terminator except perhaps the file's last one;
-    or a single overlong line that was skipped: ``head`` (its first bytes) and ``n_bytes``.
+    Either ``data``: whole lines, each with its terminator except perhaps the file's last one,
+    starting at byte ``start`` of the file; or a single overlong line that was skipped:
+    ``head`` (its first bytes) and ``n_bytes``. ``offsets``: line_offsets(data), set by
+    DecodedFile when it decodes the block (computed once, for decoding and for finding a line's
+    bytes again).
     """
 
     data: bytes | None = None
     head: bytes | None = None
     n_bytes: int = 0
+    start: int = 0
+    offsets: np.ndarray | None = None
 
 
 def _last_cut(buf: bytes) -> int:
@@ -99,6 +104,7 @@ def iter_blocks(fh: BinaryIO, *, strip_bom: bool, hasher=None, block_bytes: int 
     block_bytes = block_bytes or BLOCK_BYTES
     max_line_bytes = max_line_bytes or MAX_LINE_BYTES
     pending, first = b"", True
+    read = 0  # bytes read from the file so far: the current buffer ends there
     skip: list | None = None  # [head, n_bytes] while inside an overlong line
     skip_cr = False  # that line ended with '\r' at the end of the last read ('\n' may follow)
     while True:
@@ -106,6 +112,7 @@ def iter_blocks(fh: BinaryIO, *, strip_bom: bool, hasher=None, block_bytes: int 
         if first:  # the BOM check needs three bytes whatever the block size
             while len(chunk) < len(BOM) and (more := fh.read(block_bytes)):
                 chunk += more
+        read += len(chunk)
         eof = not chunk
         if hasher is not None and chunk:
             hasher.update(chunk)
@@ -136,11 +143,11 @@ def iter_blocks(fh: BinaryIO, *, strip_bom: bool, hasher=None, block_bytes: int 
         buf = pending + chunk if pending else chunk
         if eof:
             if buf:
-                yield Block(data=buf)
+                yield Block(data=buf, start=read - len(buf))
             return
         cut = _last_cut(buf)
         if cut:
-            yield Block(data=buf[:cut])
+            yield Block(data=buf[:cut], start=read - len(buf))
             pending = buf[cut:]
         else:
             pending = buf
@@ -180,12 +187,13 @@ def line_offsets(data: bytes) -> np.ndarray:
     return _line_offsets(np.frombuffer(data, dtype=np.uint8), data)
 
 
-def split_lines(data: bytes) -> pl.Series:
+def split_lines(data: bytes, offsets: np.ndarray | None = None) -> pl.Series:
     """Physical lines of valid UTF-8 ``data`` without their terminators (numpy + Arrow, no copy
-    per line)."""
+    per line); ``offsets``: line_offsets(data) when already known."""
     if not data:
         return pl.Series("line", [], dtype=pl.String)
-    offsets = _line_offsets(np.frombuffer(data, dtype=np.uint8), data)
+    if offsets is None:
+        offsets = _line_offsets(np.frombuffer(data, dtype=np.uint8), data)
     arr = pa.LargeStringArray.from_buffers(offsets.size - 1, pa.py_buffer(offsets),
                                            pa.py_buffer(data))
     return pl.Series("line", pl.from_arrow(arr)).str.strip_chars_end("\r\n")
@@ -292,15 +300,16 @@ def _utf8_mixed(data: bytes, stats: tuple[np.ndarray, np.ndarray] | None = None
     return text.alias("line"), bad.alias("undecodable")
 
 
-def decode_lines(data: bytes, encoding: str) -> pl.DataFrame:
-    """Decode one block into ``line`` (String) and ``undecodable`` (Boolean) per physical line."""
+def decode_lines(data: bytes, encoding: str, offsets: np.ndarray | None = None) -> pl.DataFrame:
+    """Decode one block into ``line`` (String) and ``undecodable`` (Boolean) per physical line;
+    ``offsets``: line_offsets(data) when already known."""
     if encoding == CP1251:
         # Every byte but 0x98 is defined in Windows-1251: U+FFFD can only come from it.
         lines = split_lines(data.decode(CP1251, "replace").encode("utf-8"))
         return pl.DataFrame({"line": lines,
                              "undecodable": lines.str.contains("\ufffd", literal=True)})
     if _utf8_valid(data):
-        return _valid_utf8_frame(split_lines(data))
+        return _valid_utf8_frame(split_lines(data, offsets))
     text, bad = _utf8_mixed(data)
     return pl.DataFrame({"line": text, "undecodable": bad})
 
@@ -448,11 +457,11 @@ class DecodedFile:
             ahead, self._ahead = self._ahead, []
             for block, valid, stats in ahead:
                 yield block, (None if block.data is None
-                              else self._decode(block.data, valid, stats))
+                              else self._decode(block, valid, stats))
             del ahead
             for block in self._blocks:
                 yield block, (None if block.data is None
-                              else self._decode(block.data, None, None))
+                              else self._decode(block, None, None))
             if self._speculative:
                 self._speculative = False
                 final = (EncodingDecision(UTF8) if self._valid else
@@ -464,15 +473,18 @@ class DecodedFile:
         finally:
             self._fh.close()
 
-    def _decode(self, data: bytes, valid: bool | None, stats) -> pl.DataFrame:
-        """decode_lines(data, encoding), counting the block's lines for the decision."""
+    def _decode(self, block: Block, valid: bool | None, stats) -> pl.DataFrame:
+        """decode_lines(block.data, encoding), counting the block's lines for the decision;
+        sets block.offsets."""
+        data = block.data
+        block.offsets = offsets = line_offsets(data)
         if not self._speculative:
-            return decode_lines(data, self.encoding)
+            return decode_lines(data, self.encoding, offsets)
         if self.encoding == UTF8:
             if valid is None:
                 valid = _utf8_valid(data)
             if valid:
-                lines = split_lines(data)
+                lines = split_lines(data, offsets)
                 # valid UTF-8: a line has a non-ASCII byte iff it has fewer characters than bytes
                 self._ok += int((lines.str.len_bytes() != lines.str.len_chars()).sum())
                 return _valid_utf8_frame(lines)

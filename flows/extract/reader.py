@@ -343,16 +343,75 @@ def _overlong(block: dl.Block, line_no: int, encoding: str) -> pl.DataFrame:
 
 
 def _numbered_lines(decoded: dl.DecodedFile):
-    """(first line number, decoded lines with line_no | skipped overlong Block) per block."""
+    """(first line number, the Block, its decoded lines with line_no or None for a skipped
+    overlong line) per block."""
     line_no = 1
     for block, lines in decoded:
         if lines is None:
-            yield line_no, block
+            yield line_no, block, None
             line_no += 1
             continue
-        yield line_no, lines.with_columns(
+        yield line_no, block, lines.with_columns(
             line_no=pl.int_range(line_no, line_no + lines.height, dtype=pl.Int64))
         line_no += lines.height
+
+
+class _LineSpans:
+    """Where each line of a CSV file is, in bytes: per block its first line number, its start
+    in the file and its line offsets (dl.Block.offsets, already computed to decode it), so the
+    raw text of a few lines (duplicates) is read back with one pread each instead of reading
+    the file again. ``usable`` is False when a block's decoded lines do not match its offsets
+    (not expected: terminators are ASCII in every encoding read), and the caller then falls
+    back to _raw_lines."""
+
+    def __init__(self) -> None:
+        self.firsts: list[int] = []
+        self.blocks: list[tuple[int, np.ndarray]] = []
+        self.usable = True
+
+    def add(self, first: int, block: dl.Block, n_lines: int) -> None:
+        if block.offsets is None or block.offsets.size - 1 != n_lines:
+            self.usable = False
+            return
+        self.firsts.append(first)
+        self.blocks.append((block.start, block.offsets))
+
+    def raw_lines(self, path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
+        """(line_no, raw_line) of `line_nos`, as _raw_lines gives them."""
+        wanted = np.unique(line_nos.to_numpy())
+        which = np.searchsorted(np.asarray(self.firsts, dtype=np.int64), wanted,
+                                side="right") - 1
+        cut = []
+        with dl.open_regular(path) as fh:
+            fd = fh.fileno()
+            for line_no, b in zip(wanted.tolist(), which.tolist()):
+                start, offsets = self.blocks[b]
+                i = line_no - self.firsts[b]
+                lo, hi = start + int(offsets[i]), start + int(offsets[i + 1])
+                data = os.pread(fd, hi - lo, lo)
+                if len(data) != hi - lo:
+                    raise InputError("the file changed while it was read", file=path.name)
+                cut.append(data)
+        return _decoded_raw(wanted, cut, encoding)
+
+
+def _decoded_raw(line_nos: np.ndarray, cut: list[bytes], encoding: str) -> pl.DataFrame:
+    """(line_no, raw_line capped) of the lines whose bytes are `cut`, decoded together (one at
+    a time when a lone CR joined two of them)."""
+    if not cut:
+        return pl.DataFrame(schema={"line_no": pl.Int64, "raw_line": pl.String})
+    lines = dl.decode_lines(b"".join(cut), encoding)["line"]
+    if lines.len() != len(cut):
+        lines = pl.concat([dl.decode_lines(c, encoding)["line"] for c in cut])
+    return _compact(pl.DataFrame({"line_no": line_nos, "line": lines}, schema_overrides={
+        "line_no": pl.Int64}).select("line_no", _cap(pl.col("line")).alias("raw_line")))
+
+
+#: How the spool file is written: it lives only for the run, beside the warehouse, and is read
+#: back once or twice whole (the load, the checks' staging), so it is written plain, which costs
+#: the least CPU on both sides: no compression, no dictionary pages, no column statistics
+#: (nothing filters it by them).
+SPOOL_PARQUET = dict(compression="none", use_dictionary=False, write_statistics=False)
 
 
 class _Sink:
@@ -377,7 +436,7 @@ class _Sink:
             rows = self.typing(rows)
         table = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="snappy")
+            self.writer = pq.ParquetWriter(self.path, table.schema, **SPOOL_PARQUET)
         self.writer.write_table(table)
 
     def close(self, schema: dict) -> tuple[pl.DataFrame | None, pl.DataFrame]:
@@ -449,15 +508,17 @@ def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink,
     encoding = decision.encoding
     layout: _Layout | None = None
     bads: list[pl.DataFrame] = []
+    spans = _LineSpans()
     n_lines = n_blank = 0
-    for first, lines in _numbered_lines(decision):
-        if isinstance(lines, dl.Block):
+    for first, block, lines in _numbered_lines(decision):
+        if lines is None:
             if layout is None:
                 raise InputError(f"the header line is longer than {dl.MAX_LINE_CHARS} "
                                  "characters", file=file_name, line=1)
-            bads.append(_overlong(lines, first, encoding))
+            bads.append(_overlong(block, first, encoding))
             n_lines += 1
             continue
+        spans.add(first, block, lines.height)
         n_lines += lines.height
         if layout is None:
             line, undecodable, _ = lines.row(0)
@@ -470,8 +531,9 @@ def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink,
     if layout is None:
         raise InputError("the file is empty (no header line)", file=file_name)
     size = path.stat().st_size
+    raw_lines = spans.raw_lines if spans.usable else _raw_lines
     rest = sink.finish(schema, spec, bads,
-                       lambda line_nos, _frame: _raw_lines(path, encoding, line_nos))
+                       lambda line_nos, _frame: raw_lines(path, encoding, line_nos))
     warnings = _ignored_warning(file_name, layout.ignored)
     if decision.note:
         warnings.append(f"{file_name}: {decision.note}")
@@ -499,7 +561,8 @@ def _duplicates(keys: pl.DataFrame, spec: ExtractFile) -> pl.DataFrame:
 
 
 def _raw_lines(path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
-    """Re-read the text of a few lines (duplicates) instead of holding every line in memory.
+    """Re-read the text of a few lines (duplicates) instead of holding every line in memory:
+    the fallback of _LineSpans.raw_lines, reading the whole file again.
 
     Per block only the line ends are found (numpy); just the wanted lines are cut out and
     decoded, together, so the file is not decoded a second time."""
