@@ -572,9 +572,10 @@ def write_lists_and_pages(con: duckdb.DuckDBPyConnection, run_id: str, folder: P
     from reports.auditor import write_auditor_report
     from reports.clinic import submit_clinic_reports
 
+    loaded = data.load_with_lifecycle(con, run_id)  # the run's findings, read once for both
     with parallel.Pool(parallel.use_pool(data.clinic_count(con, run_id), None)) as pool:
-        clinic_files = submit_clinic_reports(con, run_id, folder, lang, pool)
-        write_auditor_report(con, run_id, folder, lang, gx_page=True, pool=pool)
+        clinic_files = submit_clinic_reports(con, run_id, folder, lang, pool, loaded)
+        write_auditor_report(con, run_id, folder, lang, gx_page=True, pool=pool, loaded=loaded)
         for job in clinic_files:
             job.result()
 

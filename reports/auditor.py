@@ -287,7 +287,8 @@ def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stem
 
 def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
                          workers: int | None = None, gx_page: bool | None = None,
-                         pool: parallel.Pool | None = None) -> Path:
+                         pool: parallel.Pool | None = None,
+                         loaded: pl.DataFrame | None = None) -> Path:
     """Write OUT/index.html and the per-clinic and per-check pages of `run_id`; return index.
 
     `gx_page`: whether OUT/gx/index.html is or will be written (the flow writes it after the
@@ -295,7 +296,8 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
 
     `workers`: processes drawing the charts and rendering the clinic and check pages
     (default: one per core; small runs stay in this process, see reports.parallel); or
-    `pool`, a pool the caller shares (its own jobs may still be running)."""
+    `pool`, a pool the caller shares (its own jobs may still be running). `loaded`: the
+    run's `data.load_with_lifecycle` where the caller shares it (read here otherwise)."""
     t = Texts(lang)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -308,9 +310,10 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     # Waived findings (a clinic's answer "not an error", issue 13) stay in the warehouse but
     # are no defects here: every table and the booking impact count the open ones only; the
     # waivers page lists the waivers and counts what they cover.
-    loaded = data.load_findings(con, run_id).drop(*FULL_VALUES)
-    findings = data.mask_record_ids(data.with_texts(data.with_lifecycle(
-        con, run_id, data.open_findings(loaded)), lang))
+    if loaded is None:
+        loaded = data.load_with_lifecycle(con, run_id)
+    loaded = loaded.drop(*FULL_VALUES)
+    findings = data.mask_record_ids(data.with_texts(data.open_findings(loaded), lang))
     previous = lifecycle.previous_run(con, run_id)
     fixed = data.mask_record_ids(_not_waived(con, previous, data.fixed(con, run_id).drop("value")))
     names = data.clinic_names(con, run_id)
@@ -343,9 +346,10 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
         links = [(GX_INDEX.as_posix(), t.gx_docs)] if gx_page else []
         if (out / FINDINGS_CSV).is_file():
             links.append((FINDINGS_CSV.as_posix(), t.findings_csv))
-        _, waiver_counts = write_waivers_page(con, run_id, out, lang, loaded, names)
+        _, waiver_counts = write_waivers_page(con, run_id, out, lang,
+                                              loaded.drop(*data.LIFECYCLE_COLUMNS), names)
         links.append((WAIVERS_PAGE.as_posix(), WaiverTexts(lang).link))
-        write_feed_page(con, run_id, out, lang)  # rows per file, slots per MO (issue 14)
+        write_feed_page(con, run_id, out, lang, loaded)  # rows per file, slots per MO (issue 14)
         links.append((FEED_PAGE.as_posix(), FeedTexts(lang).link))
         by_severity = (findings.group_by("severity").agg(
             pl.len().alias("findings"),

@@ -133,15 +133,16 @@ def listed_clinics(con, run_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def work_findings(con, run_id: str, run: data.Run,
-                  lang: str) -> tuple[pl.DataFrame, dict[str | None, int]]:
+def work_findings(con, run_id: str, run: data.Run, lang: str,
+                  loaded: pl.DataFrame | None = None) -> tuple[pl.DataFrame, dict[str | None, int]]:
     """The run's open findings (`data.open_findings`: no waiver covers them) with lifecycle,
-    catalogue texts and identity; and how many findings each clinic answered (waived)."""
-    findings = data.load_findings(con, run_id)
-    waived = findings.filter(pl.col(data.WAIVER_COLUMN).is_not_null())
+    catalogue texts and identity; and how many findings each clinic answered (waived).
+    `loaded`: the run's `data.load_with_lifecycle` where the caller read it already."""
+    if loaded is None:
+        loaded = data.load_with_lifecycle(con, run_id)
+    waived = loaded.filter(pl.col(data.WAIVER_COLUMN).is_not_null())
     waived_counts = dict(waived.group_by("mo_code").len().iter_rows())
-    findings = data.with_texts(data.with_lifecycle(con, run_id, data.open_findings(findings)),
-                               lang)
+    findings = data.with_texts(data.open_findings(loaded), lang)
     found = identity.identities(con, run_id, findings.select("entity", "record_id"), run.as_of)
     findings = findings.join(found, on=["entity", "record_id"], how="left",
                              maintain_order="left")
@@ -377,17 +378,19 @@ _HTML_COLUMNS = ("status", "record_id", *IDENTITY_ORDER, "field", "value", "sugg
 
 def _cell(key: str, value: pl.Expr, empty: str) -> pl.Expr:
     """One column's `<td>` of every row: every text escaped; the current value keeps an empty
-    value visible, the suggestion has its own class."""
+    value visible, the suggestion has its own class. The cell's end tag is left out (HTML
+    ends a cell at the next cell, row or the table body's end): ~40 bytes a row of a list of
+    tens of thousands, the same table."""
     text = escaped(value)
     if key == "value":
-        return (pl.when(value.is_null()).then(pl.lit('<td class="v"></td>'))
+        return (pl.when(value.is_null()).then(pl.lit('<td class="v">'))
                 .when(value == "").then(pl.lit(f'<td class="v"><span class="empty">{empty}'
-                                               f'</span></td>'))
-                .otherwise(pl.concat_str(pl.lit('<td class="v">'), text, pl.lit("</td>"))))
+                                               f'</span>'))
+                .otherwise(pl.concat_str(pl.lit('<td class="v">'), text)))
     if key == "suggested":
-        return pl.concat_str(pl.lit('<td class="s">'), text.fill_null(""), pl.lit("</td>"))
-    return pl.when(value.is_null()).then(pl.lit("<td></td>")).otherwise(
-        pl.concat_str(pl.lit("<td>"), text, pl.lit("</td>")))
+        return pl.concat_str(pl.lit('<td class="s">'), text.fill_null(""))
+    return pl.when(value.is_null()).then(pl.lit("<td>")).otherwise(
+        pl.concat_str(pl.lit("<td>"), text))
 
 
 def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
@@ -396,7 +399,8 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
     records need (identity of its entities; the field only where it varies; the suggestion
     only where one exists) and its table body. The bodies are built for all groups at once by
     polars (a large list has tens of thousands of rows): each row's cells of its group's
-    columns, its class its lifecycle status."""
+    columns, its class its lifecycle status; without the optional end tags of rows and cells
+    and with nothing between rows (a text there would end up in a pre-wrapped value cell)."""
     empty = escape(t.empty_value)
     out, shown_by_group = [], {}
     for g in groups.iter_rows(named=True):
@@ -430,9 +434,9 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
                  _cell(k, pl.col(_SOURCE.get(k, k)).cast(pl.String), empty))
              .otherwise(pl.lit("")) for k in _HTML_COLUMNS]
     row = pl.concat_str(pl.lit('<tr class="st-'), escaped(pl.col("status")), pl.lit('">'),
-                        *cells, pl.lit("</tr>"))
+                        *cells)
     bodies = dict(rows.join(flags, on="order", how="left").group_by("order", maintain_order=True)
-                  .agg(row.str.join("\n")).iter_rows())
+                  .agg(row.str.join("")).iter_rows())
     for g in out:
         g["body"] = Markup(bodies.get(g["order"], ""))
     return out
@@ -466,12 +470,13 @@ def _by_clinic(frame: pl.DataFrame, mo_code: pl.Series) -> dict:
         _MO, as_dict=True, maintain_order=True, include_key=False)
 
 
-def _fix_lists(con, run_id: str, run: data.Run, lang: str) -> list[FixList]:
+def _fix_lists(con, run_id: str, run: data.Run, lang: str,
+               loaded: pl.DataFrame | None = None) -> list[FixList]:
     """Every clinic's fix list (the unassigned one last), cut from frames built once for all
     clinics (labels, CSV rows, each kind of sheet, neutralised, with their column widths'
     lengths): a handful of polars calls in all instead of dozens per clinic."""
     t = Texts(lang)
-    findings, waived = work_findings(con, run_id, run, lang)
+    findings, waived = work_findings(con, run_id, run, lang, loaded)
     groups = _groups(findings)
     rows = _labelled(_ordered(findings, groups), t)
     fixed = data.with_texts(data.fixed(con, run_id), lang)
@@ -542,16 +547,18 @@ def write_clinic_reports(con, run_id: str, out: Path, lang: str = "ru",
         return [path for future in files for path in future.result()]
 
 
-def submit_clinic_reports(con, run_id: str, out: Path, lang: str, pool: parallel.Pool) -> list:
+def submit_clinic_reports(con, run_id: str, out: Path, lang: str, pool: parallel.Pool,
+                          loaded: pl.DataFrame | None = None) -> list:
     """Prepare every clinic's fix list of `run_id` here (this process reads DuckDB) and hand
     the writing to `pool`, the largest lists first; the futures of their paths, so the caller
-    can prepare something else meanwhile (pipeline.render_outputs: the auditor report)."""
+    can prepare something else meanwhile (pipeline.render_outputs: the auditor report).
+    `loaded`: the run's `data.load_with_lifecycle`, where the caller shares it."""
     t = Texts(lang)
     run = data.load_run(con, run_id)
     previous = lifecycle.previous_run(con, run_id)
     folder = Path(out) / "clinics"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    jobs = _fix_lists(con, run_id, run, t.lang)
+    jobs = _fix_lists(con, run_id, run, t.lang, loaded)
     common = Common(folder.resolve(), run, previous, t.lang)
     return pool.submit_all(partial(write_fix_list, common), jobs,
                            [max(j.rows.height, 1) for j in jobs])

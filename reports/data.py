@@ -229,6 +229,15 @@ def with_lifecycle(con: duckdb.DuckDBPyConnection, run_id: str,
                                pl.col("days_open").fill_null(0))
 
 
+def load_with_lifecycle(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """`load_findings` with `with_lifecycle`'s columns: every finding of the run, waived ones
+    too, in `load_findings`' order. The clinic lists, the auditor report and the feed page each
+    start from it; written together (pipeline.write_lists_and_pages) they share one read, as
+    the join keeps every row and its order (`open_findings` of it is `with_lifecycle` of the
+    open findings)."""
+    return with_lifecycle(con, run_id, load_findings(con, run_id))
+
+
 def fixed(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """Findings of the previous run that this run no longer has (checks.lifecycle)."""
     return sort_findings(lifecycle.fixed_findings(con, run_id))

@@ -88,12 +88,15 @@ def mo_slots(con: duckdb.DuckDBPyConnection, shown: pl.DataFrame) -> pl.DataFram
             .with_columns(pl.col("slots").fill_null(0).cast(pl.Int64)))
 
 
-def feed_findings(con: duckdb.DuckDBPyConnection, run_id: str, lang: str) -> pl.DataFrame:
+def feed_findings(con: duckdb.DuckDBPyConnection, run_id: str, lang: str,
+                  loaded: pl.DataFrame | None = None) -> pl.DataFrame:
     """The run's FEED findings (waived ones too, marked), no full value, with texts and
-    lifecycle status; MO findings first, then by code and record."""
-    found = data.load_findings(con, run_id).drop("value", "suggested_value")
-    found = found.filter(pl.col("check_code").is_in(FEED_CODES))
-    found = data.with_texts(data.with_lifecycle(con, run_id, found), lang)
+    lifecycle status; MO findings first, then by code and record. `loaded`: the run's
+    `data.load_with_lifecycle` where the caller read it already (full values may be dropped)."""
+    if loaded is None:
+        loaded = data.load_with_lifecycle(con, run_id)
+    found = loaded.filter(pl.col("check_code").is_in(FEED_CODES))
+    found = data.with_texts(found.drop("value", "suggested_value", strict=False), lang)
     return found.sort(pl.col("check_code").replace_strict(_RANK, default=9, return_dtype=pl.Int8),
                       "check_code", "record_id")
 
@@ -152,14 +155,14 @@ def chart_specs(rows: pl.DataFrame, slots: pl.DataFrame, order: list[str], shown
 
 
 def write_feed_page(con: duckdb.DuckDBPyConnection, run_id: str, out: Path,
-                    lang: str = "ru") -> Path:
-    """Render OUT/feed.html for `run_id`; return its path."""
+                    lang: str = "ru", loaded: pl.DataFrame | None = None) -> Path:
+    """Render OUT/feed.html for `run_id`; return its path. `loaded`: see `feed_findings`."""
     t, F = Texts(lang), FeedTexts(lang)
     out = Path(out)
     shown = runs(con, run_id)
     rows = file_rows(con, shown)
     slots = mo_slots(con, shown)
-    found = feed_findings(con, run_id, lang)
+    found = feed_findings(con, run_id, lang, loaded)
     names = data.clinic_names(con, run_id)
     mo_rows = _mo_table(slots, shown, run_id, found, names, F)
     specs = chart_specs(rows, slots, [r["mo_code"] for r in mo_rows], shown, t, F)

@@ -299,22 +299,23 @@ class _SharedStrings(SharedStrings):
         strings = self.string_table.string_array
         if not strings:
             return
-        frame = pl.DataFrame({"s": pl.Series(strings, dtype=pl.String)}).with_columns(
-            pl.col("s").str.contains(_SPECIAL).alias("special"))
+        frame = pl.DataFrame({"s": pl.Series(strings, dtype=pl.String)}).select(
+            pl.col("s").str.contains(_SPECIAL).alias("special"), _plain_si(pl.col("s")))
+        plain = frame["si"].to_list()  # every string's plain form, in one pass
         start = 0
         for at in [*frame["special"].arg_true().to_list(), len(strings)]:
             if at > start:
-                self.fh.write(_plain_si(frame.slice(start, at - start)))
+                self.fh.write("".join(plain[start:at]))
             if at < len(strings):
                 self._write_si(strings[at])
             start = at + 1
 
 
-def _plain_si(frame: pl.DataFrame) -> str:
-    text = (pl.col("s").str.replace_all("&", "&amp;", literal=True)
+def _plain_si(text: pl.Expr) -> pl.Expr:
+    """`<si><t>` + the text with &, <, > escaped + `</t></si>` (a plain string's XML)."""
+    text = (text.str.replace_all("&", "&amp;", literal=True)
             .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True))
-    return frame.select(pl.concat_str(pl.lit("<si><t>"), text, pl.lit("</t></si>"))
-                        .str.join("")).item()
+    return pl.concat_str(pl.lit("<si><t>"), text, pl.lit("</t></si>")).alias("si")
 
 
 class _Packager(Packager):

@@ -247,7 +247,7 @@ def test_english(tmp_path):
     for value in ["Поликлиника №1"] + [r[7] for r in HIST_FINDINGS if r[4] == "500101"]:
         page = page.replace(value, "")
     assert not CYRILLIC.search(page), CYRILLIC.search(page)
-    assert '<tr class="st-new"><td>New</td>' in page
+    assert '<tr class="st-new"><td>New<td>' in page  # (a fix list's cells end unclosed)
 
 
 def test_clinic_trend_draws_the_top_clinics_and_tables_all(tmp_path):

@@ -46,21 +46,26 @@ class _Page(HTMLParser):
         elif tag == "thead":
             self._in_head = True
         elif tag == "tr" and (self._group is not None or self._in_toc):
+            self._end_row()  # a row's end tag is optional (the fix lists leave it out)
             self._row = []
             if self._group is not None and not self._in_head:
                 self._group.row_classes.append(a.get("class", ""))
         elif tag in ("td", "th") and self._row is not None:
+            self._end_cell()  # so is a cell's
             self._text = []
         elif tag == "h2" and self._group is not None:
             self._text = []
         elif tag == "dd" and self._group is not None:
             self._dd, self._text = classes[0] if classes else "", []
 
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._text is not None and self._row is not None:
+    def _end_cell(self) -> None:
+        if self._text is not None and self._row is not None:
             self._row.append("".join(self._text).strip())
             self._text = None
-        elif tag == "tr" and self._row is not None:
+
+    def _end_row(self) -> None:
+        self._end_cell()
+        if self._row is not None:
             if self._in_toc and not self._in_head:
                 self.toc.append(self._row)
             elif self._group is not None and self._in_head:
@@ -68,7 +73,14 @@ class _Page(HTMLParser):
             elif self._group is not None:
                 self._group.rows.append(dict(zip(self._group.headers, self._row)))
             self._row = None
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._end_cell()
+        elif tag in ("tr", "tbody"):
+            self._end_row()
         elif tag == "thead":
+            self._end_row()
             self._in_head = False
         elif tag == "h2" and self._group is not None and self._text is not None:
             self._group.heading = " ".join("".join(self._text).split())
@@ -78,7 +90,8 @@ class _Page(HTMLParser):
             self._dd, self._text = None, None
         elif tag == "section":
             self._group = None
-        elif tag == "table" and self._in_toc:
+        elif tag == "table":
+            self._end_row()
             self._in_toc = False
 
     def handle_data(self, data):
