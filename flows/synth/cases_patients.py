@@ -127,6 +127,9 @@ def pat_coverage(inj: Injector) -> None:
     inj.expect("PAT.ATTACHMENT.NONE", p.pid, "")
 
 
+ROUTING8_BLOCKS = 90_000_000  # first 8-digit attachment id of the routing cases in a region in blocks
+
+
 def pat_routing(inj: Injector) -> None:
     """Patient findings routed by the routing attachment: latest attach_date among active attachments
     with a known MO, tie -> smallest attachment_id as text (not as a number)."""
@@ -138,11 +141,17 @@ def pat_routing(inj: Injector) -> None:
     ia = rng.integers(0, len(mos), per)
     a_mo, b_mo = mos[ia], mos[(ia + 1) % len(mos)]
     same = iso(d0 - rng.integers(10, 900, per))
-    base = 38_000_000  # ids 8 digits, above ATTACHMENT_ID0: a large region's ids reach it, take 90_000_000
-    if inj.next["attachments"] + 80 * inj.k_pat + 10 * inj.k_file >= base:
-        base = 90_000_000
+    base = inj.next.get("routing8")  # a region in blocks: from 90_000_000 on, block after block
+    if base is None:
+        base = 38_000_000  # ids 8 digits, above ATTACHMENT_ID0: a large region's ids reach it, take 90_000_000
+        if inj.next["attachments"] + 80 * inj.k_pat + 10 * inj.k_file >= base:
+            base = 90_000_000
+    elif inj.next["attachments"] + 80 * inj.k_pat + 10 * inj.k_file >= ROUTING8_BLOCKS:
+        raise ValueError("too many attachments for the 8-digit attachment ids of the routing cases")
+    b_base = inj.next.get("routing9", 300_000_000)
     a_id = np.arange(base, base + per).astype(str)
-    b_id = np.arange(300_000_000, 300_000_000 + per).astype(str)
+    b_id = np.arange(b_base, b_base + per).astype(str)
+    inj.next["routing8"], inj.next["routing9"] = base + per, b_base + per
     att_a = p.att.with_columns(S("attachment_id", a_id), S("mo_code", a_mo), S("attach_date", same))
     att_b = p.att.with_columns(S("attachment_id", b_id), S("mo_code", b_mo), S("attach_date", same),
                                snils_text(inj.ctx.doctor_snils.take(per), 1).alias("doctor_snils"))

@@ -591,12 +591,14 @@ def registry_rows(inj: Injector) -> None:
     third = third.with_columns(pl.Series("_order", _after(third["_order"].to_numpy(), n, rng)))
     inj.reg_parts += [first, second, third]
     inj.expect("ROW.DUPLICATE_ID", rows["enp"], "", registry_only=True)
-    # no lookup target, nothing to find: a checksum error, a letter, an empty enp (once)
-    k = 3
+    # no lookup target, nothing to find: a checksum error, a letter, an empty enp (once: in the
+    # first block of a region generated in blocks, two would be duplicates)
+    k = 2 if "empty_enp" in inj.next else 3
+    inj.next["empty_enp"] = 1
     rows = extra_persons(inj.w, rng, k, enp=enp_text(ctx.okato[:2], ctx.enp.take(k)),
                          snils=snils_text(ctx.snils.take(k), 0))
     e = rows["enp"].to_numpy().astype(str)
-    rows = rows.with_columns(S("enp", [e[0][:15] + str((int(e[0][15]) + 1) % 10), e[1][:8] + "О" + e[1][9:], ""]))
+    rows = rows.with_columns(S("enp", [e[0][:15] + str((int(e[0][15]) + 1) % 10), e[1][:8] + "О" + e[1][9:], ""][:k]))
     inj.reg_parts.append(rows)
 
 

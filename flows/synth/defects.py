@@ -58,7 +58,7 @@ def inject(world: World, tables: dict[str, pl.DataFrame], parquet: tuple[str, ..
         truth = truth.with_columns(pl.lit("").alias("suggested_value"), pl.col("mo_code").alias("v11_mo_code"))
     truth = truth.select(TRUTH_COLUMNS).with_columns(
         *(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in ("mo_code", "v11_mo_code")))
-    world.next_ids.update(inj.next)
+    world.next_ids.update(inj.next, keys=inj.keys, orphans=inj.orphans, wide=inj.wide)
     return out, truth
 
 

@@ -95,12 +95,14 @@ CHUNK_ROWS = 200_000
 
 
 def write_csv(df: pl.DataFrame, path: Path, columns: tuple[str, ...], d: Dialect,
-              header: tuple[str, ...] | None = None) -> None:
+              header: tuple[str, ...] | None = None, append: bool = False) -> None:
     """Write rows in their current order, in chunks (bounded memory); every value is non-null text.
-    header: the names to write for columns (default: the column names)."""
+    header: the names to write for columns (default: the column names). append: add the rows to
+    the end of a file this function wrote before (no BOM, no header)."""
     header = d.delimiter.join(f'"{c}"' if d.quote_all else c for c in (header or columns))
-    with open(path, "wb") as f:
-        f.write((b"\xef\xbb\xbf" if d.bom else b"") + (header + "\n").encode(d.encoding))
+    with open(path, "ab" if append else "wb") as f:
+        if not append:
+            f.write((b"\xef\xbb\xbf" if d.bom else b"") + (header + "\n").encode(d.encoding))
         for offset in range(0, len(df), CHUNK_ROWS):
             lines = render_lines(df.slice(offset, CHUNK_ROWS), columns, d)
             if d.encoding == "utf-8" and not lines.str.contains(BAD_BYTES_TOKEN, literal=True).any():
@@ -112,3 +114,24 @@ def write_csv(df: pl.DataFrame, path: Path, columns: tuple[str, ...], d: Dialect
 
 def write_parquet(df: pl.DataFrame, path: Path, columns: tuple[str, ...]) -> None:
     df.select(columns).write_parquet(path, compression="zstd", statistics=False)
+
+
+class ParquetAppender:
+    """A Parquet file written part by part (a region generated in blocks): every column text,
+    zstd, no statistics, row groups of at most CHUNK_ROWS rows."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...]):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.columns = columns
+        self.schema = pa.schema([(c, pa.string()) for c in columns])
+        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd", write_statistics=False)
+
+    def write(self, df: pl.DataFrame) -> None:
+        for offset in range(0, len(df), CHUNK_ROWS):
+            table = df.slice(offset, CHUNK_ROWS).select(self.columns).to_arrow().cast(self.schema)
+            self.writer.write_table(table, row_group_size=CHUNK_ROWS)
+
+    def close(self) -> None:
+        self.writer.close()

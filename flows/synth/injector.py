@@ -115,9 +115,11 @@ class Injector:
         self.next = dict(world.next_ids)
         self.parts: dict[str, list[pl.DataFrame]] = {name: [] for name in tables}
         self.truth: list[pl.DataFrame] = []
-        self.keys = 0
-        self.orphans = 98_000_000  # patient ids that exist nowhere
-        self.wide = 100_000_000  # 9-digit patient ids (register duplicates: text order != number order)
+        # counters that go on from the block before in a region generated in blocks (World.next_ids)
+        self.keys = world.next_ids.get("keys", 0)
+        self.orphans = world.next_ids.get("orphans", 98_000_000)  # patient ids that exist nowhere
+        # 9-digit patient ids (register duplicates: text order != number order)
+        self.wide = world.next_ids.get("wide", 100_000_000)
         n = self.n_rows["patients"]
         n_doctors = world.tables["slots"]["doctor_id"].n_unique()
         if defect_rate is None:  # the default density (unchanged: same arguments, same files)

@@ -63,6 +63,10 @@ class Ctx:
     nb_region: str  # a neighbour region (KOD_TF) and its okato
     nb_okato: str
     facts: Facts | None = None
+    # the ranges of the pools the register's extra persons draw from (created on first use; a
+    # region generated in blocks shares them, and the pools above, between its blocks)
+    extra_enp: Pool | None = None
+    extra_snils: Pool | None = None
     D: date = field(init=False)
     d0: int = field(init=False)  # D as epoch days
     t0: int = field(init=False)  # as_of as epoch seconds
@@ -117,12 +121,18 @@ class World:
     person_enp: pl.Series | None = None
 
 
-def build_mos(ctx: Ctx, n_patients: int) -> MoRegistry:
-    """MO registry (the synthetic F003): clean MOs, a few excluded, two of the neighbour region."""
+def mo_counts(n_patients: int) -> tuple[int, int]:
+    """Clean and excluded MOs of a region of n_patients clean patients."""
+    n_mo = max(6, ceil(n_patients / 4000))
+    return n_mo, max(3, n_mo // 20)
+
+
+def build_mos(ctx: Ctx, n_patients: int, counts: tuple[int, int] | None = None) -> MoRegistry:
+    """MO registry (the synthetic F003): clean MOs, a few excluded, two of the neighbour region.
+    counts: (clean, excluded) MOs instead of mo_counts(n_patients) (a region generated in blocks)."""
     rng, region, D = ctx.rng, ctx.region, ctx.D
     okato, nb, nb_okato = ctx.okato, ctx.nb_region, ctx.nb_okato
-    n_mo = max(6, ceil(n_patients / 4000))
-    n_excl = max(3, n_mo // 20)
+    n_mo, n_excl = counts or mo_counts(n_patients)
     numbers = np.sort(rng.choice(np.arange(101, 9900), n_mo + n_excl, replace=False))
     order = rng.permutation(len(numbers))
     clean_n, excl_n = numbers[order[:n_mo]], numbers[order[n_mo:]]
@@ -185,7 +195,14 @@ def _pick_in_group(rng, order, starts, counts, group: np.ndarray) -> np.ndarray:
 ENP_ERA = epoch_day(date(2011, 1, 1))
 
 
-def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
+def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int, first_ids: dict[str, int] | None = None) -> World:
+    """The clean population. first_ids: the first id of each kind (World.next_ids of the block before,
+    in a region generated in blocks); default PATIENT_ID0, POLICY_ID0, ... Other keys are passed
+    on in World.next_ids."""
+    first_ids = first_ids or {}
+    pid0, polid0 = first_ids.get("patients", PATIENT_ID0), first_ids.get("policies", POLICY_ID0)
+    attid0, slotid0, docid0 = (first_ids.get("attachments", ATTACHMENT_ID0), first_ids.get("slots", SLOT_ID0),
+                               first_ids.get("doctors", DOCTOR_ID0))
     rng, d0, t0, facts, okato, nb_okato = ctx.rng, ctx.d0, ctx.t0, ctx.facts, ctx.okato, ctx.nb_okato
     insurers = facts.active_insurers(okato)
     if not insurers:
@@ -207,10 +224,11 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
     middle = middle.zip_with(pl.Series(rng.random(n) >= 0.01), blank(n))  # 1%: no patronymic
     style = np.where(rng.random(n) < 0.06, 1, np.where(rng.random(n) < 0.03, 2, 0))
     snils = snils_text(ctx.snils.take(n), style)
-    if n >= 50:  # check sums 100, 101, 201 -> check number 00 (worked examples of the catalogue)
+    if n >= 50 and "patients" not in first_ids:  # check sums 100, 101, 201 -> check number 00 (worked
+        # examples of the catalogue); in the first block only (a SNILS twice is a duplicate)
         edge_rows = np.arange(len(EDGE_SNILS_BODIES)) * (n // 7) + 5
         snils = snils.scatter(edge_rows, snils_text(np.array(EDGE_SNILS_BODIES), 0))
-    patient_id = ids(PATIENT_ID0, n)
+    patient_id = ids(pid0, n)
     patients = pl.DataFrame({
         "patient_id": patient_id, "last_name": last, "first_name": first, "middle_name": middle,
         "birth_date": date_text(birth, 1), "sex": pl.Series(sex).cast(pl.String), "snils": snils,
@@ -244,7 +262,7 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
     d_status[extras[:2]] = [1, 2]  # the tolerated statuses occur even in tiny regions
     d_status[d_first] = 0  # ... but never for the doctor that keeps a pair bookable
     statuses = ("active", "on_leave", "dismissed")
-    doctor_id = ids(DOCTOR_ID0, n_doc)
+    doctor_id = ids(docid0, n_doc)
     d_snils = snils_text(ctx.doctor_snils.take(n_doc), np.where(rng.random(n_doc) < 0.3, 1, 0))
     d_last, d_first_name, d_middle = nm.person_names(rng, rng.integers(1, 3, n_doc))
     d_name = (pl.DataFrame({"l": d_last, "f": d_first_name, "m": d_middle, "r": rng.integers(1, 450, n_doc)})
@@ -302,7 +320,7 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
     policies = pl.concat([old, cur]).sort(["_p", "_seq"], maintain_order=True)
     ends = policies["_end"].to_numpy()
     policies = policies.with_columns(
-        ids(POLICY_ID0, len(policies)).alias("policy_id"),
+        ids(polid0, len(policies)).alias("policy_id"),
         date_text(np.where(ends == NO_END, 0, ends), 0).zip_with(pl.Series(ends != NO_END), blank(len(ends)))
         .alias("date_end"),
     ).select(POLICY_COLUMNS)
@@ -341,7 +359,7 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
             pl.Series(rng.random(m_att) >= 0.4), blank(m_att)),
     })
     attachments = pl.concat([att_old, att_cur]).sort(["_p", "_seq"], maintain_order=True).with_columns(
-        ids(ATTACHMENT_ID0, len(att_old) + n).alias("attachment_id"),
+        ids(attid0, len(att_old) + n).alias("attachment_id"),
         pl.col("_area").cast(pl.String).str.zfill(2).alias("area_code"),
     )
     att_extra = attachments.select(
@@ -382,7 +400,7 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
     updated = np.where(future, t0 - rng.integers(600, 20 * 3600, m), start - rng.integers(3600, 14 * 86400, m))
     ts_style = rng.choice(3, m, p=[0.6, 0.25, 0.15])
     slots = pl.DataFrame({
-        "slot_id": ids(SLOT_ID0, m), "mo_code": lookup(mo_codes, d_mo[sd]), "doctor_id": doctor_id.gather(sd),
+        "slot_id": ids(slotid0, m), "mo_code": lookup(mo_codes, d_mo[sd]), "doctor_id": doctor_id.gather(sd),
         "doctor_snils": d_snils.gather(sd), "doctor_status": lookup(statuses, d_status[sd]),
         "specialty_code": lookup(d_spec, sd),
         "slot_start": ts_text(start, ts_style), "slot_end": ts_text(start + slot_len[sd], ts_style),
@@ -401,7 +419,7 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int) -> World:
         pairs=pairs,
         bookable=pl.DataFrame({"patient_id": patient_id, "mo_code": lookup(mo_codes, mo_idx)}),
         insurers=list(insurers), person_enp=person_enp,
-        next_ids={"patients": PATIENT_ID0 + n, "policies": POLICY_ID0 + len(policies),
-                  "attachments": ATTACHMENT_ID0 + len(attachments), "slots": SLOT_ID0 + m,
-                  "doctors": DOCTOR_ID0 + n_doc},
+        next_ids={**first_ids, "patients": pid0 + n, "policies": polid0 + len(policies),
+                  "attachments": attid0 + len(attachments), "slots": slotid0 + m,
+                  "doctors": docid0 + n_doc},
     )

@@ -170,9 +170,13 @@ def extra_persons(world: World, rng: np.random.Generator, m: int, enp: pl.Series
     middle = middle.zip_with(pl.Series(rng.random(m) >= 0.02), blank(m))
     birth = d0 - rng.integers(30, 95 * 365, m)
     if enp is None:
-        enp = enp_text(ctx.okato[:2], ctx.enp.fork(9 * 10 ** 12).take(m))
+        if ctx.extra_enp is None:
+            ctx.extra_enp = ctx.enp.fork(9 * 10 ** 12)
+        enp = enp_text(ctx.okato[:2], ctx.extra_enp.take(m))
     if snils is None:
-        snils = snils_text(ctx.snils.fork(800_000_000).take(m), (rng.random(m) < 0.4).astype(np.int64))
+        if ctx.extra_snils is None:
+            ctx.extra_snils = ctx.snils.fork(800_000_000)
+        snils = snils_text(ctx.extra_snils.take(m), (rng.random(m) < 0.4).astype(np.int64))
     snils = snils.zip_with(pl.Series(rng.random(m) >= 0.05), blank(m))  # some without SNILS
     u = rng.random(m)
     deceased = u < 0.04
