@@ -277,6 +277,18 @@ def _fields(lines: pl.Series, layout: _Layout) -> pl.DataFrame:
                        raise_if_empty=False)
 
 
+def _plain_fields(lines: pl.Series, layout: _Layout) -> tuple[pl.DataFrame, pl.Series]:
+    """(fields f0..f<n_fields>, has exactly n_fields fields) of lines that hold no quote.
+
+    Without a quote a line's fields are exactly its text between delimiters (what the CSV
+    parser of _fields gives such a line), so the line is split once, into n_fields + 1 parts:
+    it has n_fields fields iff part n_fields - 1 exists and part n_fields does not."""
+    n = layout.n_fields
+    fields = (lines.str.split_exact(layout.delimiter, n).struct.unnest()
+              .rename(lambda name: "f" + name.removeprefix("field_")))
+    return fields, fields[f"f{n - 1}"].is_not_null() & fields[f"f{n}"].is_null()
+
+
 def _field_count(lines: pl.Expr, grammar: dl.Grammar, quoted: pl.Expr) -> pl.Expr:
     """Number of fields of grammar-valid lines (only used for the few with a wrong count)."""
     d = grammar.delimiter
@@ -316,17 +328,34 @@ def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
         bad.append(broken.select("line_no", g.quoting_problem(pl.lit(g.delimiter) + line)
                                  .alias("detail"), "line"))
         df = df.filter("valid")
-    fields = _fields(df["line"], layout)
-    counted = (fields[f"f{layout.n_fields}"] == _SENTINEL).fill_null(False)
-    if not counted.all():
-        wrong = df.filter(~counted)
-        bad.append(wrong.select("line_no", _count_problem(
-            _field_count(line, g, pl.col("quoted")), layout.n_fields).alias("detail"), "line"))
-        df, fields = df.filter(counted), fields.filter(counted)
-    loaded = fields.select(df["line_no"], *[pl.col(f"f{i}").alias(c)
-                                            for c, i in layout.positions.items()])
-    if fast is not None:
-        loaded = pl.concat([fast, loaded]).sort("line_no") if loaded.height else fast
+    # Lines without a quote are split on the delimiter once; the others parsed by _fields.
+    quoted = df["quoted"]
+    groups = ([df] if quoted.all() or not quoted.any()
+              else [df.filter(~pl.col("quoted")), df.filter("quoted")])
+    pieces = [fast] if fast is not None else []
+    for group in groups:
+        if not group.height:
+            continue
+        if group["quoted"].any():
+            fields = _fields(group["line"], layout)
+            counted = (fields[f"f{layout.n_fields}"] == _SENTINEL).fill_null(False)
+        else:
+            fields, counted = _plain_fields(group["line"], layout)
+        if not counted.all():
+            wrong = group.filter(~counted)
+            bad.append(wrong.select("line_no", _count_problem(
+                _field_count(line, g, pl.col("quoted")), layout.n_fields).alias("detail"),
+                "line"))
+            group, fields = group.filter(counted), fields.filter(counted)
+        pieces.append(fields.select(group["line_no"], *[pl.col(f"f{i}").alias(c)
+                                                        for c, i in layout.positions.items()]))
+    pieces = [p for p in pieces if p.height]
+    if not pieces:
+        loaded = pl.DataFrame(schema=schema)
+    elif len(pieces) == 1:
+        loaded = pieces[0]
+    else:
+        loaded = pl.concat(pieces).sort("line_no")
     malformed = _compact(pl.concat([b.select("line_no", "detail",
                                              _cap(pl.col("line")).alias("raw_line"))
                                     .cast(_BAD_SCHEMA) for b in bad]).sort("line_no"))
