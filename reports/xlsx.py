@@ -196,16 +196,14 @@ class _Worksheet(Worksheet):
         if numbers and (source.select(pl.max_horizontal(pl.col(numbers).str.len_chars().max()))
                         .item() or 0) > 16:
             raise ValueError("an integer of more than 16 digits in a findings sheet")
-        numbered = {}
         if texts:  # the shared strings, row by row
-            stacked = source.lazy().select(pl.concat_list(texts).alias("v")).explode("v") \
-                .drop_nulls()
-            count, first = pl.collect_all([stacked.select(pl.len()),
-                                           stacked.unique(maintain_order=True)])
+            # every text cell in row order (nulls kept, so the cells reshape back to rows)
+            stacked = source.select(pl.concat_list(texts).alias("v")).explode("v")["v"]
+            present = stacked.drop_nulls()
+            first = present.unique(maintain_order=True)
             sst, half = self.str_table, self.xls_strmax // 2
             known = sst.string_table
-            sst.count += count.item()
-            first = first["v"]
+            sst.count += present.len()
             index = []
             for value in first.to_list():
                 if len(value) > half and _utf16_len(value) > self.xls_strmax:
@@ -215,14 +213,17 @@ class _Worksheet(Worksheet):
                     at = known[value] = sst.unique_count
                     sst.unique_count += 1
                 index.append(at)
-            numbered = {"old": first, "new": pl.Series(index, dtype=pl.UInt32)}
+            # each cell's string number in one look-up over all of them, back to its column
+            at = (stacked.replace_strict(first, pl.Series(index, dtype=pl.UInt32), default=None,
+                                         return_dtype=pl.UInt32)
+                  .reshape((frame.height, len(texts))))
+            source = source.with_columns(at.arr.get(k).alias(f"s{name[1:]}")
+                                         for k, name in enumerate(texts))
         tails = []
         for i, (text, number) in enumerate(cells):
             parts = []
             if text is not None:
-                at = pl.col(f"i{i}").replace_strict(numbered["old"], numbered["new"],
-                                                    default=None, return_dtype=pl.UInt32)
-                parts.append(pl.concat_str(pl.lit(' t="s"><v>'), at.cast(pl.String),
+                parts.append(pl.concat_str(pl.lit(' t="s"><v>'), pl.col(f"s{i}").cast(pl.String),
                                            pl.lit("</v></c>")))
             if number is not None:
                 parts.append(pl.concat_str(pl.lit("><v>"), pl.col(f"n{i}"), pl.lit("</v></c>")))

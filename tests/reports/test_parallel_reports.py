@@ -93,6 +93,33 @@ def test_one_pool_for_both_writers_writes_the_serial_files(tmp_path, pools):
     assert _contents(shared) == _contents(serial)
 
 
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_lists_and_pages_read_the_findings_once_and_write_the_serial_files(tmp_path, pools,
+                                                                          monkeypatch, lang):
+    """pipeline.write_lists_and_pages: the run's findings and lifecycle are read once for the
+    clinic lists, the auditor report and the feed page, and the files are those each writer
+    writes reading them itself (waived, fixed and reopened findings in the history run)."""
+    from flows import pipeline
+    from reports import data
+
+    con = build_history_warehouse(tmp_path / "wh.duckdb")
+    serial, shared = tmp_path / "serial", tmp_path / "shared"
+    write_clinic_reports(con, HIST_RUN, serial, lang, workers=1)
+    write_auditor_report(con, HIST_RUN, serial, lang, workers=1, gx_page=True)
+    assert not pools
+    reads, statuses = [], []
+    load, status = data.load_findings, data.lifecycle.finding_status
+    monkeypatch.setattr(data, "load_findings", lambda *a: reads.append(a) or load(*a))
+    monkeypatch.setattr(data.lifecycle, "finding_status",
+                        lambda *a: statuses.append(a) or status(*a))
+    pipeline.write_lists_and_pages(con, HIST_RUN, shared, lang)
+    con.close()
+    assert len(pools) == 1 and len(reads) == 1 and len(statuses) == 1
+    files = _contents(serial)
+    assert "feed.html" in files and any(k.startswith("clinics/") for k in files)
+    assert _contents(shared) == files
+
+
 def test_a_failing_job_fails_the_call(pools):
     with parallel.Pool(2) as pool, pytest.raises(ValueError):
         pool.map(int, ["1", "not a number", "3"], [1, 1, 1])
@@ -121,7 +148,9 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
         "raw": [None, "31.02.1980", None, None, "1.2.1985"]})
     # many rows (row spans per 16 rows) and strings xlsxwriter writes its own way (escapes,
     # whitespace at an end, control characters, rich-text look-alikes)
-    odd = ["_x0041_", "<r>a</r>", "x\n", "\u00a0y", "a\tb", 'q"', "&amp;", "\u3000", "z", ""]
+    # ("Код": a string the summary sheet numbered first)
+    odd = ["_x0041_", "<r>a</r>", "x\n", "\u00a0y", "a\tb", 'q"', "&amp;", "\u3000", "z", "",
+           "Код"]
     many = pl.DataFrame({"Т": [odd[i % len(odd)] + ("" if i % 3 else str(i)) for i in range(70)],
                          "Ч": [i if i % 4 else None for i in range(70)]})
     checks = pl.DataFrame({"Код": ["X.1", "Y"], "Число": [2, 1]},
