@@ -18,7 +18,7 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
-from checks.identifiers import enp_form_ok, enp_valid, snils_form_ok
+from checks.identifiers import enp_form_ok, snils_form_ok
 from checks.staging import ENTITIES, is_empty, stage_entity_chunks
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, SLOT_STATUSES, SLOTS
 
@@ -137,7 +137,7 @@ _POLICY_RULES = [
     _simple("POL.ENP.FORMAT", "policies", "enp",
             lambda c: ~is_empty("enp") & ~enp_form_ok(_col("enp"))),
     _simple("POL.ENP.CHECKSUM", "policies", "enp",
-            lambda c: enp_form_ok(_col("enp")) & ~enp_valid(_col("enp"))),
+            lambda c: enp_form_ok(_col("enp")) & ~_col("enp_valid").fill_null(False)),
     RowRule("POL.NUMBER.FORMAT", "policies", "policy_number", lambda c: _any(_NUMBER_CASES),
             *_first_of(_NUMBER_CASES)),
     RowRule("POL.DATES.INVALID", "policies", "date_begin", lambda c: _any(_DATES_CASES),
@@ -188,7 +188,8 @@ CODES: tuple[str, ...] = tuple(r.code for r in ROW_RULES)
 
 _TYPED = {
     "patients": {"birth_date_d": pl.Date, "snils_digits": pl.Utf8, "snils_valid": pl.Boolean},
-    "policies": {"date_begin_d": pl.Date, "date_end_d": pl.Date, "is_active": pl.Boolean},
+    "policies": {"date_begin_d": pl.Date, "date_end_d": pl.Date, "is_active": pl.Boolean,
+                 "enp_valid": pl.Boolean},
     "attachments": {"attach_date_d": pl.Date, "detach_date_d": pl.Date, "is_active": pl.Boolean,
                     "doctor_snils_valid": pl.Boolean},
     "slots": {"start_ts": pl.Datetime("us"), "end_ts": pl.Datetime("us"),

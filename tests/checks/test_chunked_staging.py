@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import polars
 import pytest
 
 from checks import row_rules, staging
@@ -57,3 +58,15 @@ def test_chunk_boundaries_follow_the_requested_size(loaded):
                             [run_id]).fetchall()[0][0]
     assert sum(sizes) == total and len(sizes) > 1
     assert all(s >= 100 for s in sizes[:-1])
+
+
+def test_frames_typed_here_hold_only_the_columns_read(loaded):
+    db, run_id, as_of = loaded
+    read = row_rules.RULE_COLUMNS["slots"]
+    with warehouse.connect(db) as con:
+        whole = list(staging.stage_entity_chunks(con, run_id, "slots", as_of))[0]
+        chunks = list(staging.stage_entity_chunks(con, run_id, "slots", as_of, 97, read=read))
+        empty = list(staging.stage_entity_chunks(con, "no-such-run", "slots", as_of, read=read))
+    assert len(chunks) > 1 and all(c.columns == ["line_no", *read] for c in chunks)
+    assert polars.concat(chunks).equals(whole.select("line_no", *read))
+    assert [(f.height, f.columns) for f in empty] == [(0, ["line_no", *read])]

@@ -10,7 +10,8 @@ import pytest
 from pandera.config import config_context
 
 from checks import catalogue
-from checks.row_rules import CODES, FINDING_COLUMNS, build_schemas, run_entity_rules
+from checks.row_rules import (CODES, FINDING_COLUMNS, RULE_COLUMNS, build_schemas,
+                              run_entity_rules)
 from checks.staging import stage_attachments, stage_patients, stage_policies, stage_slots
 from tests.checks.test_staging import staging_raw
 
@@ -371,3 +372,34 @@ def test_one_entity_needs_only_its_own_frame():
     slots = run_entity_rules("slots", frames["slots"], AS_OF, F008)
     assert slots["check_code"].to_list() == ["SCH.SLOT.INVALID"]
     assert slots.columns == list(FINDING_COLUMNS)
+
+
+# --- what the rules read ----------------------------------------------------------------------
+
+def test_the_rules_read_only_their_rule_columns():
+    """Staging hands the rules only RULE_COLUMNS (and line_no): the findings on those columns
+    are the findings on the whole typed frame."""
+    frames = row_frames(patients=[{"sex": "3"}, {"snils": "112-233-445 96"}],
+                        policies=[{"enp": "1234567890123456"}, {"policy_type": "9"}],
+                        attachments=[{"attach_method": "7"}], slots=[{"status": "gone"}])
+    for entity, frame in frames.items():
+        whole = run_entity_rules(entity, frame, AS_OF, F008)
+        assert whole.height > 0, entity
+        read = frame.select(RULE_COLUMNS[entity])
+        assert read.width < frame.width, entity
+        assert run_entity_rules(entity, read, AS_OF, F008).equals(whole), entity
+
+
+def test_rule_columns_are_what_the_schemas_declare():
+    schemas = build_schemas(AS_OF, F008)
+    for entity, schema in schemas.items():
+        assert tuple(schema.columns) == RULE_COLUMNS[entity]
+    # the ENP checksum reads the staged enp_valid instead of computing it again
+    assert "enp_valid" in RULE_COLUMNS["policies"]
+    assert "snils_valid" in RULE_COLUMNS["patients"]
+
+
+def test_a_rule_column_missing_raises():
+    frame = row_frames(policies=[{}])["policies"].drop("enp_valid")
+    with pytest.raises(RuntimeError, match="outside the row rules"):
+        run_entity_rules("policies", frame, AS_OF, F008)

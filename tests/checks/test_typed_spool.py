@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
@@ -90,3 +91,21 @@ def test_a_file_without_rows_stages_an_empty_typed_table(tmp_path):
             frames = list(staging.stage_entity_chunks(con, "r", "patients", AS_OF, spool=typed))
             assert con.execute("SELECT count(*) FROM stg_patients").fetchall() == [(0,)]
     assert [f.height for f in frames] == [0] and "snils_valid" in frames[0].columns
+
+
+def test_frames_hold_only_the_columns_read(spooled):
+    """With `read`, the spool gives line_no and those columns, chunk by chunk, the same rows
+    as the whole frames (duplicates left out) and the same staging table."""
+    db, run_id, prepared = spooled
+    spools = pipeline.typed_spools(prepared)
+    read = row_rules.RULE_COLUMNS["policies"]
+    with warehouse.connect(db) as con:
+        whole = pl.concat(staging.stage_entity_chunks(con, run_id, "policies", AS_OF,
+                                                      spool=spools["policies"]))
+        table = con.sql("SELECT * FROM stg_policies ORDER BY ALL").pl()
+        chunks = list(staging.stage_entity_chunks(con, run_id, "policies", AS_OF, 150,
+                                                  spool=spools["policies"], read=read))
+        assert con.sql("SELECT * FROM stg_policies ORDER BY ALL").pl().equals(table)
+    assert len(chunks) > 1 and all(c.columns == ["line_no", *read] for c in chunks)
+    assert pl.concat(chunks).equals(whole.select("line_no", *read))
+    assert not set(spools["policies"].excluded) & set(pl.concat(chunks)["line_no"])
