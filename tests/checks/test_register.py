@@ -16,6 +16,7 @@ import pytest
 
 from checks import findings as findings_mod
 from checks import register
+from checks.set_rules import render_sql
 from checks.staging import REGISTER_COLUMNS, STAGED_COLUMNS
 from flows.extract.contract import PATIENTS, REGISTRY
 from flows.warehouse import ensure_schema
@@ -495,3 +496,34 @@ def test_routing_falls_back_to_the_registers_attachment(con):
     assert rows[("POL.DATES.INVALID", "X3")]["mo_code"] == "4501001"
     assert con.execute("SELECT count(*) FROM findings WHERE run_id = ?",
                        [RUN]).fetchall()[0][0] == len(rows)
+
+
+# --- reg_values with the joins as written ----------------------------------------------------
+
+def test_reg_values_as_written_equal_the_optimizers_plan(con):
+    """VALUES_SQL runs with the links as the hash join's build side (execute_as_written):
+    the same table as DuckDB's own plan gives, shared persons counted."""
+    e = [enp(i) for i in range(20)]
+    reg = (Reg()
+           .patient("P1", snils=snils(1)).policy("X1", "P1", enp=e[1])
+           .person(e[1], snils=snils(1), death_date="01.01.2020").person(e[2], snils=snils(9))
+           .patient("P2", snils=snils(1))
+           .patient("P3", snils=snils(9))
+           .patient("P4", last_name="Неизвестный"))
+    links(con, reg)
+    as_written = con.sql("SELECT * FROM reg_values ORDER BY patient_id").pl()
+    con.execute(render_sql(register.VALUES_SQL, batch="", run_id=RUN, as_of=AS_OF))
+    planned = con.sql("SELECT * FROM reg_values ORDER BY patient_id").pl()
+    assert as_written.equals(planned)
+    assert as_written.select("patient_id", "linked_patients", "deceased").rows() == [
+        ("P1", 2, True), ("P2", 2, True), ("P3", 1, False)]
+
+
+def test_execute_as_written_restores_the_optimizers(con):
+    con.execute("SET disabled_optimizers = 'filter_pullup'")
+    register.execute_as_written(con, "CREATE OR REPLACE TEMP TABLE t AS SELECT 1 AS x")
+    with pytest.raises(duckdb.Error):
+        register.execute_as_written(con, "SELECT * FROM no_such_table")
+    assert con.execute("SELECT current_setting('disabled_optimizers')").fetchall() == [
+        ("filter_pullup",)]
+    con.execute("SET disabled_optimizers = ''")
