@@ -202,40 +202,69 @@ def split_lines(data: bytes, offsets: np.ndarray | None = None) -> pl.Series:
 _utf8_errors = threading.local()
 
 
+class _TooManyErrors(Exception):
+    """Raised by the error handler once more errors than _utf8_errors.limit were recorded."""
+
+
 def _record_utf8_error(exc: UnicodeDecodeError) -> tuple[str, int]:
-    _utf8_errors.starts.append(exc.start)
+    starts = _utf8_errors.starts
+    starts.append(exc.start)
+    if len(starts) > _utf8_errors.limit:
+        raise _TooManyErrors
     return "", exc.end
 
 
 codecs.register_error("talon.record-utf8-errors", _record_utf8_error)
 
 
-def _error_starts(data: bytes) -> np.ndarray:
-    """Where each invalid sequence of `data` starts, as CPython's strict decoder sees it."""
-    _utf8_errors.starts = []
+def _error_starts(data: bytes, limit: float = float("inf")) -> np.ndarray | None:
+    """Where each invalid sequence of `data` starts, as CPython's strict decoder sees it;
+    None when there are more than `limit` of them (the decoding stops there)."""
+    _utf8_errors.starts, _utf8_errors.limit = [], limit
     try:
         data.decode("utf-8", "talon.record-utf8-errors")
         return np.array(_utf8_errors.starts, dtype=np.int64)
+    except _TooManyErrors:
+        return None
     finally:
         _utf8_errors.starts = []
 
 
-def utf8_line_stats(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+#: _utf8_mixed replaces undecodable lines one by one in the block's bytes up to this many.
+FEW_BAD_LINES = 1_000
+#: utf8_line_stats(expect_utf8=True) decodes the whole block while it has at most this many
+#: invalid sequences (a few bad lines in a UTF-8 file); past it, the per-line prefilter.
+FEW_UTF8_ERRORS = 10_000
+
+
+def utf8_line_stats(data: bytes, offsets: np.ndarray | None = None,
+                    expect_utf8: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per physical line: (has a non-ASCII byte, is not valid UTF-8).
 
-    A cheap vectorised test settles most Windows-1251 lines (a lead byte not followed by a
-    continuation byte, or a byte never valid); the lines it leaves open are decoded by
-    CPython's own strict UTF-8 decoder in one pass, an error handler recording where each
-    invalid sequence starts (Python runs per error, not per line). Terminators are ASCII and
-    stay with their line, so a sequence cut by a line end is an error of its own line, as
-    when the line is decoded alone.
+    Invalid sequences are found by CPython's own strict UTF-8 decoder, an error handler
+    recording where each starts (Python runs per error, not per line). Terminators are ASCII
+    and stay with their line, so a sequence cut by a line end is an error of its own line, as
+    when the line is decoded alone; decoding many lines together therefore gives each line's
+    own errors. With ``expect_utf8`` (a block of a file read as UTF-8: few invalid lines) the
+    whole block is decoded so, unless it has more than FEW_UTF8_ERRORS errors. Otherwise (and
+    then) a cheap vectorised test first settles most Windows-1251 lines (a lead byte not
+    followed by a continuation byte, or a byte never valid) and only the lines it leaves open
+    are decoded. ``offsets``: line_offsets(data) when already known.
     """
     a = np.frombuffer(data, dtype=np.uint8)
     if not a.size:
         return np.zeros(0, bool), np.zeros(0, bool)
-    offsets = _line_offsets(a, data)
+    if offsets is None:
+        offsets = _line_offsets(a, data)
     starts = offsets[:-1]
     non_ascii = np.maximum.reduceat(a, starts) >= 0x80
+    if expect_utf8:
+        errors = _error_starts(data, FEW_UTF8_ERRORS)
+        if errors is not None:
+            bad = np.zeros(starts.size, dtype=bool)
+            if errors.size:
+                bad[np.searchsorted(offsets, errors, side="right") - 1] = True
+            return non_ascii, bad
     nxt = np.concatenate([a[1:], np.zeros(1, np.uint8)])
     quick = (a >= 0xC0) & ((nxt < 0x80) | (nxt >= 0xC0))
     quick |= a >= 0xF5
@@ -261,19 +290,40 @@ def _utf8_valid(data: bytes) -> bool:
     return True
 
 
-def _utf8_mixed(data: bytes, stats: tuple[np.ndarray, np.ndarray] | None = None
-                ) -> tuple[pl.Series, pl.Series]:
+def _utf8_mixed(data: bytes, stats: tuple[np.ndarray, np.ndarray] | None = None,
+                offsets: np.ndarray | None = None) -> tuple[pl.Series, pl.Series]:
     """Lines of bytes that are not all valid UTF-8: (text, undecodable).
 
     A line is undecodable when decoding with replacement adds U+FFFD characters that its bytes
     do not spell out (a real U+FFFD in the file is EF BF BD). Undecodable lines are shown as
     Windows-1251, which is what such a line in a UTF-8 extract almost always is. ``stats``:
-    utf8_line_stats(data) when already known.
+    utf8_line_stats(data) when already known; ``offsets``: line_offsets(data) when known.
     """
     a = np.frombuffer(data, dtype=np.uint8)
-    _, undecodable = stats if stats is not None else utf8_line_stats(data)
-    lengths = np.diff(_line_offsets(a, data))
+    if offsets is None:
+        offsets = _line_offsets(a, data)
+    _, undecodable = (stats if stats is not None
+                      else utf8_line_stats(data, offsets, expect_utf8=True))
+    lengths = np.diff(offsets)
     if undecodable.size == lengths.size and undecodable.size:
+        bad_lines = np.flatnonzero(undecodable)
+        if bad_lines.size <= FEW_BAD_LINES:
+            # A few undecodable lines (a UTF-8 file with some Windows-1251 lines): the block's
+            # bytes copied once, each such line (with its terminator, ASCII in both encodings)
+            # replaced by its Windows-1251 text in UTF-8; the lines stay the same lines, whose
+            # new ends are known. Python runs per undecodable line only.
+            parts, new_lengths, at = [], lengths.copy(), 0
+            for i in bad_lines.tolist():
+                lo, hi = int(offsets[i]), int(offsets[i + 1])
+                shown = data[lo:hi].decode(CP1251, "replace").encode("utf-8")
+                parts += [data[at:lo], shown]
+                new_lengths[i] = len(shown)
+                at = hi
+            parts.append(data[at:])
+            new_offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+            np.cumsum(new_lengths, out=new_offsets[1:])
+            return (split_lines(b"".join(parts), new_offsets),
+                    pl.Series("undecodable", undecodable))
         # Set-based: the valid lines' bytes as they are, the others decoded as Windows-1251,
         # each group split on its own and scattered back into place. Trusted only when both
         # groups split into the expected number of lines (a lone CR before a removed line
@@ -310,7 +360,7 @@ def decode_lines(data: bytes, encoding: str, offsets: np.ndarray | None = None) 
                              "undecodable": lines.str.contains("\ufffd", literal=True)})
     if _utf8_valid(data):
         return _valid_utf8_frame(split_lines(data, offsets))
-    text, bad = _utf8_mixed(data)
+    text, bad = _utf8_mixed(data, offsets=offsets)
     return pl.DataFrame({"line": text, "undecodable": bad})
 
 
@@ -489,12 +539,13 @@ class DecodedFile:
                 self._ok += int((lines.str.len_bytes() != lines.str.len_chars()).sum())
                 return _valid_utf8_frame(lines)
         self._valid = False  # cp1251 was guessed only because the start is not valid UTF-8
-        non_ascii, undecodable = stats if stats is not None else utf8_line_stats(data)
+        non_ascii, undecodable = (stats if stats is not None else utf8_line_stats(
+            data, offsets, expect_utf8=self.encoding == UTF8))
         self._bad += int(undecodable.sum())
         self._ok += int((non_ascii & ~undecodable).sum())
         if self.encoding == CP1251:
             return decode_lines(data, CP1251)
-        text, bad = _utf8_mixed(data, (non_ascii, undecodable))
+        text, bad = _utf8_mixed(data, (non_ascii, undecodable), offsets)
         return pl.DataFrame({"line": text, "undecodable": bad})
 
     @property

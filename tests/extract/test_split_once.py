@@ -209,3 +209,72 @@ def test_the_spool_is_written_plain(tmp_path):
     assert not column.is_stats_set
     assert "PLAIN_DICTIONARY" not in column.encodings and "RLE_DICTIONARY" not in column.encodings
     assert r.loaded.rows() == read_extract_file(path, PATIENTS).loaded.rows()
+
+
+# --------------------------------------------------------------------------- UTF-8 with a few bad lines
+
+_LINE_BYTES = st.lists(st.sampled_from([0x41, 0x3B, 0x22, 0x80, 0x8F, 0x98, 0xA0, 0xBF, 0xC0,
+                                        0xC2, 0xD0, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF]),
+                       max_size=8).map(bytes)
+_UTF8_LINE = st.text(alphabet="aЖё;€\ufffd𝄞", max_size=6).map(lambda t: t.encode("utf-8"))
+
+
+def _python_lines(lines: list[bytes]) -> tuple[list[str], list[bool]]:
+    """Each line decoded alone: UTF-8, or when it is not valid UTF-8 Windows-1251 (undecodable)."""
+    text, bad = [], []
+    for line in lines:
+        try:
+            text.append(line.decode("utf-8"))
+            bad.append(False)
+        except UnicodeDecodeError:
+            text.append(line.decode("cp1251", "replace"))
+            bad.append(True)
+    return text, bad
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.one_of(_LINE_BYTES, _UTF8_LINE), min_size=1, max_size=8),
+       terminator=st.sampled_from([b"\n", b"\r\n", b"\r"]), final=st.booleans())
+def test_utf8_stats_and_mixed_text_agree_with_python_on_every_path(lines, terminator, final):
+    """utf8_line_stats expecting UTF-8 (whole block decoded; and past FEW_UTF8_ERRORS the
+    prefilter) and _utf8_mixed (few bad lines replaced in place; and past FEW_BAD_LINES the
+    set-based groups) give what each line decoded alone gives."""
+    data = terminator.join(lines) + (terminator if final else b"")
+    if not final and not lines[-1]:
+        lines = lines[:-1]  # nothing after the last terminator is no line
+    expected_text, expected_bad = _python_lines(lines)
+    results = []
+    for few_errors, few_bad in ((10_000, 1_000), (0, 1_000), (10_000, 0), (0, 0)):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(dialect, "FEW_UTF8_ERRORS", few_errors)
+            m.setattr(dialect, "FEW_BAD_LINES", few_bad)
+            stats = dialect.utf8_line_stats(data, expect_utf8=True)
+            assert stats[1].tolist() == expected_bad
+            assert stats[0].tolist() == [max(line, default=0) >= 0x80 for line in lines]
+            if any(expected_bad):
+                text, bad = dialect._utf8_mixed(data)
+                assert bad.to_list() == expected_bad
+                results.append(text.to_list())
+    assert all(r == expected_text for r in results)
+
+
+def test_a_utf8_file_with_a_few_windows_1251_lines(tmp_path, monkeypatch):
+    """Read end to end: the Windows-1251 lines quarantined with their text shown as
+    Windows-1251, the others loaded; the same with the paths for many bad lines."""
+    lines = [HEADER.encode()] + [";".join(patient(i, last="Ёлкин")).encode("utf-8")
+                                 for i in range(1, 8)]
+    lines[3] = ";".join(patient(3, last="Ёлкин")).encode("cp1251")
+    lines[6] = ";".join(patient(6, last="Щукин")).encode("cp1251")
+    path = tmp_path / "patients.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n")
+    r = read_extract_file(path, PATIENTS)
+    assert r.encoding == "utf-8-sig"
+    assert [q[:3] for q in r.quarantined.rows()] == [
+        (4, "ROW.MALFORMED", "undecodable bytes in UTF-8"),
+        (7, "ROW.MALFORMED", "undecodable bytes in UTF-8")]
+    assert r.quarantined["raw_line"].to_list() == [";".join(patient(3, last="Ёлкин")),
+                                                   ";".join(patient(6, last="Щукин"))]
+    assert [row[0] for row in rows(r)] == [2, 3, 5, 6, 8]
+    monkeypatch.setattr(dialect, "FEW_UTF8_ERRORS", 0)
+    monkeypatch.setattr(dialect, "FEW_BAD_LINES", 0)
+    assert _summary(read_extract_file(path, PATIENTS)) == _summary(r)
