@@ -198,12 +198,11 @@ class _Worksheet(Worksheet):
             raise ValueError("an integer of more than 16 digits in a findings sheet")
         if texts:  # the shared strings, row by row
             # every text cell in row order (nulls kept, so the cells reshape back to rows)
-            stacked = source.select(pl.concat_list(texts).alias("v")).explode("v")["v"]
-            present = stacked.drop_nulls()
-            first = present.unique(maintain_order=True)
+            stacked = source.select(pl.concat_list(texts).alias("v")).explode("v")
+            first = stacked.select(pl.col("v").drop_nulls().unique(maintain_order=True))["v"]
             sst, half = self.str_table, self.xls_strmax // 2
             known = sst.string_table
-            sst.count += present.len()
+            sst.count += stacked.height - stacked["v"].null_count()
             index = []
             for value in first.to_list():
                 if len(value) > half and _utf16_len(value) > self.xls_strmax:
@@ -214,17 +213,17 @@ class _Worksheet(Worksheet):
                     sst.unique_count += 1
                 index.append(at)
             # each cell's string number in one look-up over all of them, back to its column
-            at = (stacked.replace_strict(first, pl.Series(index, dtype=pl.UInt32), default=None,
-                                         return_dtype=pl.UInt32)
-                  .reshape((frame.height, len(texts))))
-            source = source.with_columns(at.arr.get(k).alias(f"s{name[1:]}")
-                                         for k, name in enumerate(texts))
+            at = stacked.select(pl.col("v").replace_strict(
+                first, pl.Series(index, dtype=pl.UInt32), default=None, return_dtype=pl.UInt32)
+                .reshape((frame.height, len(texts))).alias("\x00at"))
+            source = source.hstack(at)
+            text_at = {int(name[1:]): k for k, name in enumerate(texts)}
         tails = []
         for i, (text, number) in enumerate(cells):
             parts = []
             if text is not None:
-                parts.append(pl.concat_str(pl.lit(' t="s"><v>'), pl.col(f"s{i}").cast(pl.String),
-                                           pl.lit("</v></c>")))
+                at = pl.col("\x00at").arr.get(text_at[i]).cast(pl.String)
+                parts.append(pl.concat_str(pl.lit(' t="s"><v>'), at, pl.lit("</v></c>")))
             if number is not None:
                 parts.append(pl.concat_str(pl.lit("><v>"), pl.col(f"n{i}"), pl.lit("</v></c>")))
             tails.append(pl.coalesce(*parts, pl.lit("/>")).alias(str(i)))
