@@ -1,7 +1,8 @@
 """Row-level rules of one extract as pandera (polars backend) schemas, one per entity.
 
 Each rule is a vectorised pandera Check named by its catalogue code, attached to the column it
-is about; it sees the whole staged frame and returns True where the row passes. Schemas are
+is about; it sees the staged frame (every row; the columns the entity's rules read,
+RULE_COLUMNS, which is all staging hands over) and returns True where the row passes. Schemas are
 validated lazily so every failure case comes back; the failure index (row position) is mapped
 back to the record, and field/value are computed for the failing rows only.
 """

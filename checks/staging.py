@@ -4,8 +4,8 @@ A run types its rows while the files are read: the reader applies `typer(entity,
 each block (the frames are in memory then) and spools the text and typed columns together as
 Parquet (`TypedSpool`). Staging then builds each TEMP stg_* table for the SQL rules (the
 columns they read: STAGED_COLUMNS) straight from that spool in DuckDB, and hands the typed
-frames chunk by chunk to the pandera rules: no text goes back and forth through DuckDB before
-the checks. A run already in the warehouse (re-checked, or loaded by a test) is typed from its
+frames chunk by chunk to the pandera rules, read by polars with only the columns those rules
+read (row_rules.RULE_COLUMNS): no text goes back and forth through DuckDB before the checks. A run already in the warehouse (re-checked, or loaded by a test) is typed from its
 raw_* rows instead (DuckDB → Arrow → polars), with the very same expressions. The cur_* tables resolve the reference classifiers of the run
 on D = as_of.date().
 

@@ -527,3 +527,17 @@ def test_execute_as_written_restores_the_optimizers(con):
     assert con.execute("SELECT current_setting('disabled_optimizers')").fetchall() == [
         ("filter_pullup",)]
     con.execute("SET disabled_optimizers = ''")
+
+
+def test_the_register_step_releases_what_only_linking_reads(con):
+    e = [enp(i) for i in range(20)]
+    reg = (Reg().patient("P1").policy("X1", "P1", enp=e[1]).person(e[1])
+           .patient("P2", last_name="Неизвестный", birth_date="1999-01-01"))
+    found = reg_findings(con, reg)
+    assert ids(found, "REG.PERSON.NOT_FOUND") == {"P2"}
+    left = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+        "SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()}
+    assert not set(register.LINKING_ONLY) & left
+    assert {"reg_values", "stg_patients"} <= left
+    assert con.execute("SELECT patient_id, tier FROM reg_values").fetchall() == [("P1", 1)]
