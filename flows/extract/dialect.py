@@ -140,17 +140,24 @@ def iter_blocks(fh: BinaryIO, *, strip_bom: bool, hasher=None, block_bytes: int 
             skip, skip_cr = None, False
             if eof:
                 return
-        buf = pending + chunk if pending else chunk
-        if eof:
-            if buf:
-                yield Block(data=buf, start=read - len(buf))
-            return
-        cut = _last_cut(buf)
-        if cut:
-            yield Block(data=buf[:cut], start=read - len(buf))
-            pending = buf[cut:]
+        if pending and not eof and (cut := _last_cut(chunk)):
+            # the usual case: the block is the pending start of a line and the chunk up to its
+            # last terminator, copied once (the chunk's cut is the buffer's: it ends the buffer)
+            yield Block(data=b"".join((pending, memoryview(chunk)[:cut])),
+                        start=read - len(chunk) - len(pending))
+            pending = chunk[cut:]
         else:
-            pending = buf
+            buf = pending + chunk if pending else chunk
+            if eof:
+                if buf:
+                    yield Block(data=buf, start=read - len(buf))
+                return
+            cut = _last_cut(buf)
+            if cut:
+                yield Block(data=buf[:cut], start=read - len(buf))
+                pending = buf[cut:]
+            else:
+                pending = buf
         if len(pending) > max_line_bytes:
             # pending is the start of one line; a trailing '\r' would be its terminator
             ends_cr = pending.endswith(b"\r")
@@ -265,8 +272,10 @@ def utf8_line_stats(data: bytes, offsets: np.ndarray | None = None,
             if errors.size:
                 bad[np.searchsorted(offsets, errors, side="right") - 1] = True
             return non_ascii, bad
-    nxt = np.concatenate([a[1:], np.zeros(1, np.uint8)])
-    quick = (a >= 0xC0) & ((nxt < 0x80) | (nxt >= 0xC0))
+    # a lead byte (>= C0) not followed by a continuation byte (80-BF: x ^ 80 < 40); the last
+    # byte is followed by nothing
+    quick = a >= 0xC0
+    np.logical_and(quick[:-1], (a[1:] ^ 0x80) >= 0x40, out=quick[:-1])
     quick |= a >= 0xF5
     bad = np.logical_or.reduceat(quick, starts)
     open_ = non_ascii & ~bad
