@@ -47,6 +47,9 @@ _PX_PER_CHAR, _PX_PAD = 7.2, 14
 _EXCEL_EPOCH = date(1899, 12, 30)
 _EPOCH_OFFSET = (date(1970, 1, 1) - _EXCEL_EPOCH).days  # 25569
 A4 = 9  # xlsxwriter's paper size index
+#: A findings sheet of this many rows or more is stored in bulk (`_Worksheet._store_bulk`: a
+#: dozen polars queries, ~1 ms a sheet more than the cell loop costs below ~100 rows).
+BULK_MIN_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -426,7 +429,8 @@ def _table(wb: Workbook, ws: Worksheet, table: Table, *, at: tuple[int, int] = (
            cache: dict, alone: bool = False) -> dict[str, int]:
     """`table` as an Excel table at `at` (header row, autofilter); returns the fitted column
     widths (the caller sets them: several tables may share a sheet's columns). `alone`: the
-    sheet holds nothing else (a findings sheet): its rows are stored in bulk."""
+    sheet holds nothing else (a findings sheet): its rows are stored in bulk (from
+    BULK_MIN_ROWS rows)."""
     row0, col0 = at
     frame = table.frame
     formats = []
@@ -442,7 +446,8 @@ def _table(wb: Workbook, ws: Worksheet, table: Table, *, at: tuple[int, int] = (
     last_row = row0 + max(frame.height, 1)  # an empty table keeps one empty data row
     if last_row >= ws.xls_rowmax or col0 + len(columns) > ws.xls_colmax:
         raise ValueError(f"a {frame.height} x {len(columns)} table does not fit a worksheet")
-    bulk = alone and hasattr(ws, "_store_bulk") and not ws.constant_memory
+    bulk = (alone and frame.height >= BULK_MIN_ROWS and hasattr(ws, "_store_bulk")
+            and not ws.constant_memory)
     (ws.add_lone_table if bulk else ws.add_table)(row0, col0, last_row, col0 + len(columns) - 1, {
         "style": TABLE_STYLE, "header_row": True, "autofilter": True, "total_row": False,
         "name": table.name,

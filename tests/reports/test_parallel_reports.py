@@ -137,7 +137,11 @@ def test_small_runs_and_single_workers_stay_in_process(monkeypatch):
 
 
 @pytest.mark.parametrize("blocker", ["Блокирующая", 'Блок ("1")'])  # the second: a regex path
-def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, blocker):
+@pytest.mark.parametrize("bulk_min", [1, xlsx.BULK_MIN_ROWS])
+def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, blocker, bulk_min):
+    """Both ways a findings sheet's rows are stored (`_store_bulk` from BULK_MIN_ROWS rows,
+    the cell loop below) write xlsxwriter's own bytes."""
+    monkeypatch.setattr(xlsx, "BULK_MIN_ROWS", bulk_min)
     rows = pl.DataFrame({  # the last value is longer than a cell takes: truncated
         "Важность": [blocker, "Предупреждение", blocker, "", blocker],
         "Статус": ["Новое", None, "Открыто", "Новое", "Новое"],
@@ -151,8 +155,9 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
     # ("Код": a string the summary sheet numbered first)
     odd = ["_x0041_", "<r>a</r>", "x\n", "\u00a0y", "a\tb", 'q"', "&amp;", "\u3000", "z", "",
            "Код"]
-    many = pl.DataFrame({"Т": [odd[i % len(odd)] + ("" if i % 3 else str(i)) for i in range(70)],
-                         "Ч": [i if i % 4 else None for i in range(70)]})
+    n = xlsx.BULK_MIN_ROWS + 50  # (in bulk by default too)
+    many = pl.DataFrame({"Т": [odd[i % len(odd)] + ("" if i % 3 else str(i)) for i in range(n)],
+                         "Ч": [i if i % 4 else None for i in range(n)]})
     checks = pl.DataFrame({"Код": ["X.1", "Y"], "Число": [2, 1]},
                           schema={"Код": pl.String, "Число": pl.UInt32})
 
