@@ -215,11 +215,12 @@ def _cap(expr: pl.Expr) -> pl.Expr:
             .otherwise(expr))
 
 
-def _suspect() -> pl.Expr:
-    """Cheap test for lines that cannot be a record whatever their fields (see _line_problem)."""
+def _suspect(clean: bool = False) -> pl.Expr:
+    """Cheap test for lines that cannot be a record whatever their fields (see _line_problem);
+    `clean`: the block's bytes hold no BAD_CHARS character (dl.free_of_bad_chars)."""
     line = pl.col("line")
-    return (pl.col("undecodable") | (line.str.len_bytes() > dl.MAX_LINE_CHARS)
-            | line.str.contains(dl.BAD_CHARS))
+    suspect = pl.col("undecodable") | (line.str.len_bytes() > dl.MAX_LINE_CHARS)
+    return suspect if clean else suspect | line.str.contains(dl.BAD_CHARS)
 
 
 def _line_problem(encoding: str) -> pl.Expr:
@@ -297,17 +298,20 @@ def _field_count(lines: pl.Expr, grammar: dl.Grammar, quoted: pl.Expr) -> pl.Exp
 
 
 def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
-                 schema: dict) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """(loaded rows, malformed lines, blank line count) of one block of decoded lines."""
+                 schema: dict, clean: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(loaded rows, malformed lines, blank line count) of one block of decoded lines;
+    `clean`: the block's bytes hold no BAD_CHARS character (dl.free_of_bad_chars)."""
     blank = (pl.col("line") == "") & ~pl.col("undecodable")
     n_blank = int(lines.select(blank.sum()).item())
-    df = lines.filter(~blank).with_columns(suspect=_suspect())
-    suspect = df.filter("suspect").with_columns(detail=_line_problem(encoding))
-    bad = [suspect.filter(pl.col("detail").is_not_null()).select("line_no", "detail", "line")]
-    df = pl.concat([df.filter(~pl.col("suspect")),
-                    suspect.filter(pl.col("detail").is_null()).select(df.columns)])
-    if suspect.height:
-        df = df.sort("line_no")
+    df = (lines.filter(~blank) if n_blank else lines).with_columns(suspect=_suspect(clean))
+    bad = [pl.DataFrame(schema={"line_no": pl.Int64, "detail": pl.String, "line": pl.String})]
+    if df["suspect"].any():
+        suspect = df.filter("suspect").with_columns(detail=_line_problem(encoding))
+        bad.append(suspect.filter(pl.col("detail").is_not_null())
+                   .select("line_no", "detail", "line"))
+        df = pl.concat([df.filter(~pl.col("suspect")),
+                        suspect.filter(pl.col("detail").is_null()).select(df.columns)]
+                       ).sort("line_no")
     g = layout.grammar
     line = pl.col("line")
     # Fast path: a line of n_fields quoted fields with no quote inside them ("a";"b") is valid
@@ -553,7 +557,8 @@ def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink,
             line, undecodable, _ = lines.row(0)
             layout = _layout(line, undecodable, spec, file_name, encoding)
             lines = lines.slice(1)
-        good, bad, blank = _parse_block(lines, layout, encoding, schema)
+        good, bad, blank = _parse_block(lines, layout, encoding, schema,
+                                        dl.free_of_bad_chars(block.data, encoding))
         sink.add(good)
         bads.append(bad)
         n_blank += blank

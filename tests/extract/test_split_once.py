@@ -278,3 +278,38 @@ def test_a_utf8_file_with_a_few_windows_1251_lines(tmp_path, monkeypatch):
     monkeypatch.setattr(dialect, "FEW_UTF8_ERRORS", 0)
     monkeypatch.setattr(dialect, "FEW_BAD_LINES", 0)
     assert _summary(read_extract_file(path, PATIENTS)) == _summary(r)
+
+
+# --------------------------------------------------------------------------- blocks free of bad characters
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1251"])
+def test_free_of_bad_chars(encoding):
+    def block(*lines: str) -> bytes:
+        return "\r\n".join(lines).encode("cp1251" if encoding == "cp1251" else "utf-8")
+
+    assert dialect.free_of_bad_chars(block("a;б\tв", "г;д", ""), encoding)
+    assert dialect.free_of_bad_chars(b"a\rb\nc\r\n", encoding)
+    for bad in ("\x00", "\x07", "\x0b", "\x0c", "\x1b", "\x1f"):
+        assert not dialect.free_of_bad_chars(block("a;б", f"x{bad}y"), encoding), repr(bad)
+    bom_inside = b"a;b\n" + dialect.BOM + b"c;d\n"
+    # in Windows-1251 those bytes are three letters, in UTF-8 a byte order mark
+    assert dialect.free_of_bad_chars(bom_inside, encoding) == (encoding == "cp1251")
+
+
+@_SETTINGS
+@given(table=st.lists(st.lists(st.text(alphabet="aЖ;\t\x00\x07\x1f\ufeff\x85", max_size=4),
+                                min_size=7, max_size=7), min_size=1, max_size=12),
+       encoding=st.sampled_from(["utf-8", "cp1251"]))
+def test_lines_with_bad_characters_are_quarantined_whatever_the_block_test(
+        tmp_path_factory, monkeypatch, table, encoding):
+    """The block-level test only skips the per-line one when it cannot matter: the result is
+    the one of testing every line."""
+    if encoding == "cp1251":
+        table = [[v.replace("\ufeff", "").replace("\x85", "") for v in r] for r in table]
+    path = tmp_path_factory.mktemp("bad") / "patients.csv"
+    write_lines(path, [HEADER] + [";".join(r) for r in table], encoding=encoding)
+    new = read_extract_file(path, PATIENTS)
+    with monkeypatch.context() as m:
+        m.setattr(dialect, "free_of_bad_chars", lambda data, enc: False)
+        old = read_extract_file(path, PATIENTS)
+    assert _summary(new) == _summary(old)
