@@ -406,8 +406,11 @@ class _LineSpans:
         if block.offsets is None or block.offsets.size - 1 != n_lines:
             self.usable = False
             return
+        offsets = block.offsets
+        if offsets[-1] < 2**31:  # a block of up to 2 GB: half the memory
+            offsets = offsets.astype(np.int32)
         self.firsts.append(first)
-        self.blocks.append((block.start, block.offsets))
+        self.blocks.append((block.start, offsets))
 
     def raw_lines(self, path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
         """(line_no, raw_line) of `line_nos`, as _raw_lines gives them."""
