@@ -15,7 +15,7 @@ import polars as pl
 from flows.synth.cases_files import _after
 from flows.synth.identifiers import enp_text, snils_text
 from flows.synth.injector import S, Injector, People, _arr, _override, iso, latinize, pick_where, variants
-from flows.synth.register import REG_SURNAMES, REG_SURNAMES_F, extra_persons, reg_name
+from flows.synth.register import REG_SURNAMES, REG_SURNAMES_F, extra_persons, reg_name, reg_surnames
 from flows.synth.textfmt import date_text
 
 # --- one-letter (dl1) and two-letter changes of the case surnames, precomputed per surname --------------
@@ -33,18 +33,24 @@ def _sub(s: str, i: int) -> str:
 
 
 _ALL = REG_SURNAMES + REG_SURNAMES_F
-TYPO = {
-    "sub": {s: _sub(s, 2) for s in _ALL},
-    "del": {s: s[:2] + s[3:] for s in _ALL},
-    "ins": {s: s[:3] + "о" + s[3:] for s in _ALL},
-    "swap": {s: s[:_swap_at(s)] + s[_swap_at(s) + 1] + s[_swap_at(s)] + s[_swap_at(s) + 2:] for s in _ALL},
-    "two": {s: _sub(_sub(s, 1), 4) for s in _ALL},  # two letters: not dl1
-    "sub2": {s: _sub(_sub(s, 2), 5) for s in _ALL},  # dl1 from "sub", two from the surname
+TYPO_OPS = {
+    "sub": lambda s: _sub(s, 2),
+    "del": lambda s: s[:2] + s[3:],
+    "ins": lambda s: s[:3] + "о" + s[3:],
+    "swap": lambda s: s[:_swap_at(s)] + s[_swap_at(s) + 1] + s[_swap_at(s)] + s[_swap_at(s) + 2:],
+    "two": lambda s: _sub(_sub(s, 1), 4),  # two letters: not dl1
+    "sub2": lambda s: _sub(_sub(s, 2), 5),  # dl1 from "sub", two from the surname
 }
+TYPO = {kind: {s: op(s) for s in _ALL} for kind, op in TYPO_OPS.items()}
 
 
 def typo(series: pl.Series, kind: str) -> pl.Series:
-    return series.replace_strict(TYPO[kind], return_dtype=pl.String)
+    """The surnames changed by TYPO_OPS[kind] (case surnames of any block: register.reg_surnames)."""
+    table = TYPO[kind]
+    other = [s for s in series.unique().to_list() if s is not None and s not in table]
+    if other:
+        table = {**table, **{s: TYPO_OPS[kind](s) for s in other}}
+    return series.replace_strict(table, return_dtype=pl.String)
 
 
 def sub_letter(series: pl.Series, pos: int) -> pl.Series:
@@ -289,7 +295,8 @@ def person_codes(inj: Injector) -> None:
     sex = p.pat["sex"].to_numpy()
     from flows.synth import names as nm
     other_first = nm.by_sex(nm.MALE_FIRST[:54], nm.FEMALE_FIRST[:54], rng.integers(0, 54, k), sex.astype(int))
-    married = nm.by_sex(REG_SURNAMES, REG_SURNAMES_F, rng.integers(0, len(REG_SURNAMES), k), sex.astype(int))
+    male, female = reg_surnames(inj.ctx.block)
+    married = nm.by_sex(male, female, rng.integers(0, len(male), k), sex.astype(int))
     same = (other_first == p.pat["first_name"]).to_numpy()
     other_first = pl.Series(np.where(same, sub_letter(p.pat["first_name"], 1).to_numpy(), other_first.to_numpy()))
     same = (married == p.pat["last_name"]).to_numpy()

@@ -191,7 +191,8 @@ def generate_region(out: Path, *, patients: int, seed: int, region: str = "50", 
     try:
         for b, n_block in enumerate(sizes):
             if b > 0:  # streams of its own; the identifier pools go on
-                prev, ctx = ctx, Ctx(np.random.default_rng([seed, 7, b]), as_of, region, okato, nb, nb_okato)
+                prev, ctx = ctx, Ctx(np.random.default_rng([seed, 7, b]), as_of, region, okato, nb, nb_okato,
+                                     block=b)
                 for attr in ("facts", "snils", "doctor_snils", "enp", "extra_enp", "extra_snils"):
                     setattr(ctx, attr, getattr(prev, attr))
                 if registry:

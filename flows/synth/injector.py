@@ -245,8 +245,9 @@ class Injector:
         sex = rng.integers(1, 3, k)
         last, first, middle = nm.person_names(rng, sex)
         if reg_names:
-            from flows.synth.register import REG_SURNAMES, REG_SURNAMES_F
-            last = nm.by_sex(REG_SURNAMES, REG_SURNAMES_F, rng.integers(0, len(REG_SURNAMES), k), sex)
+            from flows.synth.register import reg_surnames
+            male, female = reg_surnames(ctx.block)
+            last = nm.by_sex(male, female, rng.integers(0, len(male), k), sex)
         birth = ctx.d0 - rng.integers(20 * 365, 80 * 365, k)
         pat = pl.DataFrame({"patient_id": pid.astype(str), "last_name": last, "first_name": first,
                             "middle_name": middle, "birth_date": date_text(birth, 1),

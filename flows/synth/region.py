@@ -63,6 +63,7 @@ class Ctx:
     nb_region: str  # a neighbour region (KOD_TF) and its okato
     nb_okato: str
     facts: Facts | None = None
+    block: int = 0  # the block of a region generated in blocks (register.reg_surnames)
     # the ranges of the pools the register's extra persons draw from (created on first use; a
     # region generated in blocks shares them, and the pools above, between its blocks)
     extra_enp: Pool | None = None

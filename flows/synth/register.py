@@ -49,6 +49,25 @@ REG_SURNAMES = (
     "Римский-Корсаков", "Бонч-Бруевич",
 )
 REG_SURNAMES_F = tuple(nm.feminine_surname(s) for s in REG_SURNAMES)
+# A region generated in blocks: block b > 0 gives the case surnames a second part of its own (a
+# word per digit of b - 1 in base len(BLOCK_WORDS); the words at least three letters apart), so no
+# case person of one block is a name-tier candidate of another block's case patient.
+BLOCK_WORDS = ("Гирей", "Задунайский", "Рымникский", "Таврический", "Смоленский", "Италийский", "Крымский",
+               "Эриванский", "Забалканский", "Варшавский", "Амурский", "Сахалинский")
+
+
+def reg_surnames(block: int = 0) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The case surnames of a block (male, female): REG_SURNAMES in block 0."""
+    if block == 0:
+        return REG_SURNAMES, REG_SURNAMES_F
+    digits, b = [], block - 1
+    while True:
+        digits.append(BLOCK_WORDS[b % len(BLOCK_WORDS)])
+        b //= len(BLOCK_WORDS)
+        if b == 0:
+            break
+    male = tuple(s + "-" + "-".join(reversed(digits)) for s in REG_SURNAMES)
+    return male, tuple(nm.feminine_surname(s) for s in male)
 
 # FFOMS element names a register header may use instead of the contract's (any letter case).
 FFOMS_NAMES = {"enp": ("ENP",), "last_name": ("FAM",), "first_name": ("IM",), "middle_name": ("OT",),

@@ -125,3 +125,17 @@ def test_blocks_parquet_and_dense(tmp_path):
     assert run_oracle(result.extract, result.reference, AS_OF) == read_truth(result.truth)
     rate = sum(result.truth_counts.values()) / result.rows["patients"]
     assert 0.3 < rate < 0.55, rate
+
+
+def test_case_surnames_of_each_block(blocks):
+    """Register case persons of block b > 0 carry the block's second surname part, so no case person
+    is a name-tier candidate of a case patient of another block."""
+    from flows.synth.register import REG_SURNAMES, reg_surnames
+    assert reg_surnames(0)[0] == REG_SURNAMES
+    assert reg_surnames(1)[0][0] == REG_SURNAMES[0] + "-Гирей"
+    assert len(set(reg_surnames(2)[0]) | set(reg_surnames(1)[0]) | set(REG_SURNAMES)) == 3 * len(REG_SURNAMES)
+    kept, _, _ = read_file(blocks.extract / "patients.csv")
+    last = [r["last_name"] for r in kept]
+    for block in (1, 2):
+        male, female = reg_surnames(block)
+        assert any(x in male or x in female for x in last), block
