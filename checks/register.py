@@ -299,9 +299,8 @@ def check_register(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
         ensure_values(con)
         return empty_findings()
     link_patients(con, run_id, as_of, spool)
-    found = run_reg_rules(con, run_id, as_of, earlier)
-    release_linking(con)
-    return found
+    release_linking(con)  # before the REG rules: they reuse its memory instead of adding to it
+    return run_reg_rules(con, run_id, as_of, earlier)
 
 
 #: What only linking reads: once reg_values holds the register's values of the linked
