@@ -134,7 +134,10 @@ def generate_region(out: Path, *, patients: int, seed: int, region: str = "50", 
     has MOs of its own, as many as a region of its size, so MO-level rules such as
     SCH.HORIZON.EMPTY stay within a block), the id counters (patients, policies, attachments,
     slots, doctors, orphan and 9-digit ids go on from the block before) and the SNILS and ENP
-    pools (unique across blocks); every kind of case comes in every block, so the density is
+    pools (unique across blocks); the register cases' surnames of block b > 0 have a second part
+    of their own (register.reg_surnames), so the name tiers of linking stay within a block; the
+    SNILS worked examples and the empty register ENP come in block 0 only; every kind of case
+    comes in every block, so the density is
     that of a region of one block's size. Rows are in random order within a block; truth.csv is
     all blocks' findings, sorted."""
     started = time.perf_counter()
