@@ -5,7 +5,8 @@ each block (the frames are in memory then) and spools the text and typed columns
 Parquet (`TypedSpool`). Staging then builds each TEMP stg_* table for the SQL rules (the
 columns they read: STAGED_COLUMNS) straight from that spool in DuckDB, and hands the typed
 frames chunk by chunk to the pandera rules, read by polars with only the columns those rules
-read (row_rules.RULE_COLUMNS): no text goes back and forth through DuckDB before the checks. A run already in the warehouse (re-checked, or loaded by a test) is typed from its
+read (row_rules.RULE_COLUMNS): no text goes back and forth through DuckDB before the checks.
+A run already in the warehouse (re-checked, or loaded by a test) is typed from its
 raw_* rows instead (DuckDB → Arrow → polars), with the very same expressions. The cur_* tables resolve the reference classifiers of the run
 on D = as_of.date().
 
@@ -190,7 +191,7 @@ def _spool_chunks(spool: TypedSpool, chunk_rows: int, columns: tuple[str, ...] |
     rows = pq.read_metadata(spool.path).num_rows
     scan = pl.scan_parquet(spool.path)
     if columns is not None:
-        scan = scan.select(("line_no",) + tuple(c for c in columns if c != "line_no"))
+        scan = scan.select(_with_line_no(columns))
     if rows == 0:
         yield scan.collect()
         return
@@ -308,9 +309,14 @@ def stage_entity_chunks(con: duckdb.DuckDBPyConnection, run_id: str, entity: str
         reader.close()
 
 
+def _with_line_no(read: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of a frame that hands over `read`: line_no first, then `read`."""
+    return ("line_no",) + tuple(c for c in read if c != "line_no")
+
+
 def _project(frame: pl.DataFrame, read: tuple[str, ...]) -> pl.DataFrame:
     """line_no and `read` of a typed frame, as _spool_chunks gives them."""
-    return frame.select(("line_no",) + tuple(c for c in read if c != "line_no"))
+    return frame.select(_with_line_no(read))
 
 
 def _then(stage, after):

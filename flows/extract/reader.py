@@ -616,15 +616,10 @@ def _raw_lines(path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
             lo, hi = np.searchsorted(wanted, [line_no, line_no + n])
             if hi > lo:
                 index = wanted[lo:hi] - line_no
-                cut = [block.data[offsets[i]:offsets[i + 1]] for i in index]
-                lines = dl.decode_lines(b"".join(cut), encoding)["line"]
-                if lines.len() != index.size:  # a lone CR joined two lines: one at a time
-                    lines = pl.concat([dl.decode_lines(c, encoding)["line"] for c in cut])
-                parts.append(_compact(pl.DataFrame({"line_no": wanted[lo:hi], "line": lines})
-                                      .select("line_no", _cap(pl.col("line")).alias("raw_line"))))
+                parts.append(_decoded_raw(wanted[lo:hi], [block.data[offsets[i]:offsets[i + 1]]
+                                                          for i in index], encoding))
             line_no += n
-    return (pl.concat(parts) if parts
-            else pl.DataFrame(schema={"line_no": pl.Int64, "raw_line": pl.String}))
+    return pl.concat(parts) if parts else _decoded_raw(wanted[:0], [], encoding)
 
 
 # --------------------------------------------------------------------------- Parquet

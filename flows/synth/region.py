@@ -225,7 +225,7 @@ def build_clean(ctx: Ctx, mos: MoRegistry, n_patients: int, first_ids: dict[str,
     middle = middle.zip_with(pl.Series(rng.random(n) >= 0.01), blank(n))  # 1%: no patronymic
     style = np.where(rng.random(n) < 0.06, 1, np.where(rng.random(n) < 0.03, 2, 0))
     snils = snils_text(ctx.snils.take(n), style)
-    if n >= 50 and "patients" not in first_ids:  # check sums 100, 101, 201 -> check number 00 (worked
+    if n >= 50 and ctx.block == 0:  # check sums 100, 101, 201 -> check number 00 (worked
         # examples of the catalogue); in the first block only (a SNILS twice is a duplicate)
         edge_rows = np.arange(len(EDGE_SNILS_BODIES)) * (n // 7) + 5
         snils = snils.scatter(edge_rows, snils_text(np.array(EDGE_SNILS_BODIES), 0))
