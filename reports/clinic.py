@@ -43,6 +43,7 @@ never confused with "lost". The steward's unassigned list is always written.
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -198,12 +199,11 @@ class FixList:
     mo_code: str | None
     name: str
     summary: dict[str, int]
-    groups: pl.DataFrame  # this clinic's checks in order (see `_groups`)
-    rows: pl.DataFrame  # its open findings in work order, with identity and labels (HTML)
+    groups: list  # this clinic's checks in order, as the HTML shows them (`_html_groups`)
     csv: pl.DataFrame  # CSV rows: headers final, neutralised
     sheets: dict[str, tuple[pl.DataFrame, dict]]  # sheet key -> (rows as `csv`, longest)
     checks: tuple[pl.DataFrame, dict]  # the summary sheet's checks table, longest
-    fixed: pl.DataFrame
+    fixed: list[dict]  # the previous run's findings fixed since
 
 
 SUMMARY_KEYS = ("findings_total", "blockers", "warnings", "patients_affected",
@@ -308,10 +308,6 @@ def _page_date(run: data.Run) -> str:
     return f"{moment:%d.%m.%Y}"
 
 
-def _without(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    return frame.drop(column) if column in frame.columns else frame
-
-
 def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, heading: str) -> Path:
     run, unassigned = common.run, job.mo_code is None
     caps, wrap = _caps(t), tuple(t[k] for k in WRAP)
@@ -325,8 +321,6 @@ def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, heading: str
         if key not in job.sheets:
             continue
         frame, longest = job.sheets[key]
-        if not unassigned:
-            frame = _without(frame, t.reason)
         table = Table(frame, f"findings_{key}", wrap=wrap, caps=caps,
                       text_for={d: c for d, c in _date_text(t).items() if d in frame.columns},
                       minimums={t.answer_reason: 260, t.answer_until: 130}, longest=longest)
@@ -338,7 +332,7 @@ def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, heading: str
     blocks: list = [(t.howto_title, t.howto_xlsx), (t.howto_answer_title, t.howto_answer),
                     (t.summary, Table(facts, "summary", wrap=wrap, caps=caps, longest={
                         c: max(map(len, facts[c])) for c in facts.columns}))]
-    if job.groups.height:
+    if job.groups:
         checks, longest = job.checks
         blocks.append((t.checks_table, Table(checks, "checks", wrap=wrap, caps=caps,
                                              longest=longest)))
@@ -393,17 +387,28 @@ def _cell(key: str, value: pl.Expr, empty: str) -> pl.Expr:
         pl.concat_str(pl.lit("<td>"), text))
 
 
-def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
-                 unassigned: bool) -> list[dict]:
-    """Each group as the template shows it: its texts and counts once, the columns its
-    records need (identity of its entities; the field only where it varies; the suggestion
-    only where one exists) and its table body. The bodies are built for all groups at once by
-    polars (a large list has tens of thousands of rows): each row's cells of its group's
-    columns, its class its lifecycle status; without the optional end tags of rows and cells
-    and with nothing between rows (a text there would end up in a pre-wrapped value cell)."""
+#: A group as the template shows it (attributes: a template reads them without a failed
+#: dictionary-attribute lookup each); texts shown as they are come escaped already (Markup).
+Group = namedtuple("Group", "order check_code severity title message fix rule count blocked new "
+                            "anchor field columns body")
+
+
+def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
+    """Each clinic's groups (mo_code -> [Group]; the unassigned list: None) as the template
+    shows them: their texts and counts once, the columns their records need (identity of
+    their entities; the field only where it varies; the suggestion only where one exists;
+    the reason in the unassigned list) and their table bodies. Built for all clinics at once
+    (tens of thousands of rows, thousands of groups): the bodies by polars, each row's cells
+    of its group's columns, its class its lifecycle status; without the optional end tags of
+    rows and cells and with nothing between rows (a text there would end up in a pre-wrapped
+    value cell); the texts escaped by polars a column at a time."""
     empty = escape(t.empty_value)
-    out, shown_by_group = [], {}
-    for g in groups.iter_rows(named=True):
+    texts = ("title", "message", "fix", "rule", "check_code")
+    heads = groups.select("mo_code", "order", "severity", "count", "blocked", "new", "entities",
+                          "fields", "suggests", *[escaped(pl.col(k)).alias(f"\x00{k}")
+                                                  for k in texts])
+    specs, shown_by_group = [], []  # (group, its headers, its field shown once)
+    for g in heads.iter_rows(named=True):
         entities = g["entities"]
         shown = {k for e in entities for k in ENTITY_IDENTITY.get(e, ())}
         record = (RECORD_HEADER.get(entities[0], "record_id") if len(entities) == 1
@@ -415,30 +420,33 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts,
         columns.append("value")
         if g["suggests"]:
             columns.append("suggested")
-        if unassigned:
+        if g["mo_code"] is None:
             columns.append("reason")
-        shown_by_group[g["order"]] = columns
-        headers = [(k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
-                   for k in columns]
-        out.append({
-            **{k: g[k] for k in ("order", "check_code", "severity", "title", "message", "fix",
-                                 "rule", "count", "blocked", "new")},
-            "anchor": f"g{g['order']}", "field": fields[0] if len(fields) == 1 else None,
-            "columns": headers})
-    if not out:
-        return out
-    flags = pl.DataFrame({"order": list(shown_by_group), **{
-        f"\x00{k}": [k in columns for columns in shown_by_group.values()]
-        for k in _HTML_COLUMNS}}, schema_overrides={"order": rows.schema["order"]})
+        shown_by_group.append(columns)
+        specs.append((g, [(k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
+                          for k in columns], fields[0] if len(fields) == 1 else None))
+    if not specs:
+        return {}
+    flags = pl.DataFrame({
+        "mo_code": heads["mo_code"], "order": heads["order"],
+        **{f"\x00{k}": [k in columns for columns in shown_by_group] for k in _HTML_COLUMNS}},
+        schema_overrides={"mo_code": rows.schema["mo_code"], "order": rows.schema["order"]})
     cells = [pl.when(pl.col(f"\x00{k}")).then(
                  _cell(k, pl.col(_SOURCE.get(k, k)).cast(pl.String), empty))
              .otherwise(pl.lit("")) for k in _HTML_COLUMNS]
     row = pl.concat_str(pl.lit('<tr class="st-'), escaped(pl.col("status")), pl.lit('">'),
                         *cells)
-    bodies = dict(rows.join(flags, on="order", how="left").group_by("order", maintain_order=True)
-                  .agg(row.str.join("")).iter_rows())
-    for g in out:
-        g["body"] = Markup(bodies.get(g["order"], ""))
+    bodies = {(mo_code, order): body for mo_code, order, body in
+              rows.join(flags, on=["mo_code", "order"], how="left", nulls_equal=True)
+              .group_by("mo_code", "order", maintain_order=True).agg(row.str.join(""))
+              .iter_rows()}
+    out: dict = {}
+    for g, headers, field in specs:
+        out.setdefault(g["mo_code"], []).append(Group(
+            **{k: Markup(g[f"\x00{k}"]) for k in texts},
+            **{k: g[k] for k in ("order", "severity", "count", "blocked", "new")},
+            anchor=f"g{g['order']}", field=field, columns=headers,
+            body=Markup(bodies.get((g["mo_code"], g["order"]), ""))))
     return out
 
 
@@ -448,15 +456,13 @@ def write_fix_list(common: Common, job: FixList) -> list[Path]:
     folder, run = common.folder, common.run
     unassigned = job.mo_code is None
     heading = t.unassigned_title if unassigned else (job.name or job.mo_code)
-    rows = job.rows
 
     xlsx = _write_xlsx(inside(folder, f"{job.stem}.xlsx"), job, common, t, heading)
-    csv = _write_csv(job.csv if unassigned else _without(job.csv, t.reason),
-                     inside(folder, f"{job.stem}.csv"), t.lang)
+    csv = _write_csv(job.csv, inside(folder, f"{job.stem}.csv"), t.lang)
     html = render("fixlist.html.j2", inside(folder, f"{job.stem}.html"), T=t, lang=t.lang,
                   run=run, heading=heading, mo_code=job.mo_code, unassigned=unassigned,
-                  summary=job.summary, groups=_html_groups(rows, job.groups, t, unassigned),
-                  sev_label=t.mapping(SEVERITY), fixed=job.fixed.to_dicts(),
+                  summary=job.summary, groups=job.groups,
+                  sev_label=t.mapping(SEVERITY), fixed=job.fixed,
                   previous=common.previous, entity_label=t.mapping(ENTITY),
                   empty_label=t.empty_value)
     return [xlsx, csv, html]
@@ -465,9 +471,15 @@ def write_fix_list(common: Common, job: FixList) -> list[Path]:
 _MO = "\x00mo_code"  # a key column no localised header can equal
 
 
-def _by_clinic(frame: pl.DataFrame, mo_code: pl.Series) -> dict:
-    return frame.with_columns(mo_code.alias(_MO)).partition_by(
-        _MO, as_dict=True, maintain_order=True, include_key=False)
+def _by_clinic(frame: pl.DataFrame, mo_code: pl.Series, steward: str) -> dict:
+    """`frame` cut by clinic ({(mo_code,): part}); the column `steward` only in the unassigned
+    list's part (a clinic's list leaves it out)."""
+    keyed = frame.with_columns(mo_code.alias(_MO))
+    parts = keyed.drop(steward).partition_by(_MO, as_dict=True, maintain_order=True,
+                                             include_key=False)
+    if (None,) in parts:
+        parts[(None,)] = keyed.filter(pl.col(_MO).is_null()).drop(_MO)
+    return parts
 
 
 def _fix_lists(con, run_id: str, run: data.Run, lang: str,
@@ -487,8 +499,8 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
                    | {c for c in findings["mo_code"].unique() if c is not None})
     stems = clinic_stems(codes)
 
-    csv_parts = _by_clinic(neutralise_frame(_csv_frame(rows, t, unassigned=True)),
-                           rows["mo_code"])
+    all_csv = neutralise_frame(_csv_frame(rows, t, unassigned=True))
+    csv_parts = _by_clinic(all_csv, rows["mo_code"], t.reason)
     sheet_of = rows["entity"].replace_strict(SHEET_OF, default="file", return_dtype=pl.String)
     sheet_parts: dict = {}
     for key in SHEETS:
@@ -498,10 +510,8 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
         frame = neutralise_frame(_sheet_frame(part, key, t))
         text_for = {d: c for d, c in _date_text(t).items() if d in frame.columns}
         frame = frame.drop([c for c in _date_text(t).values() if c not in text_for.values()])
-        keyed = frame.with_columns(part["mo_code"].alias(_MO))
-        longest = longest_by(keyed, _MO, text_for)
-        for (mo_code,), cut in keyed.partition_by(_MO, as_dict=True, maintain_order=True,
-                                                  include_key=False).items():
+        longest = longest_by(frame.with_columns(part["mo_code"].alias(_MO)), _MO, text_for)
+        for (mo_code,), cut in _by_clinic(frame, part["mo_code"], t.reason).items():
             sheet_parts.setdefault(mo_code, {})[key] = (cut, longest[mo_code])
     checks = neutralise_frame(_checks_frame(groups, t)).with_columns(
         groups["mo_code"].alias(_MO))
@@ -509,11 +519,11 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
     checks_parts = checks.partition_by(_MO, as_dict=True, maintain_order=True,
                                        include_key=False)
 
-    row_parts = rows.partition_by("mo_code", as_dict=True, maintain_order=True)
-    group_parts = groups.partition_by("mo_code", as_dict=True, maintain_order=True)
-    fixed_parts = fixed.partition_by("mo_code", as_dict=True, maintain_order=True)
-    no_csv = csv_parts[next(iter(csv_parts))].clear() if csv_parts else \
-        neutralise_frame(_csv_frame(rows, t, unassigned=True))
+    group_parts = _html_groups(rows, groups, t)
+    fixed_parts: dict = {}
+    for row in fixed.iter_rows(named=True):
+        fixed_parts.setdefault(row["mo_code"], []).append(row)
+    no_csv = all_csv.clear()
     no_checks = checks.drop(_MO).clear()
     jobs = []
     for mo_code in [*codes, None]:
@@ -525,12 +535,11 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
             stem=stems[mo_code], mo_code=mo_code,
             name=names.get(mo_code, "") if mo_code is not None else "",
             summary=summary,
-            groups=group_parts.get(key, groups.clear()),
-            rows=row_parts.get(key, rows.clear()),
-            csv=csv_parts.get(key, no_csv),
+            groups=group_parts.get(mo_code, []),
+            csv=csv_parts.get(key, no_csv if mo_code is None else no_csv.drop(t.reason)),
             sheets=sheet_parts.get(mo_code, {}),
             checks=(checks_parts.get(key, no_checks), checks_longest.get(mo_code, {})),
-            fixed=fixed_parts.get(key, fixed.clear())))
+            fixed=fixed_parts.get(mo_code, [])))
     return jobs
 
 
@@ -561,5 +570,5 @@ def submit_clinic_reports(con, run_id: str, out: Path, lang: str, pool: parallel
     jobs = _fix_lists(con, run_id, run, t.lang, loaded)
     common = Common(folder.resolve(), run, previous, t.lang)
     return pool.submit_all(partial(write_fix_list, common), jobs,
-                           [max(j.rows.height, 1) for j in jobs])
+                           [max(j.summary["findings_total"], 1) for j in jobs])
 
