@@ -324,18 +324,19 @@ def _parse_block(lines: pl.DataFrame, layout: _Layout, encoding: str,
             quoted_lines["line_no"], *[pl.col(f"f{i}").alias(c)
                                        for c, i in layout.positions.items()])
         df = df.filter(~simple)
-    # A line with a quote must match the grammar as a whole; one without is always valid.
+    # A line with a quote must match the grammar as a whole (tested on those lines only); one
+    # without is always valid. Lines without a quote are split on the delimiter once; the
+    # others parsed by _fields.
     df = df.select("line_no", "line", quoted=line.str.contains('"', literal=True))
-    df = df.with_columns(valid=~pl.col("quoted") | (pl.lit(g.delimiter) + line).str.contains(g.line))
-    broken = df.filter(~pl.col("valid"))
-    if broken.height:
-        bad.append(broken.select("line_no", g.quoting_problem(pl.lit(g.delimiter) + line)
-                                 .alias("detail"), "line"))
-        df = df.filter("valid")
-    # Lines without a quote are split on the delimiter once; the others parsed by _fields.
-    quoted = df["quoted"]
-    groups = ([df] if quoted.all() or not quoted.any()
-              else [df.filter(~pl.col("quoted")), df.filter("quoted")])
+    groups = [df]
+    if df["quoted"].any():
+        with_quote = df.filter("quoted").with_columns(
+            valid=(pl.lit(g.delimiter) + line).str.contains(g.line))
+        broken = with_quote.filter(~pl.col("valid"))
+        if broken.height:
+            bad.append(broken.select("line_no", g.quoting_problem(pl.lit(g.delimiter) + line)
+                                     .alias("detail"), "line"))
+        groups = [df.filter(~pl.col("quoted")), with_quote.filter("valid").drop("valid")]
     pieces = [fast] if fast is not None else []
     for group in groups:
         if not group.height:
