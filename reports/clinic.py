@@ -56,7 +56,8 @@ from reports import data, identity, parallel
 from reports.html import escaped, render
 from reports.i18n import CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, Texts
 from reports.safe import inside, neutralise_frame, neutralise_text, safe_stem
-from reports.xlsx import Page, Sheet, Summary, Table, longest_by, write_workbook
+from reports.xlsx import (Page, Rows, Sheet, Summary, Table, bulk_rows, longest_by,
+                          write_workbook)
 
 UNASSIGNED = "unassigned"
 
@@ -201,7 +202,8 @@ class FixList:
     summary: dict[str, int]
     groups: list  # this clinic's checks in order, as the HTML shows them (`_html_groups`)
     csv: pl.DataFrame  # CSV rows: headers final, neutralised
-    sheets: dict[str, tuple[pl.DataFrame, dict]]  # sheet key -> (rows as `csv`, longest)
+    #: sheet key -> (rows as `csv`, their longest texts, their XML: xlsx.bulk_rows)
+    sheets: dict[str, tuple[pl.DataFrame, dict, Rows]]
     checks: tuple[pl.DataFrame, dict]  # the summary sheet's checks table, longest
     fixed: list[dict]  # the previous run's findings fixed since
 
@@ -320,10 +322,11 @@ def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, heading: str
     for key in SHEETS:
         if key not in job.sheets:
             continue
-        frame, longest = job.sheets[key]
+        frame, longest, rows = job.sheets[key]
         table = Table(frame, f"findings_{key}", wrap=wrap, caps=caps,
                       text_for={d: c for d, c in _date_text(t).items() if d in frame.columns},
-                      minimums={t.answer_reason: 260, t.answer_until: 130}, longest=longest)
+                      minimums={t.answer_reason: 260, t.answer_until: 130}, longest=longest,
+                      rows=rows)
         sheets.append(Sheet(t[f"sheet_{key}"], table,
                             blocker=(t.severity, t.severity_of("blocker")),
                             new=(t.status, t.status_of("new")),
@@ -471,15 +474,18 @@ def write_fix_list(common: Common, job: FixList) -> list[Path]:
 _MO = "\x00mo_code"  # a key column no localised header can equal
 
 
-def _by_clinic(frame: pl.DataFrame, mo_code: pl.Series, steward: str) -> dict:
-    """`frame` cut by clinic ({(mo_code,): part}); the column `steward` only in the unassigned
-    list's part (a clinic's list leaves it out)."""
+def _by_clinic(frame: pl.DataFrame, mo_code: pl.Series,
+               steward: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`frame` keyed by clinic (_MO) in two: the clinics' rows without the column `steward`
+    (a clinic's list leaves it out), the unassigned list's rows with it."""
     keyed = frame.with_columns(mo_code.alias(_MO))
-    parts = keyed.drop(steward).partition_by(_MO, as_dict=True, maintain_order=True,
-                                             include_key=False)
-    if (None,) in parts:
-        parts[(None,)] = keyed.filter(pl.col(_MO).is_null()).drop(_MO)
-    return parts
+    unassigned = pl.col(_MO).is_null()
+    return keyed.filter(~unassigned).drop(steward), keyed.filter(unassigned)
+
+
+def _cut(keyed: pl.DataFrame) -> dict:
+    """{(mo_code,): its rows} of a frame keyed by clinic (`_by_clinic`)."""
+    return keyed.partition_by(_MO, as_dict=True, maintain_order=True, include_key=False)
 
 
 def _fix_lists(con, run_id: str, run: data.Run, lang: str,
@@ -500,7 +506,8 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
     stems = clinic_stems(codes)
 
     all_csv = neutralise_frame(_csv_frame(rows, t, unassigned=True))
-    csv_parts = _by_clinic(all_csv, rows["mo_code"], t.reason)
+    csv_parts = {k: v for keyed in _by_clinic(all_csv, rows["mo_code"], t.reason)
+                 for k, v in _cut(keyed).items()}
     sheet_of = rows["entity"].replace_strict(SHEET_OF, default="file", return_dtype=pl.String)
     sheet_parts: dict = {}
     for key in SHEETS:
@@ -511,8 +518,11 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
         text_for = {d: c for d, c in _date_text(t).items() if d in frame.columns}
         frame = frame.drop([c for c in _date_text(t).values() if c not in text_for.values()])
         longest = longest_by(frame.with_columns(part["mo_code"].alias(_MO)), _MO, text_for)
-        for (mo_code,), cut in _by_clinic(frame, part["mo_code"], t.reason).items():
-            sheet_parts.setdefault(mo_code, {})[key] = (cut, longest[mo_code])
+        for keyed in _by_clinic(frame, part["mo_code"], t.reason):
+            prepared = bulk_rows(keyed, _MO, text_for)
+            for (mo_code,), cut in _cut(keyed).items():
+                sheet_parts.setdefault(mo_code, {})[key] = (cut, longest[mo_code],
+                                                            prepared[mo_code])
     checks = neutralise_frame(_checks_frame(groups, t)).with_columns(
         groups["mo_code"].alias(_MO))
     checks_longest = longest_by(checks, _MO)

@@ -19,6 +19,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from pathlib import Path
 
 import polars as pl
@@ -48,8 +49,13 @@ _EXCEL_EPOCH = date(1899, 12, 30)
 _EPOCH_OFFSET = (date(1970, 1, 1) - _EXCEL_EPOCH).days  # 25569
 A4 = 9  # xlsxwriter's paper size index
 #: A findings sheet of this many rows or more is stored in bulk (`_Worksheet._store_bulk`: a
-#: dozen polars queries, ~1 ms a sheet more than the cell loop costs below ~100 rows).
+#: dozen polars queries, ~1 ms a sheet more than the cell loop costs below ~100 rows), unless
+#: its rows were prepared already (`Table.rows`: in bulk at any size).
 BULK_MIN_ROWS = 100
+#: In prepared rows (`Rows.xml`): column i's style number goes where chr(_STYLE + i) stands
+#: (a private-use character: the rows' XML is ASCII otherwise), a shared string's number where
+#: _STRING stands.
+_STYLE, _STRING = 0xE000, "\x00"
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class Table:
     `caps`: a column's maximal width in pixels (default MAX_WIDTH), `minimums` its least (an
     empty column the reader fills in); `wrap`: wrapped columns. `longest`: each column's
     longest text in characters where the caller counted it already (`longest_by`, for many
-    tables at once), else counted here."""
+    tables at once), else counted here. `rows`: its data rows as sheet XML where the caller
+    prepared them (`bulk_rows`, for many tables at once; a sheet's only table uses them)."""
     frame: pl.DataFrame
     name: str
     wrap: tuple[str, ...] = ()
@@ -68,10 +75,12 @@ class Table:
     text_for: dict[str, str] = field(default_factory=dict)
     minimums: dict[str, int] = field(default_factory=dict)
     longest: dict[str, int] | None = None
+    rows: "Rows | None" = None
 
     def with_frame(self, frame: pl.DataFrame) -> "Table":
+        """The table with another frame (its prepared rows, if any, kept: the same cells)."""
         return Table(frame, self.name, self.wrap, self.caps, self.text_for, self.minimums,
-                     self.longest)
+                     self.longest, self.rows)
 
     @property
     def columns(self) -> list[str]:
@@ -106,6 +115,17 @@ class Page:
     left: str
     right: str
     footer: str
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A table's data rows as sheet XML (`bulk_rows`), but for what only the workbook knows:
+    each cell's style number (chr(_STYLE + its column)) and each text cell's shared-string
+    number (_STRING; the k-th is the string `strings[at[k]]`). `strings`: the distinct texts
+    in order of first use, row by row (xlsxwriter numbers them in that order)."""
+    xml: str
+    strings: list[str]
+    at: list[int]
 
 
 class _Worksheet(Worksheet):
@@ -143,9 +163,9 @@ class _Worksheet(Worksheet):
             self._check_dimensions(row0, col0)
             self._check_dimensions(last, col0 + len(formats) - 1)
 
-    #: A findings sheet's data rows stored in bulk (`_store_bulk`): (first row, first column,
-    #: each cell's XML after its style attribute, as polars columns), written by `_write_rows`.
-    _bulk: tuple[int, int, pl.DataFrame] | None = None
+    #: A findings sheet's data rows stored in bulk (`_store_bulk`): (first row, their XML,
+    #: the number of each of its strings), written by `_write_rows`.
+    _bulk: tuple[int, "Rows", list[str]] | None = None
 
     def add_lone_table(self, first_row: int, first_col: int, last_row: int, last_col: int,
                        options: dict) -> None:
@@ -169,77 +189,40 @@ class _Worksheet(Worksheet):
 
     def _store_bulk(self, row0: int, col0: int, table: "Table", formats: list) -> None:
         """Store `table`'s data rows from (row0, col0) as `_store_rows` would, cell by cell,
-        but in a few polars calls: text as a shared string (numbered in order of first use,
-        row by row, as xlsxwriter numbers them), a number as a number, null and "" as a
-        formatted blank. Each cell's XML after its style is kept (`_bulk`); `_write_rows` adds
-        the references and styles (style numbers are given out as the file is written). The
-        sheet holds nothing else from row0 down."""
+        from their XML (`Table.rows`, else `bulk_rows` of this table): text as a shared
+        string (numbered here, in order of first use, row by row, as xlsxwriter numbers
+        them), a number as a number, null and "" as a formatted blank. `_write_rows` adds the
+        styles (style numbers are given out as the file is written). The sheet holds nothing
+        else from row0 down."""
         frame = table.frame
         if not frame.height:
             return
-        cells = []  # (text expr | None, number expr | None) per written column
-        for column in table.columns:
-            dtype, value = frame.schema[column], pl.col(column)
-            if dtype == pl.Date:
-                text = None
-                if column in table.text_for:
-                    raw = pl.col(table.text_for[column]).cast(pl.String)
-                    text = pl.when(value.is_null() & (raw != "")).then(raw)
-                cells.append((text, (value.cast(pl.Int64) + _EPOCH_OFFSET).cast(pl.String)))
-            elif dtype.is_integer():  # `{:.16G}` of an integer: its digits below 10**16
-                cells.append((None, value.cast(pl.String)))
-            else:
-                text = value.cast(pl.String)
-                cells.append((pl.when(text != "").then(text), None))
-        source = frame.select(
-            [e.alias(f"i{i}") for i, (e, _) in enumerate(cells) if e is not None]
-            + [e.alias(f"n{i}") for i, (_, e) in enumerate(cells) if e is not None])
-        texts = [f"i{i}" for i, (e, _) in enumerate(cells) if e is not None]
-        numbers = [f"n{i}" for i, (_, e) in enumerate(cells) if e is not None]
-        if numbers and (source.select(pl.max_horizontal(pl.col(numbers).str.len_chars().max()))
-                        .item() or 0) > 16:
-            raise ValueError("an integer of more than 16 digits in a findings sheet")
-        if texts:  # the shared strings, row by row
-            # every text cell in row order (nulls kept, so the cells reshape back to rows)
-            stacked = source.select(pl.concat_list(texts).alias("v")).explode("v")
-            first = stacked.select(pl.col("v").drop_nulls().unique(maintain_order=True))["v"]
-            sst, half = self.str_table, self.xls_strmax // 2
-            known = sst.string_table
-            sst.count += stacked.height - stacked["v"].null_count()
-            index = []
-            for value in first.to_list():
-                if len(value) > half and _utf16_len(value) > self.xls_strmax:
-                    value = _utf16_truncate(value, self.xls_strmax)
-                at = known.get(value)
-                if at is None:
-                    at = known[value] = sst.unique_count
-                    sst.unique_count += 1
-                index.append(at)
-            # each cell's string number in one look-up over all of them, back to its column
-            at = stacked.select(pl.col("v").replace_strict(
-                first, pl.Series(index, dtype=pl.UInt32), default=None, return_dtype=pl.UInt32)
-                .reshape((frame.height, len(texts))).alias("\x00at"))
-            source = source.hstack(at)
-            text_at = {int(name[1:]): k for k, name in enumerate(texts)}
-        tails = []
-        for i, (text, number) in enumerate(cells):
-            parts = []
-            if text is not None:
-                at = pl.col("\x00at").arr.get(text_at[i]).cast(pl.String)
-                parts.append(pl.concat_str(pl.lit(' t="s"><v>'), at, pl.lit("</v></c>")))
-            if number is not None:
-                parts.append(pl.concat_str(pl.lit("><v>"), pl.col(f"n{i}"), pl.lit("</v></c>")))
-            tails.append(pl.coalesce(*parts, pl.lit("/>")).alias(str(i)))
-        base = source if source.width else pl.DataFrame({"_": [0] * frame.height})
-        self._bulk = (row0, col0, base.select(tails))
+        rows = table.rows
+        if rows is None:
+            key = "\x00table"
+            rows = bulk_rows(frame.with_columns(pl.lit(0).alias(key)), key, table.text_for,
+                             at=(row0, col0))[0]
+        sst, half = self.str_table, self.xls_strmax // 2
+        known = sst.string_table
+        sst.count += len(rows.at)
+        numbers = []
+        for value in rows.strings:
+            if len(value) > half and _utf16_len(value) > self.xls_strmax:
+                value = _utf16_truncate(value, self.xls_strmax)
+            at = known.get(value)
+            if at is None:
+                at = known[value] = sst.unique_count
+                sst.unique_count += 1
+            numbers.append(str(at))
+        self._bulk = (row0, rows, numbers)
         self._bulk_formats = formats
         self._check_dimensions(row0, col0)
-        self._check_dimensions(row0 + frame.height - 1, col0 + len(tails) - 1)
+        self._check_dimensions(row0 + frame.height - 1, col0 + len(formats) - 1)
 
     def _write_rows(self) -> None:
         if self._bulk is None or self.dim_rowmax < self._bulk[0]:
             return super()._write_rows()
-        row0, col0, cells = self._bulk
+        row0, rows, numbers = self._bulk
         last = self.dim_rowmax
         self.dim_rowmax = row0 - 1
         try:  # the header rows as xlsxwriter writes them
@@ -247,16 +230,13 @@ class _Worksheet(Worksheet):
                 super()._write_rows()
         finally:
             self.dim_rowmax = last
-        styles = [fmt._get_xf_index() for fmt in self._bulk_formats]
-        cells = cells.with_columns(
-            pl.int_range(row0 + 1, row0 + 1 + cells.height).cast(pl.String).alias("\x00r"))
-        number, span = pl.col("\x00r"), f"{col0 + 1}:{col0 + cells.width - 1}"
-        parts = [pl.lit('<row r="'), number, pl.lit(f'" spans="{span}">')]
-        for i, style in enumerate(styles):
-            parts += [pl.lit(f'<c r="{xl_col_to_name(col0 + i)}'), number,
-                      pl.lit(f'" s="{style}"'), pl.col(str(i))]
-        parts.append(pl.lit("</row>"))
-        self.fh.write(cells.select(pl.concat_str(parts).str.join(""))[0, 0])
+        xml = rows.xml
+        for i, fmt in enumerate(self._bulk_formats):
+            xml = xml.replace(chr(_STYLE + i), str(fmt._get_xf_index()))
+        pieces = xml.split(_STRING)
+        self.fh.write("".join(chain.from_iterable(zip(pieces, map(numbers.__getitem__,
+                                                                  rows.at)))))
+        self.fh.write(pieces[-1])
 
     def _write_cell(self, row: int, col: int, cell) -> None:
         kind = cell.__class__
@@ -402,6 +382,68 @@ def longest_by(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = N
     return {row.pop(by): row for row in counted.iter_rows(named=True)}
 
 
+def bulk_rows(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = None,
+              at: tuple[int, int] = (1, 0)) -> dict:
+    """{`by` value: Rows} of the tables cut from `frame` by `by` (its other columns are the
+    tables' columns; `text_for` as in Table), each one's data rows from `at` (a findings
+    sheet's: below its header row): a few polars queries for all the tables instead of a
+    dozen per table or a Python loop over every cell. Text is a shared string, a number a
+    number, null and "" a formatted blank."""
+    text_for = text_for or {}
+    hidden = set(text_for.values()) | {by}
+    columns = [c for c in frame.columns if c not in hidden]
+    row0, col0 = at
+    cells = []  # (text expr | None, number expr | None) per written column
+    for column in columns:
+        dtype, value = frame.schema[column], pl.col(column)
+        if dtype == pl.Date:
+            text = None
+            if column in text_for:
+                raw = pl.col(text_for[column]).cast(pl.String)
+                text = pl.when(value.is_null() & (raw != "")).then(raw)
+            cells.append((text, (value.cast(pl.Int64) + _EPOCH_OFFSET).cast(pl.String)))
+        elif dtype.is_integer():  # `{:.16G}` of an integer: its digits below 10**16
+            cells.append((None, value.cast(pl.String)))
+        else:
+            text = value.cast(pl.String)
+            cells.append((pl.when(text != "").then(text), None))
+    texts = [f"i{i}" for i, (e, _) in enumerate(cells) if e is not None]
+    numbers = [f"n{i}" for i, (_, e) in enumerate(cells) if e is not None]
+    source = frame.select(
+        by, *[e.alias(f"i{i}") for i, (e, _) in enumerate(cells) if e is not None],
+        *[e.alias(f"n{i}") for i, (_, e) in enumerate(cells) if e is not None])
+    if numbers and (source.select(pl.max_horizontal(pl.col(numbers).str.len_chars().max()))
+                    .item() or 0) > 16:
+        raise ValueError("an integer of more than 16 digits in a findings sheet")
+    # every text cell in row order; its string's place in its table's order of first use
+    position, first = pl.col("\x00p"), pl.col("\x00first")
+    stacked = (source.select(by, pl.concat_list(texts).alias("v")).explode("v")
+               .with_row_index("\x00p").filter(pl.col("v").is_not_null())
+               .with_columns(position.min().over(by, "v").alias("\x00first"))
+               .with_columns((first.rank("dense").over(by) - 1).alias("\x00at"))) \
+        if texts else pl.DataFrame({by: [], "v": [], "\x00at": []},
+                                   schema={by: frame.schema[by], "v": pl.String,
+                                           "\x00at": pl.UInt32})
+    strings = dict(stacked.filter(position == first).group_by(by, maintain_order=True)
+                   .agg("v").iter_rows()) if texts else {}
+    slots = dict(stacked.group_by(by, maintain_order=True).agg("\x00at").iter_rows())
+    number = (pl.int_range(pl.len()).over(by) + row0 + 1).cast(pl.String)
+    parts = [pl.lit('<row r="'), number, pl.lit(f'" spans="{col0 + 1}:{col0 + len(cells)}">')]
+    for i, (text, value) in enumerate(cells):
+        tail = []
+        if text is not None:
+            tail.append(pl.when(pl.col(f"i{i}").is_not_null())
+                        .then(pl.lit(f' t="s"><v>{_STRING}</v></c>')))
+        if value is not None:
+            tail.append(pl.concat_str(pl.lit("><v>"), pl.col(f"n{i}"), pl.lit("</v></c>")))
+        parts += [pl.lit(f'<c r="{xl_col_to_name(col0 + i)}'), number,
+                  pl.lit(f'" s="{chr(_STYLE + i)}"'), pl.coalesce(*tail, pl.lit("/>"))]
+    parts.append(pl.lit("</row>"))
+    xml = source.group_by(by, maintain_order=True).agg(pl.concat_str(parts).str.join(""))
+    return {key: Rows(text, strings.get(key, []), slots.get(key, []))
+            for key, text in xml.iter_rows()}
+
+
 def fitted_widths(table: Table) -> dict[str, int]:
     """Each written column's width in pixels: its longest cell (dates: 10 characters; the
     header: its longest word, plus room for the filter button), between the column's minimum
@@ -446,8 +488,8 @@ def _table(wb: Workbook, ws: Worksheet, table: Table, *, at: tuple[int, int] = (
     last_row = row0 + max(frame.height, 1)  # an empty table keeps one empty data row
     if last_row >= ws.xls_rowmax or col0 + len(columns) > ws.xls_colmax:
         raise ValueError(f"a {frame.height} x {len(columns)} table does not fit a worksheet")
-    bulk = (alone and frame.height >= BULK_MIN_ROWS and hasattr(ws, "_store_bulk")
-            and not ws.constant_memory)
+    bulk = (alone and frame.height >= (1 if table.rows is not None else BULK_MIN_ROWS)
+            and hasattr(ws, "_store_bulk") and not ws.constant_memory)
     (ws.add_lone_table if bulk else ws.add_table)(row0, col0, last_row, col0 + len(columns) - 1, {
         "style": TABLE_STYLE, "header_row": True, "autofilter": True, "total_row": False,
         "name": table.name,

@@ -137,11 +137,13 @@ def test_small_runs_and_single_workers_stay_in_process(monkeypatch):
 
 
 @pytest.mark.parametrize("blocker", ["Блокирующая", 'Блок ("1")'])  # the second: a regex path
-@pytest.mark.parametrize("bulk_min", [1, xlsx.BULK_MIN_ROWS])
+@pytest.mark.parametrize("bulk_min", [1, xlsx.BULK_MIN_ROWS, "prepared"])
 def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, blocker, bulk_min):
-    """Both ways a findings sheet's rows are stored (`_store_bulk` from BULK_MIN_ROWS rows,
-    the cell loop below) write xlsxwriter's own bytes."""
-    monkeypatch.setattr(xlsx, "BULK_MIN_ROWS", bulk_min)
+    """Every way a findings sheet's rows are stored (`_store_bulk` from BULK_MIN_ROWS rows,
+    or of rows prepared with other tables' by `bulk_rows`; the cell loop below) writes
+    xlsxwriter's own bytes."""
+    prepared = bulk_min == "prepared"
+    monkeypatch.setattr(xlsx, "BULK_MIN_ROWS", xlsx.BULK_MIN_ROWS if prepared else bulk_min)
     rows = pl.DataFrame({  # the last value is longer than a cell takes: truncated
         "Важность": [blocker, "Предупреждение", blocker, "", blocker],
         "Статус": ["Новое", None, "Открыто", "Новое", "Новое"],
@@ -161,9 +163,14 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
     checks = pl.DataFrame({"Код": ["X.1", "Y"], "Число": [2, 1]},
                           schema={"Код": pl.String, "Число": pl.UInt32})
 
+    # the patients' rows cut from a frame of two tables (strings numbered per table)
+    both = pl.concat([rows.reverse().with_columns(pl.lit("b").alias("k")),
+                      rows.with_columns(pl.lit(None, pl.String).alias("k"))])
+    cut = xlsx.bulk_rows(both, "k", {"Дата": "raw"})[None] if prepared else None
+
     def write(path: Path) -> dict[str, bytes]:
         table = xlsx.Table(rows, "t_p", wrap=("Значение",), caps={"Значение": 300},
-                           text_for={"Дата": "raw"})
+                           text_for={"Дата": "raw"}, rows=cut)
         xlsx.write_workbook(
             path, page=xlsx.Page("=T", "R", "&P"),
             summary=xlsx.Summary("Итоги", "=T", [
