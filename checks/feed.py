@@ -116,13 +116,28 @@ def record_stats(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
         {"run": run_id, "as_of": as_of, "end": end})
     for file_name, entity, _ in extract_files(con, run_id):
         spec = _spec(entity)
-        counts = ", ".join(f"count(*) FILTER (WHERE {c} = '')" for c in spec.columns)
-        row = con.execute(f"SELECT {counts} FROM {spec.raw_table} WHERE run_id = ?",
-                          [run_id]).fetchall()[0]
+        table = _filled(con, spec, run_id, replace=True)
+        counts = ", ".join(f"count(*) - count({c})" for c in spec.columns)
+        row = con.execute(f"SELECT {counts} FROM {table}").fetchall()[0]
         con.executemany(
             "INSERT INTO feed_stats (run_id, metric, file_name, column_name, mo_code, value) "
             "VALUES (?, 'empty', ?, ?, NULL, ?)",
             [[run_id, file_name, c, int(n)] for c, n in zip(spec.columns, row)])
+
+
+def _filled(con: duckdb.DuckDBPyConnection, spec, run_id: str, replace: bool = False) -> str:
+    """TEMP table feed_filled_<file> of the run's raw rows: per contract column TRUE where the
+    value is filled and NULL where it is empty (what ExpectColumnValuesToNotBeNull counts).
+    The raw file is read once for the run's statistics and every expectation on it, instead
+    of once per GX query (`replace`: build it even if the connection has one)."""
+    table = f"feed_filled_{spec.name}"
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND "
+                         "table_name = ?", [table]).fetchall()[0][0]
+    if replace or not exists:
+        cols = ", ".join(f"NULLIF({c} <> '', false) AS {c}" for c in spec.columns)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} "
+                    f"FROM {spec.raw_table} WHERE run_id = ?", [run_id])
+    return table
 
 
 def extract_files(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, int]]:
@@ -187,7 +202,7 @@ def build_plan(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     if previous is not None:
         _mo_silent(con, plan, previous, params)
         _mo_shrunk(con, plan, previous, params)
-        _column_empty(con, plan, files, previous, run_lit, params)
+        _column_empty(con, plan, files, previous, params)
     return plan
 
 
@@ -269,8 +284,7 @@ def _mo_shrunk(con, plan: FeedPlan, previous: str, params: FeedParams) -> None:
              "bounds": {m: b for m, _, b in chunk}}))
 
 
-def _column_empty(con, plan: FeedPlan, files, previous: str, run_lit: str,
-                  params: FeedParams) -> None:
+def _column_empty(con, plan: FeedPlan, files, previous: str, params: FeedParams) -> None:
     points = _frac(params.column_empty_points) / 100
     prev_rows = dict(con.execute("SELECT entity, rows_loaded FROM run_files WHERE run_id = ?",
                                  [previous]).fetchall())
@@ -284,8 +298,7 @@ def _column_empty(con, plan: FeedPlan, files, previous: str, run_lit: str,
             [previous, previous, entity]).fetchall())
         spec = _spec(entity)
         asset = f"empty.{entity}"
-        plan.assets[asset] = ("SELECT " + ", ".join(f"NULLIF({c}, '') AS {c}" for c in spec.columns)
-                              + f" FROM {spec.raw_table} WHERE run_id = {run_lit}")
+        plan.assets[asset] = f"SELECT * FROM {_filled(con, spec, plan.run_id)}"
         for column in spec.columns:
             if column not in prev_empty:
                 continue

@@ -247,6 +247,7 @@ def load_run(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str,
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
+        warehouse.remove_raw_runs(warehouse.raw_store(con), [run_id])
         raise
 
 
@@ -270,6 +271,8 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    if status != "failed":
+        warehouse.remove_raw_runs(warehouse.raw_store(con), replaced)
 
 
 def reconciliation(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
@@ -499,10 +502,12 @@ def prune_raw(con: duckdb.DuckDBPyConnection, keep_runs: int) -> list[str]:
     old = [r[0] for r in con.execute(
         "SELECT run_id FROM runs ORDER BY started_at DESC OFFSET ?", [keep_runs]).fetchall()]
     if old:
+        store = warehouse.raw_store(con)
         con.execute("BEGIN TRANSACTION")
-        for table in RAW_TABLES:
+        for table in RAW_TABLES if store is None else ("quarantine",):
             con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?))", [old])
         con.execute("COMMIT")
+        warehouse.remove_raw_runs(store, old)
     return old
 
 
@@ -640,6 +645,7 @@ def ingested(extracts: Path, reference: Path, warehouse_path: Path, as_of: str |
     with warehouse.connect(warehouse_path) as con:
         for old in recover_interrupted(con):
             log.warning("run %s was interrupted earlier; marked failed", old)
+        warehouse.remove_orphan_raw(con)
     clean_stale_spools(warehouse_path)
     with spooling(warehouse_path) as spool:
         prepared = steps.prepare(Path(extracts), Path(reference), as_of, spool)

@@ -3,10 +3,21 @@
 Every table that holds data of a run carries its run_id, so history survives later runs and a
 run can be replaced or pruned as a unit. Raw tables keep every field as text plus the source
 line number; typing belongs to the checks.
+
+The raw tables of a warehouse file live in its raw store, a folder beside it
+(``<warehouse>.raw/<raw table>/run_id=<run>/data.parquet``, one Parquet file per run and
+extract file): the reader's spool file becomes the run's raw file as it is, so the load does
+not copy millions of text rows into DuckDB. ``raw_patients`` and the others are views over
+the store that show the rows of the runs in the ledger only (a file whose run was never
+committed, or was deleted, is invisible until the next run's start removes it) minus the lines
+the quarantine holds (the spool keeps a file's later duplicates). The warehouse file and its
+raw store are backed up and moved together. An in-memory database has no folder: its raw
+tables are ordinary tables.
 """
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -143,12 +154,139 @@ RUN_TABLES = ("run_files", "quarantine", "findings", "gx_results", "reg_links", 
 
 
 def _raw_ddl() -> str:
+    """The raw tables as ordinary tables (an in-memory database's)."""
     parts = []
     for f in ALL_FILES:
         cols = ",\n    ".join(f"{c} VARCHAR" for c in f.columns)
         parts.append(f"CREATE TABLE IF NOT EXISTS {f.raw_table} (\n    run_id VARCHAR NOT NULL,\n"
                      f"    line_no BIGINT NOT NULL,\n    {cols}\n);")
     return "\n".join(parts)
+
+
+RAW_STORE_SUFFIX = ".raw"
+RAW_FILE = "data.parquet"
+#: The zero-row file in each raw table's folder that gives the view its columns while no run
+#: has rows (DuckDB cannot read an empty glob).
+SCHEMA_PART = "_schema"
+
+
+def raw_store(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The raw store of the warehouse file `con` has open; None for an in-memory database."""
+    found = con.execute("SELECT path FROM duckdb_databases() "
+                        "WHERE database_name = current_database()").fetchall()
+    path = found[0][0] if found else None
+    if not path or path == ":memory:":
+        return None
+    path = Path(path).resolve()
+    return path.with_name(path.name + RAW_STORE_SUFFIX)
+
+
+def raw_run_dir(store: Path, raw_table: str, run_id: str) -> Path:
+    """The folder of one run's raw file of one table (a Hive partition: run_id=<run>)."""
+    if not run_id or "/" in run_id or "=" in run_id or run_id.startswith("."):
+        raise ValueError(f"run id {run_id!r} cannot name a raw-store folder")
+    return store / raw_table / f"run_id={run_id}"
+
+
+def raw_file(store: Path, raw_table: str, run_id: str) -> Path:
+    return raw_run_dir(store, raw_table, run_id) / RAW_FILE
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _raw_view_sql(f, store: Path) -> str:
+    cols = ", ".join(f"s.{c}" for c in ("run_id", "line_no", *f.columns))
+    glob = _quote(str(store / f.raw_table / "*" / "*.parquet"))
+    return (f"SELECT {cols} FROM read_parquet({glob}, hive_partitioning = true, "
+            f"hive_types = {{'run_id': VARCHAR}}, union_by_name = true) AS s "
+            f"WHERE s.run_id IN (SELECT run_id FROM runs) AND NOT EXISTS (SELECT 1 FROM "
+            f"quarantine AS q WHERE q.run_id = s.run_id AND q.entity = {_quote(f.entity)} "
+            f"AND q.line_no = s.line_no)")
+
+
+def _relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """'BASE TABLE', 'VIEW' or None."""
+    found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog "
+                        "= current_database() AND table_schema = current_schema() AND "
+                        "table_name = ?", [name]).fetchall()
+    return found[0][0] if found else None
+
+
+def _ensure_raw_store(con: duckdb.DuckDBPyConnection, store: Path) -> None:
+    """The raw store's folders and schema files, and the views over them. A warehouse written
+    before the raw store has its raw tables exported into it, one file per run, once."""
+    import polars as pl
+
+    for f in ALL_FILES:
+        folder = store / f.raw_table
+        seed = folder / f"run_id={SCHEMA_PART}" / RAW_FILE
+        if not seed.exists():
+            seed.parent.mkdir(parents=True, exist_ok=True)
+            tmp = seed.with_name("." + RAW_FILE + ".tmp")
+            pl.DataFrame(schema={"line_no": pl.Int64, **{c: pl.String for c in f.columns}}
+                         ).write_parquet(tmp)
+            os.replace(tmp, seed)
+        kind = _relation_kind(con, f.raw_table)
+        if kind == "BASE TABLE":
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if con.execute(f"SELECT count(*) FROM {f.raw_table}").fetchall()[0][0]:
+                    con.execute(f"COPY {f.raw_table} TO {_quote(str(folder))} (FORMAT parquet, "
+                                "PARTITION_BY (run_id), COMPRESSION zstd, OVERWRITE_OR_IGNORE, "
+                                "FILENAME_PATTERN 'legacy_{i}')")
+                con.execute(f"DROP TABLE {f.raw_table}")
+                con.execute(f"CREATE VIEW {f.raw_table} AS {_raw_view_sql(f, store)}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            continue
+        if kind == "VIEW" and _view_is_current(con, f, store):
+            continue
+        con.execute(f"CREATE OR REPLACE VIEW {f.raw_table} AS {_raw_view_sql(f, store)}")
+
+
+def _view_is_current(con: duckdb.DuckDBPyConnection, f, store: Path) -> bool:
+    """Whether the view reads this store (a moved warehouse gets its views again) with the
+    contract's columns (DuckDB keeps a view's SQL normalised, so the parts are compared)."""
+    sql = con.execute("SELECT sql FROM duckdb_views() WHERE database_name = current_database() "
+                      "AND view_name = ?", [f.raw_table]).fetchall()
+    columns = [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name = ? ORDER BY column_index", [f.raw_table]).fetchall()]
+    glob = _quote(str(store / f.raw_table / "*" / "*.parquet"))
+    return bool(sql) and glob in sql[0] and columns == ["run_id", "line_no", *f.columns]
+
+
+def remove_raw_runs(store: Path | None, run_ids) -> None:
+    """Delete the raw files of these runs (after the transaction that removed or pruned them
+    has committed: files are outside DuckDB's transactions)."""
+    if store is None:
+        return
+    for f in ALL_FILES:
+        for run_id in run_ids:
+            shutil.rmtree(raw_run_dir(store, f.raw_table, run_id), ignore_errors=True)
+
+
+def remove_orphan_raw(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Delete raw files of runs the ledger does not hold (a load killed before its commit, a
+    run deleted by a process killed before it removed the files). Call with the warehouse lock
+    held, never while a load of this warehouse is under way."""
+    store = raw_store(con)
+    if store is None or not store.exists():
+        return []
+    known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+    orphans = set()
+    for f in ALL_FILES:
+        folder = store / f.raw_table
+        for part in folder.glob("run_id=*") if folder.exists() else ():
+            run_id = part.name.partition("=")[2]
+            if run_id != SCHEMA_PART and run_id not in known:
+                shutil.rmtree(part, ignore_errors=True)
+                orphans.add(run_id)
+    return sorted(orphans)
 
 
 #: Environment variable: DuckDB's memory limit for every warehouse connection (e.g. "4GB").
@@ -214,11 +352,17 @@ ALTER TABLE findings ADD COLUMN IF NOT EXISTS waiver_id VARCHAR;
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(_LEDGER + _REFERENCE + _raw_ddl() + _MIGRATIONS)
+    store = raw_store(con)
+    con.execute(_LEDGER + _REFERENCE + ("" if store else _raw_ddl()) + _MIGRATIONS)
+    if store is not None:
+        _ensure_raw_store(con, store)
 
 
 def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Remove every row of a run (used to replace a run or undo a failed one)."""
+    """Remove every row of a run (used to replace a run or undo a failed one). Its raw files
+    stay until remove_raw_runs (after the commit) or the next start's remove_orphan_raw; the
+    raw views stop showing them as soon as the run leaves the ledger."""
     for table in RUN_TABLES:
-        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        if _relation_kind(con, table) == "BASE TABLE":
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
     con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])

@@ -1,50 +1,55 @@
 """Store one read extract file in the warehouse: raw rows, quarantine, and its ledger row.
 
-Set-based: DuckDB inserts straight from the polars frames (Arrow), no row loop. After the
-inserts the reconciliation is re-checked from what the tables now hold, so a silent loss
-between reading and storing cannot pass. Transactions are the caller's: on an error it
-removes the run (warehouse.delete_run) or rolls back its own transaction.
+The raw rows of a warehouse file go to its raw store (flows/warehouse.py): a spooled file's
+spool becomes the run's raw file by a hard link (no copy: the spool is already Parquet), rows
+in memory are written there; an in-memory database gets them inserted from Arrow. After that
+the reconciliation is re-checked from what the tables and views now hold, so a silent loss
+between reading and storing cannot pass. Transactions are the caller's: on an error it rolls
+back its own transaction and removes the run's raw files (warehouse.remove_raw_runs).
 """
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import uuid
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from flows import warehouse
 from flows.extract.contract import ALL_FILES
 from flows.extract.reader import ReadResult
 
 
 def load_file(con: duckdb.DuckDBPyConnection, run_id: str, result: ReadResult) -> None:
-    """Insert ``result`` for ``run_id``; RuntimeError when the stored rows do not reconcile."""
+    """Store ``result`` for ``run_id``; RuntimeError when the stored rows do not reconcile."""
     spec = result.spec
-    cols = ", ".join(spec.columns)
     # DuckDB 2.0 refuses register() while a result of execute() is unfinished (e.g. after a
     # fetchone()); run any such result to its end first.
     con.complete()
+    store = warehouse.raw_store(con)
+    if store is not None:
+        _store_raw(warehouse.raw_file(store, spec.raw_table, run_id), result)
     tag = uuid.uuid4().hex
     loaded, quarantined = f"_talon_loaded_{tag}", f"_talon_quarantine_{tag}"
     # large_string Arrow columns insert faster than string views
     oldest = pl.CompatLevel.oldest()
-    if result.frame is not None:
-        con.register(loaded, result.frame.select("line_no", *spec.columns).to_arrow(
-            compat_level=oldest))
-        source = loaded
-    else:  # spooled: DuckDB reads the Parquet file itself, in parallel, minus the duplicates
-        con.register(loaded, result.excluded.to_frame("line_no").to_arrow(compat_level=oldest))
-        source = (f"read_parquet({_quote(str(result.spool_path))}) AS s "
-                  f"WHERE NOT EXISTS (SELECT 1 FROM {loaded} AS x WHERE x.line_no = s.line_no)")
+    if store is None:
+        con.register(loaded, result.loaded.to_arrow(compat_level=oldest))
     con.register(quarantined, result.quarantined.to_arrow(compat_level=oldest))
     try:
-        con.execute(f"INSERT INTO {spec.raw_table} (run_id, line_no, {cols}) "
-                    f"SELECT ?, line_no, {cols} FROM {source}", [run_id])
+        if store is None:
+            cols = ", ".join(spec.columns)
+            con.execute(f"INSERT INTO {spec.raw_table} (run_id, line_no, {cols}) "
+                        f"SELECT ?, line_no, {cols} FROM {loaded}", [run_id])
         con.execute(f"INSERT INTO quarantine (run_id, file_name, entity, line_no, reason, detail, "
                     f"record_id, raw_line) SELECT ?, ?, ?, line_no, reason, detail, record_id, "
                     f"raw_line FROM {quarantined}", [run_id, result.file_name, result.entity])
     finally:
-        con.unregister(loaded)
+        if store is None:
+            con.unregister(loaded)
         con.unregister(quarantined)
     con.execute(
         "INSERT INTO run_files (run_id, file_name, entity, format, size_bytes, sha256, encoding, "
@@ -90,9 +95,23 @@ def check_reconciliation(con: duckdb.DuckDBPyConnection, run_id: str, file_name:
                            + "; ".join(problems))
 
 
-def _quote(text: str) -> str:
-    """A SQL string literal (a path cannot be a bound parameter of a table function here)."""
-    return "'" + text.replace("'", "''") + "'"
+def _store_raw(dest: Path, result: ReadResult) -> None:
+    """The run's raw file of `result`, complete or absent (written aside, then renamed: a
+    half-written file would break every read of the raw view). A spool file is linked as it is
+    (its typed columns and later duplicates too: the view shows the text columns minus the
+    quarantined lines); rows in memory are written."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    if result.frame is None:
+        try:
+            os.link(result.spool_path, tmp)
+        except OSError:  # a file system without hard links, or the spool on another one
+            shutil.copyfile(result.spool_path, tmp)
+    else:
+        result.frame.select("line_no", *result.spec.columns).write_parquet(
+            tmp, compression="zstd", compression_level=1, statistics=False)
+    os.replace(tmp, dest)
 
 
 def _raw_table(entity: str) -> str:

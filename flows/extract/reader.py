@@ -444,11 +444,13 @@ def _decoded_raw(line_nos: np.ndarray, cut: list[bytes], encoding: str) -> pl.Da
         "line_no": pl.Int64}).select("line_no", _cap(pl.col("line")).alias("raw_line")))
 
 
-#: How the spool file is written: it lives only for the run, beside the warehouse, and is read
-#: back once or twice whole (the load, the checks' staging), so it is written plain, which costs
-#: the least CPU on both sides: no compression, no dictionary pages, no column statistics
-#: (nothing filters it by them).
-SPOOL_PARQUET = dict(compression="none", use_dictionary=False, write_statistics=False)
+#: How the spool file is written. It becomes the run's raw table in the warehouse's raw store
+#: (flows/warehouse.py: the load moves it there instead of copying its rows into DuckDB), so it
+#: is compressed: zstd at level 1 without dictionary pages costs the reader threads about 1.6
+#: CPU s per 1M patients more than a plain file and keeps 0.21 GB instead of 1.08 GB; no column
+#: statistics (nothing filters it by them).
+SPOOL_PARQUET = dict(compression="zstd", compression_level=1, use_dictionary=False,
+                     write_statistics=False)
 
 
 class _Sink:

@@ -12,6 +12,7 @@ import pytest
 from checks import feed
 from flows.errors import ConfigError
 from flows.warehouse import connect
+from tests.raw_rows import write_raw
 
 AS_OF = datetime(2026, 11, 25, 23, 0)
 MOS = {"5001": False, "5002": False, "5003": False, "5009": True}  # mcod -> excluded
@@ -51,10 +52,12 @@ class Nights:
         run_id = "tonight"
         self._run(run_id, AS_OF, "running")
         self._file(run_id, "patient", patients)
-        self.con.execute(
-            """INSERT INTO raw_patients SELECT ?, i + 2, CAST(i AS VARCHAR), 'ИВАНОВ', 'ИВАН',
-                      '', '01.01.1980', '1', CASE WHEN i < ? THEN '' ELSE '112-233-445 95' END
-               FROM range(?) t(i)""", [run_id, empty_snils, patients])
+        write_raw(self.con, "raw_patients", self.con.sql(
+            """SELECT $run AS run_id, i + 2 AS line_no, CAST(i AS VARCHAR) AS patient_id,
+                      'ИВАНОВ' AS last_name, 'ИВАН' AS first_name, '01.01.1980' AS birth_date,
+                      '1' AS sex, CASE WHEN i < $empty THEN '' ELSE '112-233-445 95' END AS snils
+               FROM range($n) t(i)""", params={"run": run_id, "empty": empty_snils,
+                                               "n": patients}).pl())
         self.con.execute("CREATE OR REPLACE TEMP TABLE stg_slots (mo_code VARCHAR, "
                          "start_ts TIMESTAMP, is_future BOOLEAN)")
         for mo, (near, far) in (slots or {}).items():

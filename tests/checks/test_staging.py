@@ -21,6 +21,7 @@ from checks.staging import (
 )
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, SLOTS, ExtractFile
 from flows.warehouse import ensure_schema
+from tests.raw_rows import write_raw
 
 AS_OF = datetime(2025, 3, 10, 9, 30)
 D = AS_OF.date()
@@ -54,10 +55,7 @@ def staging_raw(entity: str, rows: list[dict], run_id: str = "r1") -> pl.DataFra
 
 
 def _insert(con, entity: str, rows: list[dict], run_id: str) -> None:
-    frame = staging_raw(entity, rows, run_id)
-    con.register("_src", frame.to_arrow())
-    con.execute(f"INSERT INTO raw_{entity} SELECT * FROM _src")
-    con.unregister("_src")
+    write_raw(con, f"raw_{entity}", staging_raw(entity, rows, run_id))
 
 
 @pytest.fixture()

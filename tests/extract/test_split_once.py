@@ -197,7 +197,7 @@ def test_blocks_know_where_they_start(tmp_path_factory, data, bom, block, max_li
 
 # --------------------------------------------------------------------------- spool
 
-def test_the_spool_is_written_plain(tmp_path):
+def test_the_spool_is_written_as_a_compressed_raw_file(tmp_path):
     path = write_lines(tmp_path / "patients.csv",
                        [HEADER] + [";".join(patient(i)) for i in range(5)])
     spool = tmp_path / "spool"
@@ -205,7 +205,7 @@ def test_the_spool_is_written_plain(tmp_path):
     r = read_extract_file(path, PATIENTS, spool)
     meta = pq.ParquetFile(r.spool_path).metadata
     column = meta.row_group(0).column(1)
-    assert column.compression == "UNCOMPRESSED"
+    assert column.compression == "ZSTD"  # it becomes the run's raw file in the raw store
     assert not column.is_stats_set
     assert "PLAIN_DICTIONARY" not in column.encodings and "RLE_DICTIONARY" not in column.encodings
     assert r.loaded.rows() == read_extract_file(path, PATIENTS).loaded.rows()

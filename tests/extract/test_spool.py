@@ -14,6 +14,7 @@ from flows.extract.contract import PATIENTS, SLOTS
 from flows.extract.load import load_file
 from flows.extract.reader import read_extract_file
 from tests.extract.helpers import HEADER, patient, write_lines
+from tests.raw_rows import add_run
 
 
 def _line(i, last="Иванов", **kw):
@@ -73,7 +74,12 @@ def test_loading_from_the_spool_stores_what_loading_from_memory_stores(tmp_path)
     stored = []
     for name, spool_dir in (("memory", None), ("spooled", spool)):
         with warehouse.connect(tmp_path / f"{name}.duckdb") as con:
-            load_file(con, "run-1", read_extract_file(path, PATIENTS, spool_dir))
+            add_run(con, "run-1")
+            result = read_extract_file(path, PATIENTS, spool_dir)
+            load_file(con, "run-1", result)
+            raw = warehouse.raw_file(warehouse.raw_store(con), "raw_patients", "run-1")
+            if spool_dir:  # the spool became the run's raw file: linked, not copied
+                assert raw.stat().st_ino == result.spool_path.stat().st_ino
             stored.append((con.execute("SELECT * FROM raw_patients ORDER BY line_no").fetchall(),
                            con.execute("SELECT line_no, reason, detail, record_id, raw_line "
                                        "FROM quarantine ORDER BY line_no").fetchall(),

@@ -533,7 +533,7 @@ def as_of_a_few_days_ahead(b: Batch) -> Completes:
 
 
 def _nothing_outside(ctx) -> None:
-    allowed = {"batch", "out", "w.duckdb", "w.duckdb.lock", "w.duckdb.wal"}
+    allowed = {"batch", "out", "w.duckdb", "w.duckdb.lock", "w.duckdb.wal", "w.duckdb.raw"}
     assert {p.name for p in ctx.tmp.iterdir()} <= allowed, sorted(p.name for p in ctx.tmp.iterdir())
     clinics = (ctx.out / "latest" / "clinics").resolve()
     names = sorted(p.name for p in clinics.iterdir())

@@ -146,7 +146,8 @@ def test_hostile_input(name, base, tmp_path, monkeypatch):
     b = Batch(tmp_path / "batch", base.rows)
     shutil.copytree(base.region, b.root, symlinks=True)
     db = tmp_path / "w.duckdb"
-    shutil.copyfile(base.db, db)
+    shutil.copyfile(base.db, db)  # the warehouse is its file and its raw store, copied together
+    shutil.copytree(f"{base.db}.raw", f"{db}.raw")
     expect = CASES[name](b)
     if isinstance(expect, Completes) and expect.gx:
         b.args.append("--gx-crosscheck")  # the one case that puts hostile codes in GX's SQL

@@ -186,7 +186,7 @@ def test_hostile_clinic_codes_stay_inside_clinics_folder(rendered):
     for p in paths:
         assert p.resolve().parent == folder
     root = out.parent
-    assert sorted(p.name for p in root.iterdir()) == ["out", "wh.duckdb"]
+    assert sorted(p.name for p in root.iterdir()) == ["out", "wh.duckdb", "wh.duckdb.raw"]
     assert not (out / "evil.xlsx").exists() and not (root.parent / "evil.xlsx").exists()
     evil, device = _stem(EVIL_MO), _stem(DEVICE_MO)
     assert "/" not in evil and ".." not in evil and evil != "evil"

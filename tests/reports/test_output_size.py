@@ -17,6 +17,7 @@ from reports import data
 from reports.auditor import write_auditor_report
 from reports.clinic import write_clinic_reports
 from reports.findings_csv import write_findings_csv
+from tests.raw_rows import write_raw
 
 #: Half of the 2.9 KB per finding measured before issue 15.
 OUTPUT_BYTES_PER_FINDING = 1450
@@ -78,6 +79,9 @@ def _insert(con, table: str, columns: dict) -> None:
     frame = pl.DataFrame({"run_id": [RUN_ID] * height, **{
         c: v if isinstance(v, list) else [v] * height for c, v in columns.items()}},
         schema_overrides={c: pl.String for c in columns if c != "line_no"})
+    if table.startswith("raw_"):
+        write_raw(con, table, frame)
+        return
     con.register("size_view", frame.to_arrow())
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM size_view")
     con.unregister("size_view")

@@ -19,6 +19,7 @@ from checks import catalogue
 from report_fixtures import (DEVICE_MO, EVIL_MO, FINDINGS, RUN, build_warehouse,
                              findings_frame, patch_catalogue)
 from reports import identity
+from tests.raw_rows import write_raw
 from reports.auditor import write_auditor_report
 from reports.clinic import clinic_stems, write_clinic_reports
 from reports.i18n import Texts
@@ -76,23 +77,23 @@ PII_OTHERS = ["Тайнова", "Секретов", "Чужакова", "Дал�
 
 def add_raw_rows(con, run_id: str = RUN) -> None:
     """The raw rows above, for `run_id`, and the EXTRA findings."""
-    con.executemany("INSERT INTO raw_patients (run_id, line_no, patient_id, last_name, "
-                    "first_name, middle_name, birth_date, sex, snils) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, '1', '')",
-                    [(run_id, i + 2, *p) for i, p in enumerate(PATIENTS)])
-    con.executemany("INSERT INTO raw_policies (run_id, line_no, policy_id, patient_id, "
-                    "policy_type, policy_series, policy_number, enp, smo_code, okato, "
-                    "date_begin, date_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '50001', '46000', ?, ?)",
-                    [(run_id, i + 2, *p) for i, p in enumerate(POLICIES)])
-    con.executemany("INSERT INTO raw_attachments (run_id, line_no, attachment_id, patient_id, "
-                    "mo_code, attach_method, attach_date, detach_date, area_code, doctor_snils) "
-                    "VALUES (?, ?, ?, ?, ?, '1', '2020-01-01', '', ?, '')",
-                    [(run_id, i + 2, *a) for i, a in enumerate(ATTACHMENTS)])
-    con.executemany("INSERT INTO raw_slots (run_id, line_no, slot_id, mo_code, doctor_id, "
-                    "doctor_snils, doctor_status, specialty_code, slot_start, slot_end, status, "
-                    "patient_id, updated_at) VALUES (?, ?, ?, ?, ?, '', 'active', ?, ?, ?, "
-                    "'booked', ?, '2026-11-25 10:00')",
-                    [(run_id, i + 2, *s) for i, s in enumerate(SLOTS)])
+    def raw(table: str, columns: tuple[str, ...], rows, **same) -> None:
+        frame = pl.DataFrame([dict(zip(columns, r)) for r in rows], schema=dict.fromkeys(
+            columns, pl.String), orient="row")
+        write_raw(con, table, frame.with_columns(
+            run_id=pl.lit(run_id), line_no=pl.int_range(2, frame.height + 2),
+            **{c: pl.lit(v) for c, v in same.items()}))
+
+    raw("raw_patients", ("patient_id", "last_name", "first_name", "middle_name", "birth_date"),
+        PATIENTS, sex="1", snils="")
+    raw("raw_policies", ("policy_id", "patient_id", "policy_type", "policy_series",
+                         "policy_number", "enp", "date_begin", "date_end"),
+        POLICIES, smo_code="50001", okato="46000")
+    raw("raw_attachments", ("attachment_id", "patient_id", "mo_code", "area_code"), ATTACHMENTS,
+        attach_method="1", attach_date="2020-01-01", detach_date="", doctor_snils="")
+    raw("raw_slots", ("slot_id", "mo_code", "doctor_id", "specialty_code", "slot_start",
+                      "slot_end", "patient_id"), SLOTS,
+        doctor_snils="", doctor_status="active", status="booked", updated_at="2026-11-25 10:00")
     con.executemany("INSERT INTO ref_v021 (run_id, idspec, name, date_begin, date_end) "
                     "VALUES (?, ?, ?, ?, ?)", [(run_id, *v) for v in V021])
     con.register("extra_view", findings_frame(EXTRA, run_id).to_arrow())
