@@ -53,7 +53,7 @@ from markupsafe import Markup, escape
 
 from checks import lifecycle
 from reports import data, identity, parallel
-from reports.html import escaped, render
+from reports.html import escaped, num, render
 from reports.i18n import CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, Texts
 from reports.safe import inside, neutralise_frame, neutralise_text, safe_stem
 from reports.xlsx import (Page, Rows, Sheet, Summary, Table, bulk_rows, longest_by,
@@ -391,9 +391,40 @@ def _cell(key: str, value: pl.Expr, empty: str) -> pl.Expr:
 
 
 #: A group as the template shows it (attributes: a template reads them without a failed
-#: dictionary-attribute lookup each); texts shown as they are come escaped already (Markup).
-Group = namedtuple("Group", "order check_code severity title message fix rule count blocked new "
-                            "anchor field columns body")
+#: dictionary-attribute lookup each): what its line of the table of contents shows (texts
+#: escaped already: Markup) and its whole section (`_section`).
+Group = namedtuple("Group", "order check_code severity title count blocked new anchor section")
+
+
+def _section(g: dict, t: Texts, severity: str, headers: list, field: str | None,
+             body: str) -> Markup:
+    """A group's section of the page: what is wrong, how to fix it, the rule (`g`'s texts
+    escaped already) and its table. Written here rather than by the template: a list has
+    thousands of groups, and the template would escape and join some fifty values each."""
+    e = escape
+    anchor, code, count = g["anchor"], g["check_code"], num(g["count"])
+    counts = f'<span>{e(t.group_findings)}: <b>{count}</b></span>'
+    if g["severity"] == "blocker":
+        counts += f' <span>{e(t.group_blocked)}: <b>{num(g["blocked"])}</b></span>'
+    if g["new"]:
+        counts += f' <span>{e(t.new_count)}: <b>{num(g["new"])}</b></span>'
+    rule = f'<code>{g["rule"]}</code>' if g["rule"] else e(t.rule_none)
+    shown_field = (f'<dt>{e(t.field_once)}</dt><dd class="field"><code>{e(field)}</code></dd>'
+                   if field else "")
+    head = "".join(f'<th class="c-{key}">{e(header)}</th>' for key, header in headers)
+    sev = e(g["severity"])
+    return Markup(
+        f'<section class="group {sev}" id="{anchor}" data-code="{code}" '
+        f'data-count="{g["count"]}" data-blocked="{g["blocked"]}">\n'
+        f'<div class="group-head">\n'
+        f'<h2><span class="order">{g["order"]}.</span> {g["title"]} <code>{code}</code></h2>\n'
+        f'<p class="group-counts"><span class="sev-tag {sev}">{e(severity)}</span> {counts}'
+        f'</p>\n<dl class="texts">\n'
+        f'<dt>{e(t.message)}</dt><dd class="message">{g["message"]}</dd>\n'
+        f'<dt>{e(t.fix)}</dt><dd class="fix">{g["fix"]}</dd>\n'
+        f'<dt>{e(t.rule)}</dt><dd class="rule">{rule}</dd>\n{shown_field}</dl>\n</div>\n'
+        f'<table class="worklist" id="table-{anchor}">\n'
+        f'<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n</section>')
 
 
 def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
@@ -444,12 +475,13 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
               .group_by("mo_code", "order", maintain_order=True).agg(row.str.join(""))
               .iter_rows()}
     out: dict = {}
+    severities = t.mapping(SEVERITY)
     for g, headers, field in specs:
+        g = {**g, **{k: Markup(g[f"\x00{k}"]) for k in texts}, "anchor": f"g{g['order']}"}
+        section = _section(g, t, severities.get(g["severity"], g["severity"]), headers, field,
+                           bodies.get((g["mo_code"], g["order"]), ""))
         out.setdefault(g["mo_code"], []).append(Group(
-            **{k: Markup(g[f"\x00{k}"]) for k in texts},
-            **{k: g[k] for k in ("order", "severity", "count", "blocked", "new")},
-            anchor=f"g{g['order']}", field=field, columns=headers,
-            body=Markup(bodies.get((g["mo_code"], g["order"]), ""))))
+            **{k: g[k] for k in Group._fields if k != "section"}, section=section))
     return out
 
 

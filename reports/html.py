@@ -31,8 +31,13 @@ def environment() -> Environment:
     env.globals["inline_js"] = Markup(js)
     # The page's Content-Security-Policy allows exactly this script and nothing remote.
     env.globals["script_hash"] = base64.b64encode(hashlib.sha256(js.encode()).digest()).decode()
-    env.filters["num"] = lambda n: f"{int(n):,}".replace(",", "\u202f") if n is not None else ""
+    env.filters["num"] = num
     return env
+
+
+def num(n) -> str:
+    """A count with thin spaces between thousands (the templates' `num` filter)."""
+    return f"{int(n):,}".replace(",", "\u202f") if n is not None else ""
 
 
 def _static(name: str) -> str:

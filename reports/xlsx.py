@@ -52,10 +52,10 @@ A4 = 9  # xlsxwriter's paper size index
 #: dozen polars queries, ~1 ms a sheet more than the cell loop costs below ~100 rows), unless
 #: its rows were prepared already (`Table.rows`: in bulk at any size).
 BULK_MIN_ROWS = 100
-#: In prepared rows (`Rows.xml`): column i's style number goes where chr(_STYLE + i) stands
-#: (a private-use character: the rows' XML is ASCII otherwise), a shared string's number where
-#: _STRING stands.
-_STYLE, _STRING = 0xE000, "\x00"
+#: In prepared rows (`Rows.xml`): column i's style number goes where _STYLE.format(i) stands,
+#: a shared string's number where _STRING stands (control characters: the rows' XML has none,
+#: and it stays ASCII, which Python's string operations handle fastest).
+_STYLE, _STRING = "\x01{}\x02", "\x00"
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Page:
 @dataclass(frozen=True)
 class Rows:
     """A table's data rows as sheet XML (`bulk_rows`), but for what only the workbook knows:
-    each cell's style number (chr(_STYLE + its column)) and each text cell's shared-string
+    each cell's style number (_STYLE of its column) and each text cell's shared-string
     number (_STRING; the k-th is the string `strings[at[k]]`). `strings`: the distinct texts
     in order of first use, row by row (xlsxwriter numbers them in that order)."""
     xml: str
@@ -232,7 +232,7 @@ class _Worksheet(Worksheet):
             self.dim_rowmax = last
         xml = rows.xml
         for i, fmt in enumerate(self._bulk_formats):
-            xml = xml.replace(chr(_STYLE + i), str(fmt._get_xf_index()))
+            xml = xml.replace(_STYLE.format(i), str(fmt._get_xf_index()))
         pieces = xml.split(_STRING)
         self.fh.write("".join(chain.from_iterable(zip(pieces, map(numbers.__getitem__,
                                                                   rows.at)))))
@@ -393,9 +393,9 @@ def bulk_rows(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = No
     hidden = set(text_for.values()) | {by}
     columns = [c for c in frame.columns if c not in hidden]
     row0, col0 = at
-    cells = []  # (text expr | None, number expr | None) per written column
+    cells, schema = [], frame.schema  # (text expr | None, number expr | None) per column
     for column in columns:
-        dtype, value = frame.schema[column], pl.col(column)
+        dtype, value = schema[column], pl.col(column)
         if dtype == pl.Date:
             text = None
             if column in text_for:
@@ -437,7 +437,7 @@ def bulk_rows(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = No
         if value is not None:
             tail.append(pl.concat_str(pl.lit("><v>"), pl.col(f"n{i}"), pl.lit("</v></c>")))
         parts += [pl.lit(f'<c r="{xl_col_to_name(col0 + i)}'), number,
-                  pl.lit(f'" s="{chr(_STYLE + i)}"'), pl.coalesce(*tail, pl.lit("/>"))]
+                  pl.lit(f'" s="{_STYLE.format(i)}"'), pl.coalesce(*tail, pl.lit("/>"))]
     parts.append(pl.lit("</row>"))
     xml = source.group_by(by, maintain_order=True).agg(pl.concat_str(parts).str.join(""))
     return {key: Rows(text, strings.get(key, []), slots.get(key, []))
@@ -454,10 +454,10 @@ def fitted_widths(table: Table) -> dict[str, int]:
     if longest is None:
         longest = (frame.select(_longest_exprs(frame.schema, columns, table.text_for))
                    .row(0, named=True) if frame.height else {})
-    lengths = {}
+    lengths, schema = {}, frame.schema  # (`schema` builds a new mapping each call)
     for column in columns:
         n = longest.get(column) or 0
-        if frame.schema[column].is_integer():
+        if schema[column].is_integer():
             n += n // 3  # thousands separators
         word = max((len(w) for w in str(column).split()), default=0) + 3
         chars = max(n, word)
@@ -472,7 +472,7 @@ def _table(wb: Workbook, ws: Worksheet, table: Table, *, at: tuple[int, int] = (
     """`table` as an Excel table at `at` (header row, autofilter); returns the fitted column
     widths (the caller sets them: several tables may share a sheet's columns). `alone`: the
     sheet holds nothing else (a findings sheet): its rows are stored in bulk (from
-    BULK_MIN_ROWS rows)."""
+    BULK_MIN_ROWS rows; prepared rows, `Table.rows`, at any size)."""
     row0, col0 = at
     frame = table.frame
     formats = []
