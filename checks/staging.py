@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from checks.identifiers import enp_valid, snils_digits, snils_valid
+from checks.identifiers import enp_valid, snils_digits, snils_valid, snils_valid_digits
 from checks.parsing import parse_date, parse_timestamp
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, REGISTRY, SLOTS, ExtractFile
 
@@ -62,8 +62,7 @@ def stage_patients(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     return raw.with_columns(
         birth_date_d=parse_date(pl.col("birth_date")),
         snils_digits=snils_digits(pl.col("snils")),
-        snils_valid=snils_valid(pl.col("snils")),
-    )
+    ).with_columns(snils_valid=snils_valid_digits(pl.col("snils_digits")))
 
 
 def stage_policies(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
@@ -113,8 +112,7 @@ def stage_registry(raw: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
         policy_end_d=parse_date(pl.col("policy_end")),
         death_date_d=parse_date(pl.col("death_date")),
         snils_digits=snils_digits(pl.col("snils")),
-        snils_valid=snils_valid(pl.col("snils")).fill_null(False),
-    )
+    ).with_columns(snils_valid=snils_valid_digits(pl.col("snils_digits")))
 
 
 _STAGERS = {

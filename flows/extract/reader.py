@@ -473,7 +473,9 @@ class _Sink:
         self.keys.append(_compact(rows.select("line_no", self.id_column)))
         if self.typing is not None:
             rows = self.typing(rows)
-        table = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
+        # string views as they are (the oldest compat level copied every string; Parquet and
+        # its readers see the same text either way)
+        table = rows.to_arrow(compat_level=pl.CompatLevel.newest())
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema, **SPOOL_PARQUET)
         self.writer.write_table(table)

@@ -1,10 +1,11 @@
-"""staging.per_distinct: typing once per distinct value gives what typing every row gives."""
+"""Staging's typing shortcuts give what the plain expressions give: typing once per distinct
+value (per_distinct), SNILS validity from the digits already taken (snils_valid_digits)."""
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from checks.identifiers import snils_valid
+from checks.identifiers import snils_digits, snils_valid, snils_valid_digits
 from checks.parsing import parse_timestamp
 from checks.register import norm_name
 from checks.staging import per_distinct
@@ -25,3 +26,11 @@ def test_per_distinct_types_as_the_expression_does(typing, values):
     got = per_distinct(raw, "v", typing)
     assert got.dtype == expected.dtype
     assert got.to_list() == expected.to_list()
+
+
+def test_snils_valid_from_the_digits_is_snils_valid():
+    values = ["112-233-445 95", "112-233-445-95", "11223344595", "112-233-445 96", "001-001-998 00",
+              "001-001-999 65", "1122334459", "112 233 445 95", "", None, "１１２-233-445 95"]
+    frame = pl.DataFrame({"s": pl.Series(values, dtype=pl.String)})
+    got = frame.with_columns(d=snils_digits(pl.col("s"))).select(snils_valid_digits(pl.col("d")))
+    assert got.to_series().to_list() == frame.select(snils_valid(pl.col("s"))).to_series().to_list()
