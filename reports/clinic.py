@@ -431,11 +431,11 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
     """Each clinic's groups (mo_code -> [Group]; the unassigned list: None) as the template
     shows them: their texts and counts once, the columns their records need (identity of
     their entities; the field only where it varies; the suggestion only where one exists;
-    the reason in the unassigned list) and their table bodies. Built for all clinics at once
-    (tens of thousands of rows, thousands of groups): the bodies by polars, each row's cells
-    of its group's columns, its class its lifecycle status; without the optional end tags of
-    rows and cells and with nothing between rows (a text there would end up in a pre-wrapped
-    value cell); the texts escaped by polars a column at a time."""
+    the reason in the unassigned list) and their sections (`_section`). Built for all clinics
+    at once (tens of thousands of rows, thousands of groups): the table bodies by polars, each
+    row's cells of its group's columns, its class its lifecycle status; without the optional
+    end tags of rows and cells and with nothing between rows (a text there would end up in a
+    pre-wrapped value cell); the texts escaped by polars a column at a time."""
     empty = escape(t.empty_value)
     texts = ("title", "message", "fix", "rule", "check_code")
     heads = groups.select("mo_code", "order", "severity", "count", "blocked", "new", "entities",
@@ -565,7 +565,7 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
     fixed_parts: dict = {}
     for row in fixed.iter_rows(named=True):
         fixed_parts.setdefault(row["mo_code"], []).append(row)
-    no_csv = all_csv.clear()
+    no_csv = {None: all_csv.clear(), "clinic": all_csv.clear().drop(t.reason)}
     no_checks = checks.drop(_MO).clear()
     jobs = []
     for mo_code in [*codes, None]:
@@ -578,7 +578,7 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
             name=names.get(mo_code, "") if mo_code is not None else "",
             summary=summary,
             groups=group_parts.get(mo_code, []),
-            csv=csv_parts.get(key, no_csv if mo_code is None else no_csv.drop(t.reason)),
+            csv=csv_parts.get(key, no_csv[None if mo_code is None else "clinic"]),
             sheets=sheet_parts.get(mo_code, {}),
             checks=(checks_parts.get(key, no_checks), checks_longest.get(mo_code, {})),
             fixed=fixed_parts.get(mo_code, [])))

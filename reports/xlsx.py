@@ -48,9 +48,9 @@ _PX_PER_CHAR, _PX_PAD = 7.2, 14
 _EXCEL_EPOCH = date(1899, 12, 30)
 _EPOCH_OFFSET = (date(1970, 1, 1) - _EXCEL_EPOCH).days  # 25569
 A4 = 9  # xlsxwriter's paper size index
-#: A findings sheet of this many rows or more is stored in bulk (`_Worksheet._store_bulk`: a
-#: dozen polars queries, ~1 ms a sheet more than the cell loop costs below ~100 rows), unless
-#: its rows were prepared already (`Table.rows`: in bulk at any size).
+#: A findings sheet of this many rows or more is stored in bulk (`_Worksheet._store_bulk`:
+#: `bulk_rows` of its one table, a few polars queries, ~1 ms a sheet more than the cell loop
+#: costs below ~100 rows), unless its rows were prepared already (`Table.rows`, any size).
 BULK_MIN_ROWS = 100
 #: In prepared rows (`Rows.xml`): column i's style number goes where _STYLE.format(i) stands,
 #: a shared string's number where _STRING stands (control characters: the rows' XML has none,
@@ -415,18 +415,16 @@ def bulk_rows(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = No
     if numbers and (source.select(pl.max_horizontal(pl.col(numbers).str.len_chars().max()))
                     .item() or 0) > 16:
         raise ValueError("an integer of more than 16 digits in a findings sheet")
-    # every text cell in row order; its string's place in its table's order of first use
-    position, first = pl.col("\x00p"), pl.col("\x00first")
-    stacked = (source.select(by, pl.concat_list(texts).alias("v")).explode("v")
-               .with_row_index("\x00p").filter(pl.col("v").is_not_null())
-               .with_columns(position.min().over(by, "v").alias("\x00first"))
-               .with_columns((first.rank("dense").over(by) - 1).alias("\x00at"))) \
-        if texts else pl.DataFrame({by: [], "v": [], "\x00at": []},
-                                   schema={by: frame.schema[by], "v": pl.String,
-                                           "\x00at": pl.UInt32})
-    strings = dict(stacked.filter(position == first).group_by(by, maintain_order=True)
-                   .agg("v").iter_rows()) if texts else {}
-    slots = dict(stacked.group_by(by, maintain_order=True).agg("\x00at").iter_rows())
+    strings, slots = {}, {}
+    if texts:  # every text cell in row order; its place in its table's order of first use
+        text, position, first = pl.col("\x00v"), pl.col("\x00p"), pl.col("\x00first")
+        stacked = (source.select(by, pl.concat_list(texts).alias("\x00v")).explode("\x00v")
+                   .with_row_index("\x00p").filter(text.is_not_null())
+                   .with_columns(position.min().over(by, text).alias("\x00first"))
+                   .with_columns((first.rank("dense").over(by) - 1).alias("\x00at")))
+        strings = dict(stacked.filter(position == first).group_by(by, maintain_order=True)
+                       .agg(text).iter_rows())
+        slots = dict(stacked.group_by(by, maintain_order=True).agg("\x00at").iter_rows())
     number = (pl.int_range(pl.len()).over(by) + row0 + 1).cast(pl.String)
     parts = [pl.lit('<row r="'), number, pl.lit(f'" spans="{col0 + 1}:{col0 + len(cells)}">')]
     for i, (text, value) in enumerate(cells):
