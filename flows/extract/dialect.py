@@ -187,7 +187,9 @@ def _line_offsets(a: np.ndarray, data: bytes) -> np.ndarray:
     return offsets
 
 
-_CONTROL_BYTES = np.array(sorted(set(range(0x20)) - {0x09, 0x0A, 0x0D}), dtype=np.uint8)
+_CONTROL_BYTES = bytes(sorted(set(range(0x20)) - {0x09, 0x0A, 0x0D}))
+#: Every byte but those and 0xEF (the first of a byte order mark): bytes.translate deletes them.
+_NOT_SUSPECT = bytes(sorted(set(range(0x100)) - set(_CONTROL_BYTES) - {0xEF}))
 
 
 def free_of_bad_chars(data: bytes, encoding: str) -> bool:
@@ -195,12 +197,12 @@ def free_of_bad_chars(data: bytes, encoding: str) -> bool:
     none of its bytes is a C0 control other than TAB and the terminators, and (but in
     Windows-1251, which has no byte order mark) it has no UTF-8 byte order mark. Decoding
     keeps control bytes as they are, and undecodable bytes become U+FFFD or Windows-1251
-    text, neither of them a BAD_CHARS character. False says nothing: the lines are tested."""
-    a = np.frombuffer(data, dtype=np.uint8)
-    low = a[a < 0x20]
-    if np.isin(low, _CONTROL_BYTES).any():
+    text, neither of them a BAD_CHARS character. False says nothing: the lines are tested.
+    One pass (bytes.translate) leaves the few bytes that matter."""
+    rest = data.translate(None, _NOT_SUSPECT)
+    if rest.count(0xEF) < len(rest):
         return False
-    return encoding == CP1251 or data.find(BOM) < 0
+    return encoding == CP1251 or not rest or data.find(BOM) < 0
 
 
 def line_offsets(data: bytes) -> np.ndarray:
