@@ -201,7 +201,7 @@ class FixList:
     name: str
     summary: dict[str, int]
     groups: list  # this clinic's checks in order, as the HTML shows them (`_html_groups`)
-    csv: pl.DataFrame  # CSV rows: headers final, neutralised
+    csv: str  # the CSV file's text (`_csv_texts`)
     #: sheet key -> (rows as `csv`, their longest texts, their XML: xlsx.bulk_rows)
     sheets: dict[str, tuple[pl.DataFrame, dict, Rows]]
     checks: tuple[pl.DataFrame, dict]  # the summary sheet's checks table, longest
@@ -249,10 +249,32 @@ def _csv_frame(rows: pl.DataFrame, t: Texts, unassigned: bool) -> pl.DataFrame:
     return rows.select(pl.col(source.get(k, k)).alias(t[k]) for k in keys)
 
 
-def _write_csv(frame: pl.DataFrame, path: Path, lang: str) -> Path:
+def _csv_texts(keyed: pl.DataFrame, lang: str) -> dict:
+    """{(mo_code,): CSV text, header first} of a frame keyed by clinic (`_by_clinic`): its
+    rows written by one `write_csv` for all clinics and cut at row ends (a row takes one line
+    plus one for each line break in its values: a value with one is quoted whole), as each
+    clinic's own `write_csv` would write them."""
+    keyed = keyed.sort(_MO, maintain_order=True, nulls_last=True)  # each clinic's rows together
+    frame, separator = keyed.drop(_MO), CSV_SEPARATOR[lang]
+    header = frame.clear().write_csv(separator=separator)
+    if not frame.height:
+        return {}
+    lines = frame.write_csv(include_header=False, separator=separator).split("\n")
+    breaks = [pl.col(c).str.count_matches("\n", literal=True).fill_null(0)
+              for c, dtype in frame.schema.items() if dtype == pl.String]
+    counts = keyed.group_by(_MO, maintain_order=True).agg(
+        (pl.sum_horizontal(breaks) + 1).sum() if breaks else pl.len())
+    out, at = {}, 0
+    for mo_code, n in counts.iter_rows():
+        out[(mo_code,)] = header + "\n".join(lines[at:at + n]) + "\n"
+        at += n
+    return out
+
+
+def _write_csv(text: str, path: Path) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        frame.write_csv(fh, include_bom=True, separator=CSV_SEPARATOR[lang])
+        fh.write(("\ufeff" + text).encode("utf-8"))  # with a BOM (Excel reads it as UTF-8)
     return path
 
 
@@ -493,7 +515,7 @@ def write_fix_list(common: Common, job: FixList) -> list[Path]:
     heading = t.unassigned_title if unassigned else (job.name or job.mo_code)
 
     xlsx = _write_xlsx(inside(folder, f"{job.stem}.xlsx"), job, common, t, heading)
-    csv = _write_csv(job.csv, inside(folder, f"{job.stem}.csv"), t.lang)
+    csv = _write_csv(job.csv, inside(folder, f"{job.stem}.csv"))
     html = render("fixlist.html.j2", inside(folder, f"{job.stem}.html"), T=t, lang=t.lang,
                   run=run, heading=heading, mo_code=job.mo_code, unassigned=unassigned,
                   summary=job.summary, groups=job.groups,
@@ -539,7 +561,7 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
 
     all_csv = neutralise_frame(_csv_frame(rows, t, unassigned=True))
     csv_parts = {k: v for keyed in _by_clinic(all_csv, rows["mo_code"], t.reason)
-                 for k, v in _cut(keyed).items()}
+                 for k, v in _csv_texts(keyed, t.lang).items()}
     sheet_of = rows["entity"].replace_strict(SHEET_OF, default="file", return_dtype=pl.String)
     sheet_parts: dict = {}
     for key in SHEETS:
@@ -565,7 +587,9 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
     fixed_parts: dict = {}
     for row in fixed.iter_rows(named=True):
         fixed_parts.setdefault(row["mo_code"], []).append(row)
-    no_csv = {None: all_csv.clear(), "clinic": all_csv.clear().drop(t.reason)}
+    no_csv = {None: all_csv.clear().write_csv(separator=CSV_SEPARATOR[t.lang]),
+              "clinic": all_csv.clear().drop(t.reason).write_csv(
+                  separator=CSV_SEPARATOR[t.lang])}
     no_checks = checks.drop(_MO).clear()
     jobs = []
     for mo_code in [*codes, None]:

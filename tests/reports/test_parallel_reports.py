@@ -192,3 +192,19 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
     monkeypatch.setattr(xlsx, "_Worksheet", Worksheet)
     monkeypatch.setattr(xlsx, "_Workbook", Workbook)
     assert fast == write(tmp_path / "b" / "w.xlsx")
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_csv_cut_from_one_write_matches_each_clinics_own(lang):
+    """The clinics' CSV texts cut from one `write_csv` of all of them (clinic._csv_texts) are
+    what each clinic's own `write_csv` writes: values with line breaks, quotes, separators,
+    nulls, a clinic without code (the unassigned list)."""
+    from reports import clinic
+    keyed = pl.DataFrame({
+        "Текст": ["a\nb", 'q "x"', "с;,запятой", None, "\r\nz\n", "", "plain", "x\n\ny"],
+        "Дней": [1, None, 3, 4, 5, 6, 7, 8],
+        clinic._MO: ["500101", "500101", None, "500102", "500102", None, "500103", "500101"]})
+    texts = clinic._csv_texts(keyed, lang)
+    separator = clinic.CSV_SEPARATOR[lang]
+    assert texts == {key: part.write_csv(separator=separator)
+                     for key, part in clinic._cut(keyed).items()}
