@@ -122,7 +122,11 @@ LINK_SQL = (
              GROUP BY nl, nf, nm, birth_date_d HAVING count(*) = 1) u
          ON u.nl = q.nl AND u.nf = q.nf AND u.nm = q.nm AND u.birth_date_d = q.birth_date_d
        ANTI JOIN reg_link l ON l.patient_id = q.patient_id""",
-    # tier 4: exactly one qualifying person, blocked by birth date (a) and by name (b)
+    # tier 4: exactly one qualifying person, blocked by birth date (a) and by name (b).
+    # Necessary conditions go first so that the costly tests meet few pairs: names within
+    # one edit differ in length by at most one; two near dates (talon_near_dates) share the
+    # year or both month and day (one edit of an ISO date changes one of its three parts, a
+    # day-month exchange keeps the year), so (b) is two equi-joins on those parts.
     """INSERT INTO reg_link
        WITH rest AS (
            SELECT q.* FROM stg_patients q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
@@ -132,14 +136,24 @@ LINK_SQL = (
            SELECT q.patient_id, r.enp, q.snils_valid AS qv, q.snils_digits AS qd, q.sex AS qs,
                   r.snils_valid AS rv, r.snils_digits AS rd, r.sex AS rs
            FROM rest q JOIN reg_persons r ON r.birth_date_d = q.birth_date_d
-           WHERE talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
+           WHERE abs(length(q.nl) - length(r.nl)) <= 1 AND abs(length(q.nf) - length(r.nf)) <= 1
+             AND talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
              AND (talon_dl1(q.nm, r.nm) OR q.nm = '' OR r.nm = '')
            UNION
            SELECT q.patient_id, r.enp, q.snils_valid, q.snils_digits, q.sex,
                   r.snils_valid, r.snils_digits, r.sex
-           FROM rest q JOIN reg_persons r ON r.nl = q.nl AND r.nf = q.nf
+           FROM rest q JOIN reg_persons r
+             ON r.nl = q.nl AND r.nf = q.nf AND year(r.birth_date_d) = year(q.birth_date_d)
            WHERE (q.nm = r.nm OR q.nm = '' OR r.nm = '')
-             AND r.birth_date_d IS NOT NULL AND talon_near_dates(q.birth_date_d, r.birth_date_d)
+             AND talon_near_dates(q.birth_date_d, r.birth_date_d)
+           UNION
+           SELECT q.patient_id, r.enp, q.snils_valid, q.snils_digits, q.sex,
+                  r.snils_valid, r.snils_digits, r.sex
+           FROM rest q JOIN reg_persons r
+             ON r.nl = q.nl AND r.nf = q.nf AND month(r.birth_date_d) = month(q.birth_date_d)
+                AND day(r.birth_date_d) = day(q.birth_date_d)
+           WHERE (q.nm = r.nm OR q.nm = '' OR r.nm = '')
+             AND talon_near_dates(q.birth_date_d, r.birth_date_d)
        )
        SELECT patient_id, min(enp), 4
        FROM candidates

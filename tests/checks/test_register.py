@@ -288,9 +288,29 @@ def test_tier4_near_matches_and_contradictions(con):
            .person(e[8], last_name="ЛЕБЕДЕВАА", first_name="ИВАН", birth_date="11.03.1975")
            # an unparseable patient birth date: tiers 3 and 4 cannot link
            .patient("P8", last_name="Соколов", first_name="Иван", birth_date="1975-02-30")
-           .person(e[9], last_name="СОКОЛОВ", first_name="ИВАН", birth_date="30.02.1975"))
+           .person(e[9], last_name="СОКОЛОВ", first_name="ИВАН", birth_date="30.02.1975")
+           # (b) same name, an adjacent swap in the year: another year, same month and day
+           .patient("P9", last_name="Новиков", first_name="Иван", birth_date="1980-05-06")
+           .person(e[10], last_name="НОВИКОВ", first_name="ИВАН", birth_date="06.05.1908"))
     got = links(con, reg)
-    assert got == {"P1": (e[1], 4), "P2": (e[2], 4), "P3": (e[3], 4)}
+    assert got == {"P1": (e[1], 4), "P2": (e[2], 4), "P3": (e[3], 4), "P9": (e[10], 4)}
+
+
+def test_near_dates_share_the_year_or_month_and_day(con):
+    """Tier 4 (b) joins on the year, and on month and day: every pair of near dates meets
+    one of the two (dates of every shape: one- and two-digit days and months, years 1000 to
+    9999, day-month exchanges)."""
+    register.install_macros(con)
+    con.execute("CREATE TEMP TABLE d AS SELECT make_date(y, m, dd) AS d "
+                "FROM unnest([1000, 1008, 1080, 1800, 1908, 1980, 1989, 1998, 2000, 2001, "
+                "2010, 9999]) AS a(y), unnest([1, 2, 3, 10, 11, 12]) AS b(m), "
+                "unnest([1, 2, 3, 10, 11, 12, 13, 20, 21, 28, 30, 31]) AS c(dd) "
+                "WHERE NOT (m = 2 AND dd > 28) AND NOT (m = 11 AND dd = 31)")
+    near, missed = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT (year(a.d) = year(b.d) OR "
+        "(month(a.d) = month(b.d) AND day(a.d) = day(b.d)))) FROM d a, d b "
+        "WHERE talon_near_dates(a.d, b.d)").fetchall()[0]
+    assert near > 1000 and missed == 0
 
 
 def test_first_tier_that_links_decides_and_persons_may_be_shared(con):
