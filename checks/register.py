@@ -72,10 +72,6 @@ def norm_name(expr: pl.Expr) -> pl.Expr:
 NAME_NORMS = {"nl": "last_name", "nf": "first_name", "nm": "middle_name"}
 
 
-def with_name_norms(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(**{n: norm_name(pl.col(c)) for n, c in NAME_NORMS.items()})
-
-
 MACROS = (
     "CREATE OR REPLACE TEMP MACRO talon_dl1(a, b) AS damerau_levenshtein(a, b) <= 1",
     # YYYY-MM-DD with a four-digit year whatever the year (strftime's %Y does not pad)

@@ -50,8 +50,8 @@ def per_distinct(raw: pl.DataFrame, column: str, typing: Callable[[pl.Expr], pl.
 
 
 def with_name_norms(frame: pl.DataFrame) -> pl.DataFrame:
-    """checks/register.py with_name_norms (norm_name of each name), each spelling normalised
-    once per block (per_distinct)."""
+    """The register's name norms (checks/register.py NAME_NORMS: norm_name of each name), each
+    spelling normalised once per block (per_distinct)."""
     from checks.register import NAME_NORMS, norm_name
 
     return frame.with_columns(**{n: per_distinct(frame, c, norm_name)

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from checks import findings as findings_mod
-from checks import register
+from checks import register, staging
 from checks.set_rules import render_sql
 from checks.staging import REGISTER_COLUMNS, STAGED_COLUMNS
 from flows.extract.contract import PATIENTS, REGISTRY
@@ -89,7 +89,7 @@ class Reg:
         self.world.load(con)
         # stg_patients as a run with a register stages it: with names, as written and normed
         columns = STAGED_COLUMNS["patients"] + REGISTER_COLUMNS["patients"]
-        patients = register.with_name_norms(pl.DataFrame(
+        patients = staging.with_name_norms(pl.DataFrame(
             self.world.patients, schema={**{c: pl.Utf8 for c in PATIENTS.columns},
                                          "birth_date_d": pl.Date, "snils_digits": pl.Utf8,
                                          "snils_valid": pl.Boolean})).select(columns)
