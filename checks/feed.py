@@ -41,6 +41,7 @@ import duckdb
 import polars as pl
 
 from checks.set_rules import FINDING_COLUMNS, _text_literal, empty_findings
+from flows import warehouse
 from flows.extract.contract import ALL_FILES
 
 HISTORY_RUNS = 7
@@ -394,19 +395,12 @@ def _findings(e: Expectation, result: dict) -> list[tuple]:
     raise ValueError(e.code)
 
 
-def database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The file `con` is connected to (None: in memory)."""
-    rows = con.execute("SELECT path FROM duckdb_databases() "
-                       "WHERE database_name = current_database()").fetchall()
-    return Path(rows[0][0]) if rows and rows[0][0] else None
-
-
 def check_feed(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
                params: FeedParams, horizon_days: int) -> pl.DataFrame:
     """The feed-health step of a run: store this run's feed_stats, build the plan from the
     history, validate it in GX (GX needs the warehouse to be a file), store the plan, return
     the findings."""
-    db_path = database_path(con)
+    db_path = warehouse.database_file(con)
     record_stats(con, run_id, as_of, horizon_days)
     plan = build_plan(con, run_id, as_of, params, horizon_days)
     found = run_plan(con, db_path, plan) if db_path is not None else _empty()

@@ -170,14 +170,20 @@ RAW_FILE = "data.parquet"
 SCHEMA_PART = "_schema"
 
 
-def raw_store(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The raw store of the warehouse file `con` has open; None for an in-memory database."""
+def database_file(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The file `con` is connected to; None for an in-memory database."""
     found = con.execute("SELECT path FROM duckdb_databases() "
                         "WHERE database_name = current_database()").fetchall()
     path = found[0][0] if found else None
-    if not path or path == ":memory:":
+    return Path(path) if path and path != ":memory:" else None
+
+
+def raw_store(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The raw store of the warehouse file `con` has open; None for an in-memory database."""
+    path = database_file(con)
+    if path is None:
         return None
-    path = Path(path).resolve()
+    path = path.resolve()
     return path.with_name(path.name + RAW_STORE_SUFFIX)
 
 

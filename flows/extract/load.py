@@ -110,7 +110,7 @@ def _store_raw(dest: Path, result: ReadResult) -> None:
             shutil.copyfile(result.spool_path, tmp)
     else:
         result.frame.select("line_no", *result.spec.columns).write_parquet(
-            tmp, compression="zstd", compression_level=1, statistics=False)
+            tmp, compression="lz4", statistics=False)  # as the spool (reader.SPOOL_PARQUET)
     os.replace(tmp, dest)
 
 
