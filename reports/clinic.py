@@ -542,22 +542,70 @@ def _cut(keyed: pl.DataFrame) -> dict:
     return keyed.partition_by(_MO, as_dict=True, maintain_order=True, include_key=False)
 
 
-def _fix_lists(con, run_id: str, run: data.Run, lang: str,
-               loaded: pl.DataFrame | None = None) -> list[FixList]:
-    """Every clinic's fix list (the unassigned one last), cut from frames built once for all
-    clinics (labels, CSV rows, each kind of sheet, neutralised, with their column widths'
-    lengths): a handful of polars calls in all instead of dozens per clinic."""
-    t = Texts(lang)
+#: Parts of the fix lists per report worker: the lists are built from frames of many clinics
+#: at once (cheap per clinic), in parts so that every worker builds some (a dense region's
+#: 500k findings would keep the parent busy for seconds while the workers wait) and the last
+#: parts still even out the workers' ends.
+PARTS_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Some clinics' lists as data (each clinic's rows whole in one part): a worker process
+    builds their FixLists (`_lists_of`) and writes them (`_write_part`)."""
+    findings: pl.DataFrame  # work_findings of these clinics
+    waived: dict
+    fixed: pl.DataFrame  # data.fixed of these clinics, with texts
+    names: dict
+    codes: list  # these clinics in list order (None: the unassigned list)
+    stems: dict  # clinic_stems of every clinic of the run
+
+
+def _parts(con, run_id: str, run: data.Run, lang: str, loaded: pl.DataFrame | None,
+           count: int) -> list[_Part]:
+    """What the fix lists need from DuckDB, read here once, cut into about `count` parts of
+    consecutive clinics with about as many findings each (the unassigned list last)."""
     findings, waived = work_findings(con, run_id, run, lang, loaded)
-    groups = _groups(findings)
-    rows = _labelled(_ordered(findings, groups), t)
     fixed = data.with_texts(data.fixed(con, run_id), lang)
     names = data.clinic_names(con, run_id)
-    summaries = data.summaries(findings, fixed, "mo_code")
-    fixed_counts = dict(fixed.group_by("mo_code").len().iter_rows())
     codes = sorted(set(listed_clinics(con, run_id)) | {c for c in waived if c is not None}
                    | {c for c in findings["mo_code"].unique() if c is not None})
     stems = clinic_stems(codes)
+    order = [*codes, None]
+    sizes = dict(findings.group_by("mo_code").len().iter_rows())
+    share = max(1, -(-(findings.height + len(order)) // max(1, count)))
+    chunks, chunk, size = [], [], 0
+    for code in order:
+        chunk.append(code)
+        size += sizes.get(code, 0) + 1
+        if size >= share:
+            chunks.append(chunk)
+            chunk, size = [], 0
+    if chunk:
+        chunks.append(chunk)
+    parts = []
+    for chunk in chunks:
+        known = [c for c in chunk if c is not None]
+        mine = pl.col("mo_code").is_in(known)
+        if None in chunk:
+            mine = mine | pl.col("mo_code").is_null()
+        parts.append(_Part(findings.filter(mine), {c: waived[c] for c in chunk if c in waived},
+                           fixed.filter(mine), {c: names[c] for c in known if c in names},
+                           chunk, stems))
+    return parts
+
+
+def _lists_of(part: _Part, lang: str) -> list[FixList]:
+    """The part's clinics' fix lists, cut from frames built once for all of them (labels, CSV
+    rows, each kind of sheet, neutralised, with their column widths' lengths): a handful of
+    polars calls in all instead of dozens per clinic."""
+    t = Texts(lang)
+    findings, waived, fixed, names = part.findings, part.waived, part.fixed, part.names
+    codes, stems = part.codes, part.stems
+    groups = _groups(findings)
+    rows = _labelled(_ordered(findings, groups), t)
+    summaries = data.summaries(findings, fixed, "mo_code")
+    fixed_counts = dict(fixed.group_by("mo_code").len().iter_rows())
 
     all_csv = neutralise_frame(_csv_frame(rows, t, unassigned=True))
     csv_parts = {k: v for keyed in _by_clinic(all_csv, rows["mo_code"], t.reason)
@@ -592,7 +640,7 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
                   separator=CSV_SEPARATOR[t.lang])}
     no_checks = checks.drop(_MO).clear()
     jobs = []
-    for mo_code in [*codes, None]:
+    for mo_code in codes:
         summary = summaries.get(mo_code) or {**_ZERO,
                                              "fixed_since_last": fixed_counts.get(mo_code, 0)}
         summary = {**_ZERO, **summary, "waived_count": waived.get(mo_code, 0)}
@@ -607,6 +655,11 @@ def _fix_lists(con, run_id: str, run: data.Run, lang: str,
             checks=(checks_parts.get(key, no_checks), checks_longest.get(mo_code, {})),
             fixed=fixed_parts.get(mo_code, [])))
     return jobs
+
+
+def _write_part(common: Common, part: _Part) -> list[Path]:
+    """Build and write the part's fix lists (in a worker process)."""
+    return [path for job in _lists_of(part, common.lang) for path in write_fix_list(common, job)]
 
 
 def write_clinic_reports(con, run_id: str, out: Path, lang: str = "ru",
@@ -624,17 +677,18 @@ def write_clinic_reports(con, run_id: str, out: Path, lang: str = "ru",
 
 def submit_clinic_reports(con, run_id: str, out: Path, lang: str, pool: parallel.Pool,
                           loaded: pl.DataFrame | None = None) -> list:
-    """Prepare every clinic's fix list of `run_id` here (this process reads DuckDB) and hand
-    the writing to `pool`, the largest lists first; the futures of their paths, so the caller
-    can prepare something else meanwhile (pipeline.render_outputs: the auditor report).
+    """Read what every clinic's fix list of `run_id` needs here (this process reads DuckDB)
+    and hand building and writing them to `pool` in parts of consecutive clinics, the largest
+    parts first; the futures of their paths (in list order), so the caller can prepare
+    something else meanwhile (pipeline.render_outputs: the auditor report).
     `loaded`: the run's `data.load_with_lifecycle`, where the caller shares it."""
     t = Texts(lang)
     run = data.load_run(con, run_id)
     previous = lifecycle.previous_run(con, run_id)
     folder = Path(out) / "clinics"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    jobs = _fix_lists(con, run_id, run, t.lang, loaded)
+    parts = _parts(con, run_id, run, t.lang, loaded, PARTS_PER_WORKER * pool.workers)
     common = Common(folder.resolve(), run, previous, t.lang)
-    return pool.submit_all(partial(write_fix_list, common), jobs,
-                           [max(j.summary["findings_total"], 1) for j in jobs])
+    return pool.submit_all(partial(_write_part, common), parts,
+                           [p.findings.height + len(p.codes) for p in parts])
 

@@ -68,6 +68,7 @@ class Pool:
     workers every job runs in this process when its result is asked for."""
 
     def __init__(self, workers: int) -> None:
+        self.workers = workers
         self.executor = (ProcessPoolExecutor(workers, mp_context=_context()) if workers
                          else None)
 

@@ -208,3 +208,27 @@ def test_csv_cut_from_one_write_matches_each_clinics_own(lang):
     separator = clinic.CSV_SEPARATOR[lang]
     assert texts == {key: part.write_csv(separator=separator)
                      for key, part in clinic._cut(keyed).items()}
+
+
+def test_parts_cut_the_lists_between_clinics_and_build_the_same_lists(tmp_path):
+    """The fix lists built part by part (each worker builds some) are the lists built at once:
+    every clinic in one part, in list order, the unassigned list last."""
+    from reports import clinic, data
+
+    con = build_warehouse(tmp_path / "wh.duckdb")
+    run = data.load_run(con, RUN)
+    whole = clinic._parts(con, RUN, run, "ru", None, 1)
+    cut = clinic._parts(con, RUN, run, "ru", None, 3)
+    con.close()
+    assert len(whole) == 1 and len(cut) > 1
+    assert [c for p in cut for c in p.codes] == whole[0].codes and whole[0].codes[-1] is None
+    assert sum(p.findings.height for p in cut) == whole[0].findings.height
+    lists = [job for p in cut for job in clinic._lists_of(p, "ru")]
+    once = clinic._lists_of(whole[0], "ru")
+    assert [j.stem for j in lists] == [j.stem for j in once]
+    for a, b in zip(lists, once):
+        assert (a.csv, a.groups, a.summary, a.fixed) == (b.csv, b.groups, b.summary, b.fixed)
+        assert a.sheets.keys() == b.sheets.keys()
+        for key in a.sheets:
+            assert a.sheets[key][0].equals(b.sheets[key][0]) and a.sheets[key][1:] == \
+                b.sheets[key][1:]
