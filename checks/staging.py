@@ -28,6 +28,7 @@ import pyarrow as pa
 from checks.identifiers import enp_valid, snils_digits, snils_valid, snils_valid_digits
 from checks.parsing import parse_date, parse_timestamp
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, REGISTRY, SLOTS, ExtractFile
+from flows.warehouse import sql_text
 
 
 def is_empty(column: str) -> pl.Expr:
@@ -182,9 +183,8 @@ def _from_spool(con: duckdb.DuckDBPyConnection, table: str, spool: TypedSpool,
                 columns: tuple[str, ...]) -> None:
     """CREATE OR REPLACE TEMP TABLE `table` with `columns` of the spool's rows (DuckDB reads
     the Parquet file itself, in parallel)."""
-    path = str(spool.path).replace("'", "''")
     cols = ", ".join(f"s.{c}" for c in columns)
-    source = f"read_parquet('{path}') AS s"
+    source = f"read_parquet({sql_text(str(spool.path))}) AS s"
     if not spool.excluded:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} FROM {source}")
         return

@@ -198,17 +198,22 @@ def raw_file(store: Path, raw_table: str, run_id: str) -> Path:
     return raw_run_dir(store, raw_table, run_id) / RAW_FILE
 
 
-def _quote(text: str) -> str:
+def sql_text(text: str) -> str:
+    """A SQL string literal (a path cannot be a bound parameter of a table function)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def _raw_glob(store: Path, f) -> str:
+    """The raw table's files, as the SQL literal its view reads."""
+    return sql_text(str(store / f.raw_table / "*" / "*.parquet"))
 
 
 def _raw_view_sql(f, store: Path) -> str:
     cols = ", ".join(f"s.{c}" for c in ("run_id", "line_no", *f.columns))
-    glob = _quote(str(store / f.raw_table / "*" / "*.parquet"))
-    return (f"SELECT {cols} FROM read_parquet({glob}, hive_partitioning = true, "
+    return (f"SELECT {cols} FROM read_parquet({_raw_glob(store, f)}, hive_partitioning = true, "
             f"hive_types = {{'run_id': VARCHAR}}, union_by_name = true) AS s "
             f"WHERE s.run_id IN (SELECT run_id FROM runs) AND NOT EXISTS (SELECT 1 FROM "
-            f"quarantine AS q WHERE q.run_id = s.run_id AND q.entity = {_quote(f.entity)} "
+            f"quarantine AS q WHERE q.run_id = s.run_id AND q.entity = {sql_text(f.entity)} "
             f"AND q.line_no = s.line_no)")
 
 
@@ -239,7 +244,7 @@ def _ensure_raw_store(con: duckdb.DuckDBPyConnection, store: Path) -> None:
             con.execute("BEGIN TRANSACTION")
             try:
                 if con.execute(f"SELECT count(*) FROM {f.raw_table}").fetchall()[0][0]:
-                    con.execute(f"COPY {f.raw_table} TO {_quote(str(folder))} (FORMAT parquet, "
+                    con.execute(f"COPY {f.raw_table} TO {sql_text(str(folder))} (FORMAT parquet, "
                                 "PARTITION_BY (run_id), COMPRESSION zstd, OVERWRITE_OR_IGNORE, "
                                 "FILENAME_PATTERN 'legacy_{i}')")
                 con.execute(f"DROP TABLE {f.raw_table}")
@@ -262,8 +267,7 @@ def _view_is_current(con: duckdb.DuckDBPyConnection, f, store: Path) -> bool:
     columns = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
         "AND table_name = ? ORDER BY column_index", [f.raw_table]).fetchall()]
-    glob = _quote(str(store / f.raw_table / "*" / "*.parquet"))
-    return bool(sql) and glob in sql[0] and columns == ["run_id", "line_no", *f.columns]
+    return bool(sql) and _raw_glob(store, f) in sql[0] and columns == ["run_id", "line_no", *f.columns]
 
 
 def remove_raw_runs(store: Path | None, run_ids) -> None:

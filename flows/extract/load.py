@@ -17,10 +17,11 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from flows import warehouse
 from flows.extract.contract import ALL_FILES
-from flows.extract.reader import ReadResult
+from flows.extract.reader import SPOOL_PARQUET, ReadResult
 
 
 def load_file(con: duckdb.DuckDBPyConnection, run_id: str, result: ReadResult) -> None:
@@ -109,8 +110,8 @@ def _store_raw(dest: Path, result: ReadResult) -> None:
         except OSError:  # a file system without hard links, or the spool on another one
             shutil.copyfile(result.spool_path, tmp)
     else:
-        result.frame.select("line_no", *result.spec.columns).write_parquet(
-            tmp, compression="lz4", statistics=False)  # as the spool (reader.SPOOL_PARQUET)
+        pq.write_table(result.frame.select("line_no", *result.spec.columns).to_arrow(),
+                       tmp, **SPOOL_PARQUET)  # written as a spool file is
     os.replace(tmp, dest)
 
 

@@ -12,6 +12,7 @@ import pytest
 from flows import pipeline, warehouse
 from flows.extract.contract import ALL_FILES, PATIENTS
 from flows.extract.load import load_file
+from flows.extract.reader import read_extract_file
 from flows.synth import generate_region
 from tests.extract.helpers import HEADER, patient, read, write_lines
 from tests.raw_rows import add_run
@@ -149,15 +150,10 @@ def test_the_raw_view_leaves_out_the_quarantined_duplicates_of_the_spool(tmp_pat
     spool.mkdir()
     with warehouse.connect(tmp_path / "w.duckdb") as con:
         add_run(con, "r")
-        result = read_extract_file_spooled(path, spool)
+        result = read_extract_file(path, PATIENTS, spool)
         load_file(con, "r", result)
         assert con.execute("SELECT line_no, last_name FROM raw_patients").fetchall() == [
             (2, "Иванов")]
         file = warehouse.raw_file(warehouse.raw_store(con), "raw_patients", "r")
         assert duckdb.sql(f"SELECT count(*) FROM '{file}'").fetchall() == [(2,)]
 
-
-def read_extract_file_spooled(path, spool):
-    from flows.extract.reader import read_extract_file
-
-    return read_extract_file(path, PATIENTS, spool)
