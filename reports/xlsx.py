@@ -52,10 +52,14 @@ A4 = 9  # xlsxwriter's paper size index
 #: `bulk_rows` of its one table, a few polars queries, ~1 ms a sheet more than the cell loop
 #: costs below ~100 rows), unless its rows were prepared already (`Table.rows`, any size).
 BULK_MIN_ROWS = 100
-#: In prepared rows (`Rows.xml`): column i's style number goes where _STYLE.format(i) stands,
-#: a shared string's number where _STRING stands (control characters: the rows' XML has none,
-#: and it stays ASCII, which Python's string operations handle fastest).
-_STYLE, _STRING = "\x01{}\x02", "\x00"
+#: In prepared rows (`Rows.xml`): column i's style number goes where the character _STYLES[i]
+#: stands, a shared string's number where _STRING stands (control characters: the rows' XML
+#: has none, and it stays ASCII, which Python's string operations handle fastest). One
+#: character a column: one `str.translate` puts every column's style number in at once where
+#: each is a single digit (a workbook here has fewer than ten cell formats; ASCII for ASCII
+#: one for one is translate's fast path), instead of a pass over the XML per column.
+_STRING = "\x00"
+_STYLES = tuple(c for c in map(chr, range(1, 32)) if c not in "\t\n\r")
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class Page:
 @dataclass(frozen=True)
 class Rows:
     """A table's data rows as sheet XML (`bulk_rows`), but for what only the workbook knows:
-    each cell's style number (_STYLE of its column) and each text cell's shared-string
+    each cell's style number (_STYLES of its column) and each text cell's shared-string
     number (_STRING; the k-th is the string `strings[at[k]]`). `strings`: the distinct texts
     in order of first use, row by row (xlsxwriter numbers them in that order)."""
     xml: str
@@ -230,9 +234,13 @@ class _Worksheet(Worksheet):
                 super()._write_rows()
         finally:
             self.dim_rowmax = last
+        styles = [str(fmt._get_xf_index()) for fmt in self._bulk_formats]  # in column order
         xml = rows.xml
-        for i, fmt in enumerate(self._bulk_formats):
-            xml = xml.replace(_STYLE.format(i), str(fmt._get_xf_index()))
+        if all(len(style) == 1 for style in styles):
+            xml = xml.translate({ord(_STYLES[i]): style for i, style in enumerate(styles)})
+        else:
+            for i, style in enumerate(styles):
+                xml = xml.replace(_STYLES[i], style)
         pieces = xml.split(_STRING)
         self.fh.write("".join(chain.from_iterable(zip(pieces, map(numbers.__getitem__,
                                                                   rows.at)))))
@@ -392,6 +400,8 @@ def bulk_rows(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = No
     text_for = text_for or {}
     hidden = set(text_for.values()) | {by}
     columns = [c for c in frame.columns if c not in hidden]
+    if len(columns) > len(_STYLES):
+        raise ValueError(f"bulk_rows: more than {len(_STYLES)} columns")
     row0, col0 = at
     cells, schema = [], frame.schema  # (text expr | None, number expr | None) per column
     for column in columns:
@@ -435,7 +445,7 @@ def bulk_rows(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = No
         if value is not None:
             tail.append(pl.concat_str(pl.lit("><v>"), pl.col(f"n{i}"), pl.lit("</v></c>")))
         parts += [pl.lit(f'<c r="{xl_col_to_name(col0 + i)}'), number,
-                  pl.lit(f'" s="{_STYLE.format(i)}"'), pl.coalesce(*tail, pl.lit("/>"))]
+                  pl.lit(f'" s="{_STYLES[i]}"'), pl.coalesce(*tail, pl.lit("/>"))]
     parts.append(pl.lit("</row>"))
     xml = source.group_by(by, maintain_order=True).agg(pl.concat_str(parts).str.join(""))
     return {key: Rows(text, strings.get(key, []), slots.get(key, []))
@@ -487,7 +497,8 @@ def _table(wb: Workbook, ws: Worksheet, table: Table, *, at: tuple[int, int] = (
     if last_row >= ws.xls_rowmax or col0 + len(columns) > ws.xls_colmax:
         raise ValueError(f"a {frame.height} x {len(columns)} table does not fit a worksheet")
     bulk = (alone and frame.height >= (1 if table.rows is not None else BULK_MIN_ROWS)
-            and hasattr(ws, "_store_bulk") and not ws.constant_memory)
+            and hasattr(ws, "_store_bulk") and not ws.constant_memory
+            and len(columns) <= len(_STYLES))
     (ws.add_lone_table if bulk else ws.add_table)(row0, col0, last_row, col0 + len(columns) - 1, {
         "style": TABLE_STYLE, "header_row": True, "autofilter": True, "total_row": False,
         "name": table.name,

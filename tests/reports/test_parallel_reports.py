@@ -194,6 +194,37 @@ def test_worksheet_shortcuts_write_xlsxwriters_bytes(tmp_path, monkeypatch, bloc
     assert fast == write(tmp_path / "b" / "w.xlsx")
 
 
+@pytest.mark.parametrize("prepared", [False, True])
+def test_bulk_rows_with_two_digit_style_numbers_write_xlsxwriters_bytes(tmp_path, monkeypatch,
+                                                                         prepared):
+    """A findings sheet stored in bulk whose cell formats number 10 and more (every column
+    kind, wrapped and not): its style numbers are put in one column at a time (the one-pass
+    `str.translate` takes single digits only), xlsxwriter's own bytes all the same."""
+    monkeypatch.setattr(xlsx, "BULK_MIN_ROWS", 1)
+    frame = pl.DataFrame({"Число": [1, None, 3], "Обёрнутое число": [None, 20, 30],
+                          "Дата": [date(1980, 3, 14), None, date(2026, 1, 2)],
+                          "Обёрнутая дата": [None, date(1990, 5, 6), date(2001, 7, 8)],
+                          "Текст": ["a", "", "b & c"], "Обёрнутый текст": ["x", None, "a"]})
+    wrap = ("Обёрнутое число", "Обёрнутая дата", "Обёрнутый текст")
+    cut = (xlsx.bulk_rows(frame.with_columns(pl.lit(1).alias("k")), "k")[1] if prepared
+           else None)
+
+    def write(path: Path) -> dict[str, bytes]:
+        xlsx.write_workbook(
+            path, page=xlsx.Page("L", "R", "&P"),
+            summary=xlsx.Summary("Итоги", "T", [("Как", "Текст")]),
+            sheets=[xlsx.Sheet("Все", xlsx.Table(frame, "t_all", wrap=wrap, rows=cut))])
+        return _contents(path.parent)
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    fast = write(tmp_path / "a" / "w.xlsx")
+    assert b' s="10"' in fast["w.xlsx:xl/worksheets/sheet2.xml"]
+    monkeypatch.setattr(xlsx, "_Worksheet", Worksheet)
+    monkeypatch.setattr(xlsx, "_Workbook", Workbook)
+    assert fast == write(tmp_path / "b" / "w.xlsx")
+
+
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_csv_cut_from_one_write_matches_each_clinics_own(lang):
     """The clinics' CSV texts cut from one `write_csv` of all of them (clinic._csv_texts) are
