@@ -590,10 +590,17 @@ def _read_csv_into(path: Path, spec: ExtractFile, sink: _Sink,
 def _duplicates(keys: pl.DataFrame, spec: ExtractFile) -> pl.DataFrame:
     """Quarantine rows of the later occurrences of an id: the first (lowest line) stays."""
     keys = keys.sort("line_no") if not keys["line_no"].is_sorted() else keys
+    # Only rows whose id's hash repeats can repeat an id (equal texts hash alike): those few
+    # rows are compared as text among themselves, in line order.
+    none = pl.DataFrame(schema={k: QUARANTINE_SCHEMA[k]
+                                for k in ("line_no", "reason", "detail", "record_id")})
+    candidates = _repeated_hashes(keys[spec.id_column])
+    if candidates is None:
+        return none
+    keys = keys.filter(candidates)
     first = keys[spec.id_column].is_first_distinct()
     if first.all():
-        return pl.DataFrame(schema={k: QUARANTINE_SCHEMA[k]
-                                    for k in ("line_no", "reason", "detail", "record_id")})
+        return none
     later = keys.filter(~first).select("line_no", pl.col(spec.id_column).alias("record_id"))
     origin = keys.filter(first).select(pl.col(spec.id_column).alias("record_id"),
                                        pl.col("line_no").alias("first_line"))
@@ -601,6 +608,19 @@ def _duplicates(keys: pl.DataFrame, spec: ExtractFile) -> pl.DataFrame:
         "line_no", reason=pl.lit(DUPLICATE),
         detail=pl.format("{} already on line {}", pl.lit(spec.id_column), pl.col("first_line")),
         record_id="record_id")
+
+
+def _repeated_hashes(ids: pl.Series) -> np.ndarray | None:
+    """Which values of `ids` have a 64-bit hash that another value has too (a superset of the
+    values that repeat: equal texts hash alike), or None when no hash repeats. Sorting the
+    hashes (numpy) and a set lookup of the few repeated ones cost a tenth of hashing every
+    text into a set (is_first_distinct: 0.2-0.3 CPU s per 1.4M ids)."""
+    hashes = ids.hash()
+    ordered = np.sort(hashes.to_numpy())
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not repeated.size:
+        return None
+    return hashes.is_in(pl.Series(np.unique(repeated)).implode()).to_numpy()
 
 
 def _raw_lines(path: Path, encoding: str, line_nos: pl.Series) -> pl.DataFrame:
