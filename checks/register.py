@@ -101,23 +101,35 @@ LINK_SQL = (
        QUALIFY row_number() OVER (PARTITION BY p.patient_id
                                   ORDER BY p.is_active DESC, p.date_begin_d DESC NULLS LAST,
                                            p.policy_id) = 1""",
-    # tier 2: the valid SNILS of exactly one person
+    # the patients tier 1 leaves unlinked (about 1% of them): tiers 2 to 4 read only these
+    """CREATE OR REPLACE TEMP TABLE reg_rest AS
+       SELECT q.patient_id, q.snils_digits, q.snils_valid, q.nl, q.nf, q.nm, q.birth_date_d, q.sex
+       FROM stg_patients q ANTI JOIN reg_link l ON l.patient_id = q.patient_id""",
+    # the persons tiers 2 to 4 can link to one of them, in one pass over the register: every
+    # person sharing a valid SNILS, a birth date, or a last and first name with a patient of
+    # reg_rest. Each key a tier groups or joins on is one of these, so a key's group here holds
+    # all the register's persons with that key (the counts of tiers 2 and 3 are the register's).
+    """CREATE OR REPLACE TEMP TABLE reg_near AS
+       SELECT r.enp, r.nl, r.nf, r.nm, r.birth_date_d, r.sex, r.snils_digits, r.snils_valid
+       FROM reg_persons r
+       WHERE (r.snils_valid AND r.snils_digits IN (SELECT snils_digits FROM reg_rest
+                                                    WHERE snils_valid))
+          OR r.birth_date_d IN (SELECT birth_date_d FROM reg_rest)
+          OR (r.nl, r.nf) IN (SELECT nl, nf FROM reg_rest)""",
+    # tier 2: the valid SNILS of exactly one person; else tier 3: the full name and birth date
+    # of exactly one person
     """INSERT INTO reg_link
-       SELECT q.patient_id, u.enp, 2
-       FROM stg_patients q
-       JOIN (SELECT snils_digits, min(enp) AS enp FROM reg_persons WHERE snils_valid
-             GROUP BY snils_digits HAVING count(*) = 1) u ON u.snils_digits = q.snils_digits
-       ANTI JOIN reg_link l ON l.patient_id = q.patient_id
-       WHERE q.snils_valid""",
-    # tier 3: the full name and birth date of exactly one person
-    """INSERT INTO reg_link
-       SELECT q.patient_id, u.enp, 3
-       FROM stg_patients q
-       JOIN (SELECT nl, nf, nm, birth_date_d, min(enp) AS enp FROM reg_persons
-             WHERE birth_date_d IS NOT NULL
-             GROUP BY nl, nf, nm, birth_date_d HAVING count(*) = 1) u
-         ON u.nl = q.nl AND u.nf = q.nf AND u.nm = q.nm AND u.birth_date_d = q.birth_date_d
-       ANTI JOIN reg_link l ON l.patient_id = q.patient_id""",
+       WITH s AS (SELECT snils_digits, min(enp) AS enp FROM reg_near WHERE snils_valid
+                  GROUP BY snils_digits HAVING count(*) = 1),
+            n AS (SELECT nl, nf, nm, birth_date_d, min(enp) AS enp FROM reg_near
+                  WHERE birth_date_d IS NOT NULL
+                  GROUP BY nl, nf, nm, birth_date_d HAVING count(*) = 1)
+       SELECT q.patient_id, coalesce(s.enp, n.enp), CASE WHEN s.enp IS NOT NULL THEN 2 ELSE 3 END
+       FROM reg_rest q
+       LEFT JOIN s ON q.snils_valid AND s.snils_digits = q.snils_digits
+       LEFT JOIN n ON n.nl = q.nl AND n.nf = q.nf AND n.nm = q.nm
+                  AND n.birth_date_d = q.birth_date_d
+       WHERE s.enp IS NOT NULL OR n.enp IS NOT NULL""",
     # tier 4: exactly one qualifying person, blocked by birth date (a) and by name (b).
     # Necessary conditions go first so that the costly tests meet few pairs: names within
     # one edit differ in length by at most one; two near dates (talon_near_dates) share the
@@ -125,27 +137,27 @@ LINK_SQL = (
     # day-month exchange keeps the year), so (b) is two equi-joins on those parts.
     """INSERT INTO reg_link
        WITH rest AS (
-           SELECT q.* FROM stg_patients q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
+           SELECT q.* FROM reg_rest q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
            WHERE q.birth_date_d IS NOT NULL
        ),
        candidates AS (
            SELECT q.patient_id, r.enp, q.snils_valid AS qv, q.snils_digits AS qd, q.sex AS qs,
                   r.snils_valid AS rv, r.snils_digits AS rd, r.sex AS rs
-           FROM rest q JOIN reg_persons r ON r.birth_date_d = q.birth_date_d
+           FROM rest q JOIN reg_near r ON r.birth_date_d = q.birth_date_d
            WHERE abs(length(q.nl) - length(r.nl)) <= 1 AND abs(length(q.nf) - length(r.nf)) <= 1
              AND talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
              AND (talon_dl1(q.nm, r.nm) OR q.nm = '' OR r.nm = '')
            UNION
            SELECT q.patient_id, r.enp, q.snils_valid, q.snils_digits, q.sex,
                   r.snils_valid, r.snils_digits, r.sex
-           FROM rest q JOIN reg_persons r
+           FROM rest q JOIN reg_near r
              ON r.nl = q.nl AND r.nf = q.nf AND year(r.birth_date_d) = year(q.birth_date_d)
            WHERE (q.nm = r.nm OR q.nm = '' OR r.nm = '')
              AND talon_near_dates(q.birth_date_d, r.birth_date_d)
            UNION
            SELECT q.patient_id, r.enp, q.snils_valid, q.snils_digits, q.sex,
                   r.snils_valid, r.snils_digits, r.sex
-           FROM rest q JOIN reg_persons r
+           FROM rest q JOIN reg_near r
              ON r.nl = q.nl AND r.nf = q.nf AND month(r.birth_date_d) = month(q.birth_date_d)
                 AND day(r.birth_date_d) = day(q.birth_date_d)
            WHERE (q.nm = r.nm OR q.nm = '' OR r.nm = '')
@@ -316,14 +328,14 @@ def check_register(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
 #: What only linking reads: once reg_values holds the register's values of the linked
 #: patients (routing and suggestions read nothing else of the register), these go, so the
 #: rest of the run does not carry the register's rows (~0.25 GB at 1M patients).
-LINKING_ONLY = ("reg_persons", "reg_link", "stg_registry")
+LINKING_ONLY = ("reg_persons", "reg_link", "reg_rest", "reg_near", "stg_registry")
 
 
 def release_linking(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the TEMP view and tables of LINKING_ONLY (those that exist)."""
     con.execute("DROP VIEW IF EXISTS temp.reg_persons")
-    con.execute("DROP TABLE IF EXISTS temp.reg_link")
-    con.execute("DROP TABLE IF EXISTS temp.stg_registry")
+    for table in LINKING_ONLY[1:]:
+        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def suggestion_sql(findings: str) -> str:

@@ -324,6 +324,41 @@ def test_first_tier_that_links_decides_and_persons_may_be_shared(con):
     assert got == {"P1": (e[1], 1), "P2": (e[1], 2), "P3": (e[1], 1)}
 
 
+
+def test_tiers_2_and_3_count_every_person_of_the_register_and_tier_2_comes_first(con):
+    """Tiers 2 to 4 read reg_near, the persons sharing a key with a patient tier 1 left: a
+    key's count there is still the whole register's (a person sharing only the SNILS still
+    makes it ambiguous), and a patient with both a unique SNILS and a unique name and birth
+    date takes the SNILS's person."""
+    e = [enp(i) for i in range(20)]
+    reg = (Reg()
+           # P1's SNILS is on two persons; the second shares nothing else with P1: no tier 2,
+           # and tier 3 links P1 to the only person with its name and birth date
+           .patient("P1", last_name="Ершов", first_name="Олег", birth_date="1961-06-01",
+                    snils=snils(1))
+           .person(e[1], last_name="ЕРШОВ", first_name="ОЛЕГ", birth_date="01.06.1961",
+                   snils=snils(1))
+           .person(e[2], last_name="ЖУКОВ", first_name="ПАВЕЛ", birth_date="02.07.1972",
+                   snils=snils(1))
+           # P2: its SNILS on one person, its name and birth date on another: tier 2 wins
+           .patient("P2", last_name="Титов", first_name="Яков", birth_date="1963-08-09",
+                    snils=snils(2))
+           .person(e[3], last_name="ТИТОВ", first_name="ЯКОВ", birth_date="09.08.1963")
+           .person(e[4], last_name="ФРОЛОВ", first_name="ЯКОВ", birth_date="10.10.1950",
+                   snils=snils(2))
+           # P3: its name and birth date on two persons, one of them also with another
+           # last name's twin: no tier 3, and tier 4 finds two qualifying persons
+           .patient("P3", last_name="Панов", first_name="Иван", birth_date="1966-01-02")
+           .person(e[5], last_name="ПАНОВ", first_name="ИВАН", birth_date="02.01.1966")
+           .person(e[6], last_name="ПАНОВ", first_name="ИВАН", birth_date="02.01.1966",
+                   snils=snils(6))
+           # P4 is linked by tier 1 although its SNILS is another person's
+           .patient("P4", snils=snils(7)).policy("X4", "P4", enp=e[7]).person(e[7])
+           .person(e[8], last_name="ПЕТРОВ", snils=snils(7)))
+    got = links(con, reg)
+    assert got == {"P1": (e[1], 3), "P2": (e[4], 2), "P4": (e[7], 1)}
+
+
 # --- REG codes -------------------------------------------------------------------------------
 
 def test_not_found_and_duplicates(con):
