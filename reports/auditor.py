@@ -298,7 +298,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     `gx_page`: whether OUT/gx/index.html is or will be written (the flow writes it after the
     GX thread is done, so after this page); None: link it if the file is there.
 
-    `workers`: processes drawing the charts and rendering the clinic and check pages
+    `workers`: processes rendering the clinic and check pages
     (default: one per core; small runs stay in this process, see reports.parallel); or
     `pool`, a pool the caller shares (its own jobs may still be running). `loaded`: the
     run's `data.load_with_lifecycle` where the caller shares it (read here otherwise)."""
@@ -337,10 +337,6 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
 
     with (nullcontext(pool) if pool is not None
           else parallel.Pool(parallel.use_pool(pages, workers))) as pool:
-        # the charts first, one job each: vl-convert takes about a second a chart and holds
-        # the GIL all along
-        drawn = [pool.submit(charts.svgs, [spec])
-                 for spec in [*specs.values(), check_trend.spec, clinic_trend.spec]]
         pages = (_clinic_pages(findings, fixed, stems, check_stems, names, t, where, common)
                  + _check_pages(findings, fixed, stems, check_stems, names, t, where, common))
         rendered = pool.submit_all(Page.render, pages, [p.context["weight"] for p in pages])
@@ -371,7 +367,11 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
             "waivers": waiver_counts, "W": WaiverTexts(lang), "waivers_href": WAIVERS_PAGE.as_posix(),
             "history": history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M"))
                               .to_dicts()}
-        svgs = [Markup(job.result()[0]) for job in drawn]
+        # The charts here, while the workers write the lists and pages (this process mostly
+        # waits for them: they have the most to do), after the feed page's charts (vl-convert
+        # starts once, ~0.5 CPU s, in this process only)
+        svgs = [charts.svg(spec) for spec in [*specs.values(), check_trend.spec,
+                                              clinic_trend.spec]]
         context["charts"] = dict(zip(specs, svgs))
         check_trend.chart, clinic_trend.chart = svgs[-2:]
         index = Page("index.html.j2", out / "index.html", context).render()
