@@ -105,16 +105,17 @@ LINK_SQL = (
     """CREATE OR REPLACE TEMP TABLE reg_rest AS
        SELECT q.patient_id, q.snils_digits, q.snils_valid, q.nl, q.nf, q.nm, q.birth_date_d, q.sex
        FROM stg_patients q ANTI JOIN reg_link l ON l.patient_id = q.patient_id""",
-    # the persons tiers 2 to 4 can link to one of them, in one pass over the register: every
-    # person sharing a valid SNILS, a birth date, or a last and first name with a patient of
-    # reg_rest. Each key a tier groups or joins on is one of these, so a key's group here holds
+    # the persons tiers 2, 3 and 4 (b) can link to one of them, in one pass over the register:
+    # every person sharing a valid SNILS or a last and first name with a patient of reg_rest.
+    # Each key those tiers group or join on implies one of these, so a key's group here holds
     # all the register's persons with that key (the counts of tiers 2 and 3 are the register's).
+    # Not the birth date of tier 4 (a): in a large region nearly every date is some unlinked
+    # patient's, and reg_near would copy most of the register.
     """CREATE OR REPLACE TEMP TABLE reg_near AS
        SELECT r.enp, r.nl, r.nf, r.nm, r.birth_date_d, r.sex, r.snils_digits, r.snils_valid
        FROM reg_persons r
        WHERE (r.snils_valid AND r.snils_digits IN (SELECT snils_digits FROM reg_rest
                                                     WHERE snils_valid))
-          OR r.birth_date_d IN (SELECT birth_date_d FROM reg_rest)
           OR (r.nl, r.nf) IN (SELECT nl, nf FROM reg_rest)""",
     # tier 2: the valid SNILS of exactly one person; else tier 3: the full name and birth date
     # of exactly one person
@@ -143,7 +144,7 @@ LINK_SQL = (
        candidates AS (
            SELECT q.patient_id, r.enp, q.snils_valid AS qv, q.snils_digits AS qd, q.sex AS qs,
                   r.snils_valid AS rv, r.snils_digits AS rd, r.sex AS rs
-           FROM rest q JOIN reg_near r ON r.birth_date_d = q.birth_date_d
+           FROM rest q JOIN reg_persons r ON r.birth_date_d = q.birth_date_d
            WHERE abs(length(q.nl) - length(r.nl)) <= 1 AND abs(length(q.nf) - length(r.nf)) <= 1
              AND talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
              AND (talon_dl1(q.nm, r.nm) OR q.nm = '' OR r.nm = '')
