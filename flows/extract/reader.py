@@ -452,6 +452,25 @@ def _decoded_raw(line_nos: np.ndarray, cut: list[bytes], encoding: str) -> pl.Da
 #: dictionary pages or column statistics (nothing filters it by them).
 SPOOL_PARQUET = dict(compression="lz4", use_dictionary=False,
                      write_statistics=False)
+#: The spool file itself also dictionary-encodes the columns of few distinct values (names,
+#: codes, dates, slot times; chosen on the first block: `_dictionary_columns`): at 1M patients
+#: it is about a quarter smaller, its writing cheaper, and reading it back (staging's DuckDB
+#: tables, polars) cheaper. A column whose dictionary outgrows pyarrow's dictionary page
+#: limit falls back to plain encoding; the values read back are the same either way.
+#: A column is dictionary-encoded when the first block has fewer distinct values in it
+#: (estimated: approx_n_unique, ~0.05 CPU s for a block of 500k rows) than this share of its
+#: rows.
+DICTIONARY_SHARE = 1 / 8
+
+
+def _dictionary_columns(rows: pl.DataFrame) -> list[str]:
+    """The columns to dictionary-encode in a spool file whose first block is `rows`: text
+    and temporal columns with few distinct values (booleans are a bit each already)."""
+    columns = [c for c, t in rows.schema.items() if t == pl.String or t.is_temporal()]
+    if not rows.height or not columns:
+        return []
+    distinct = rows.select(pl.col(columns).approx_n_unique()).row(0)
+    return [c for c, n in zip(columns, distinct) if n < rows.height * DICTIONARY_SHARE]
 
 
 class _Sink:
@@ -478,7 +497,8 @@ class _Sink:
         # its readers see the same text either way)
         table = rows.to_arrow(compat_level=pl.CompatLevel.newest())
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, **SPOOL_PARQUET)
+            self.writer = pq.ParquetWriter(self.path, table.schema, **dict(
+                SPOOL_PARQUET, use_dictionary=_dictionary_columns(rows) or False))
         self.writer.write_table(table)
 
     def close(self, schema: dict) -> tuple[pl.DataFrame | None, pl.DataFrame]:

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -313,3 +314,22 @@ def test_lines_with_bad_characters_are_quarantined_whatever_the_block_test(
         m.setattr(dialect, "free_of_bad_chars", lambda data, enc: False)
         old = read_extract_file(path, PATIENTS)
     assert _summary(new) == _summary(old)
+
+
+def test_the_spool_dictionary_encodes_only_columns_of_few_values(tmp_path):
+    # 400 patients: one surname, ten birth dates, an id and a SNILS each
+    lines = [HEADER] + [";".join(patient(i, birth_date=f"{1 + i % 10:02d}.02.1980",
+                                         snils=f"{i:011d}")) for i in range(400)]
+    path = write_lines(tmp_path / "patients.csv", lines)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    r = read_extract_file(path, PATIENTS, spool)
+    group = pq.ParquetFile(r.spool_path).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings
+                 for i in range(group.num_columns)}
+    dictionary = {c for c, e in encodings.items() if "RLE_DICTIONARY" in e}
+    assert {"last_name", "birth_date", "sex"} <= dictionary
+    assert not {"line_no", "patient_id", "snils"} & dictionary
+    assert group.column(1).compression == "LZ4"
+    assert r.loaded.rows() == read_extract_file(path, PATIENTS).loaded.rows()
+    assert reader._dictionary_columns(pl.DataFrame(schema={"a": pl.String})) == []
