@@ -115,7 +115,7 @@ def ingest_flow(extracts: Path, reference: Path, warehouse_path: Path = warehous
         quiet_input_errors()  # Prefect may have configured its handlers again for this run
         with pipeline.ingested(extracts, reference, Path(warehouse_path), as_of, force,
                                pipeline.Steps(prepare=_prepare, load=load_warehouse),
-                               get_run_logger()) as (prepared, run_id, recon):
+                               get_run_logger(), checks=False) as (prepared, run_id, recon):
             if not recon["reconciled"].all():
                 raise RuntimeError(f"reconciliation failed for run {run_id}")
             with warehouse.connect(warehouse_path) as con:

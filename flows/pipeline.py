@@ -305,12 +305,15 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
                                           register=with_register, spools=spools)
     progress.step("Set-level checks (SQL)")
     set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours, params.horizon_days)
-    progress.step("Register reconciliation (SQL)")
-    reg_found = register.check_register(con, run_id, as_of, pl.concat([row_found, set_found]),
-                                        spools.get(contract.REGISTRY.name))
     progress.step("Feed health (Great Expectations)")
-    feed_found = feed.check_feed(con, run_id, as_of, params.feed or feed.FeedParams(),
-                                 params.horizon_days)
+    # GX validates the feed in a worker process while the register checks use `con`.
+    with feed.start_feed(con, run_id, as_of, params.feed or feed.FeedParams(),
+                         params.horizon_days, worker=True) as feed_job:
+        progress.step("Register reconciliation (SQL)")
+        reg_found = register.check_register(con, run_id, as_of,
+                                            pl.concat([row_found, set_found]),
+                                            spools.get(contract.REGISTRY.name))
+        feed_found = feed_job.result()
     progress.step("Routing findings to clinics")
     routed = route_findings(con, run_id, row_found, pl.concat([set_found, reg_found]), feed_found)
     return routed, set_found
@@ -635,12 +638,17 @@ def _join_quietly(gx: BackgroundGx | None) -> None:
 
 @contextmanager
 def ingested(extracts: Path, reference: Path, warehouse_path: Path, as_of: str | None,
-             force: bool, steps: Steps, log, gx: bool = False):
+             force: bool, steps: Steps, log, gx: bool = False, checks: bool = True):
     """Read and load one batch (the caller holds the warehouse lock): recover what a killed
     run left, read through spool files, load; yields (prepared, run_id, reconciliation) while
     the spool still holds the typed rows (typed_spools), and removes it when the block ends.
-    With `gx`, GX is imported on a thread of its own while DuckDB loads (the checks will need
-    it)."""
+    The report workers' forkserver starts first and imports GX meanwhile, in its own process
+    (the feed-health suite is validated in a worker); where no worker may run, or with `gx`
+    (the GX cross-check, which runs in this process), GX is imported here on a thread of its
+    own while DuckDB loads. Without `checks` (ingest only) neither happens."""
+    from reports import parallel
+
+    in_worker = checks and parallel.start_forkserver(gx=True)
     warehouse_path = Path(warehouse_path)
     with warehouse.connect(warehouse_path) as con:
         for old in recover_interrupted(con):
@@ -652,7 +660,7 @@ def ingested(extracts: Path, reference: Path, warehouse_path: Path, as_of: str |
         for w in prepared.warnings:
             log.warning(w)
         run_id = new_run_id()
-        if gx:  # DuckDB's insert leaves the GIL free (the feed suite and the cross-check)
+        if checks and (gx or not in_worker):  # DuckDB's insert leaves the GIL free
             preload_gx()
         recon = steps.load(warehouse_path, prepared, run_id, force)
         for row in recon.iter_rows(named=True):
@@ -679,7 +687,8 @@ def run_batch(extracts: Path, reference: Path, out: Path, warehouse_path: Path,
     with warehouse_lock(warehouse_path, lock_timeout), ExitStack() as spool_scope:
         publish_mod.clean_stale_temp(out)
         prepared, run_id, recon = spool_scope.enter_context(ingested(
-            extracts, reference, warehouse_path, as_of, force, steps, log, gx=True))
+            extracts, reference, warehouse_path, as_of, force, steps, log,
+            gx=params.gx_crosscheck))
         gx = None
         try:
             if not recon["reconciled"].all():

@@ -54,6 +54,33 @@ def use_pool(jobs: int, workers: int | None) -> int:
     return n
 
 
+#: What the forkserver of a run that validates its feed health in a worker imports besides
+#: (checks.feed.start_feed): GX's import, about 4 CPU s, then happens in that process while the
+#: run reads its files, instead of in the run's own process, holding its GIL.
+GX_PRELOAD = ["checks.gx_suite"]
+
+
+def can_fork_workers() -> bool:
+    """Whether this process may hand work to worker processes: more than one worker allowed
+    (default_workers) and not a daemonic process (e.g. a Dask worker), which may not start
+    children."""
+    return default_workers() > 1 and not mp.current_process().daemon
+
+
+def start_forkserver(gx: bool = False) -> bool:
+    """Start the forkserver now, if this process may use workers (can_fork_workers), so that it
+    imports the report modules (and, with `gx`, Great Expectations) in the background while
+    the caller goes on; returns whether workers can be used. The first start decides what the
+    forkserver preloads."""
+    if not can_fork_workers():
+        return False
+    if "forkserver" in mp.get_all_start_methods():
+        mp.get_context("forkserver").set_forkserver_preload(PRELOAD + (GX_PRELOAD if gx else []))
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
+    return True
+
+
 def warm_up(jobs: int, workers: int | None) -> None:
     """If `jobs` jobs will use a pool, start the forkserver now (it imports the report
     modules in the background) while the caller still reads DuckDB."""

@@ -9,16 +9,20 @@ from flows.extract.contract import ALL_FILES
 
 
 def write_raw(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> None:
-    """Add `rows` (run_id, line_no and any of the contract's columns; the others are '') to
+    """Add `rows` (run_id, line_no, any of the contract's columns, the others being '', and any
+    typed column the reader adds, e.g. checks.feed.FILLED_MASK) to
     raw table `table` as a load would: into the raw store of a warehouse file (appended to the
     run's raw file, and the run added to the ledger as 'running' if it is not there: the raw
     view shows the ledger's runs only), into the table of an in-memory database."""
     spec = next(f for f in ALL_FILES if f.raw_table == table)
     rows = rows.with_columns(pl.col("line_no").cast(pl.Int64), *(
         pl.lit("").alias(c) for c in spec.columns if c not in rows.columns))
-    rows = rows.select("run_id", "line_no", *(pl.col(c).cast(pl.String) for c in spec.columns))
+    typed = [c for c in rows.columns if c not in ("run_id", "line_no", *spec.columns)]
+    rows = rows.select("run_id", "line_no", *(pl.col(c).cast(pl.String) for c in spec.columns),
+                       *typed)
     store = warehouse.raw_store(con)
     if store is None:
+        rows = rows.drop(typed)  # an in-memory raw table has the text columns only
         con.register("_raw_rows", rows.to_arrow())
         con.execute(f"INSERT INTO {table} SELECT * FROM _raw_rows")
         con.unregister("_raw_rows")

@@ -45,8 +45,8 @@ ONE_M, TEN_M = 1_000_000, 10_000_000
 #: checks, GX/SQL checks, reports.
 TALON_STAGES = (
     ("imports", "startup"), ("prepare", "ingest"), ("load", "ingest"),
-    ("staging_row_rules", "checks"), ("set_rules", "checks"), ("register", "checks"),
-    ("feed", "gx"), ("route_store", "checks"), ("gx_start", "gx"),
+    ("staging_row_rules", "checks"), ("set_rules", "checks"), ("feed", "gx"),
+    ("register", "checks"), ("feed_wait", "gx"), ("route_store", "checks"), ("gx_start", "gx"),
     ("findings_csv", "reports"), ("clinic_lists_auditor_report", "reports"),
     ("gx_wait", "gx"), ("gx_page", "reports"),
     ("finish", "reports"),
@@ -374,12 +374,15 @@ def _talon_child(args, work: Path) -> dict:
     spool_scope = ExitStack()  # rows read and typed, not yet staged: on disk, not in memory
     spool = spool_scope.enter_context(pipeline.spooling(db))
     with stage("prepare"):  # as the flow: files read (and typed) on worker threads
+        # as pipeline.ingested: the workers' forkserver imports GX meanwhile, in its own process
+        feed_in_worker = parallel.start_forkserver(gx=True)
         prepared = pipeline.prepare(extract, region / "reference", spool=spool,
                                     workers=pipeline.READ_WORKERS)
     as_of = prepared.as_of
     rows = {f.spec.name: f.rows_loaded for f in prepared.files}
     with warehouse.connect(db) as con, stage("load"):
-        pipeline.preload_gx()  # as the flow: GX is imported meanwhile, on a thread of its own
+        if args.gx_crosscheck or not feed_in_worker:  # as the flow: GX imported meanwhile
+            pipeline.preload_gx()
         replaces = pipeline.check_rerun(con, prepared, force=False)
         run_id = pipeline.new_run_id()
         pipeline.load_run(con, prepared, run_id, replaces)
@@ -399,6 +402,17 @@ def _talon_child(args, work: Path) -> dict:
     with stage("set_rules"):
         set_found = set_rules.run_set_rules(con, run_id, as_of, params.stale_hours,
                                             params.horizon_days)
+    if not args.no_feed_history:  # a warehouse of a steady region, not a first night
+        _feed_history(con, run_id, as_of, params.horizon_days)
+    # the feed-health GX suite (bounds from the history): its statistics, plan and rows here,
+    # GX's validation in a worker beside the register (as pipeline.check_findings)
+    with stage("feed") as info:
+        feed_job = feed.start_feed(con, run_id, as_of, feed.FeedParams(), params.horizon_days,
+                                   worker=True)
+        plan = con.execute("SELECT suite_json FROM feed_suites WHERE run_id = ?",
+                           [run_id]).fetchall()[0][0]
+        info["expectations"] = len(json.loads(plan)["expectations"])
+        info["in_worker"] = feed_in_worker
     with stage("register") as info:  # staging the register, linking, the REG rules
         reg_found = register.check_register(con, run_id, as_of,
                                             polars.concat([row_found, set_found]),
@@ -406,13 +420,9 @@ def _talon_child(args, work: Path) -> dict:
         info["links"] = dict(con.execute("SELECT tier, count(*) FROM reg_links WHERE run_id = ? "
                                           "GROUP BY tier ORDER BY tier", [run_id]).fetchall())
     spool_scope.close()  # as the flow: the spool goes once the checks have staged it
-    if not args.no_feed_history:  # a warehouse of a steady region, not a first night
-        _feed_history(con, run_id, as_of, params.horizon_days)
-    with stage("feed") as info:  # the feed-health GX suite, bounds from the history
-        feed_found = feed.check_feed(con, run_id, as_of, feed.FeedParams(), params.horizon_days)
-        plan = con.execute("SELECT suite_json FROM feed_suites WHERE run_id = ?",
-                           [run_id]).fetchall()[0][0]
-        info["expectations"] = len(json.loads(plan)["expectations"])
+    with stage("feed_wait") as info:  # what is left of GX's validation after the register
+        with feed_job:
+            feed_found = feed_job.result()
         info["findings"] = feed_found.height
     with stage("route_store"):
         routed = pipeline.route_findings(con, run_id, row_found,

@@ -6,11 +6,16 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from concurrent.futures import Future
+
 import duckdb
+import polars as pl
 import pytest
 
 from checks import feed
 from flows.errors import ConfigError
+from flows.extract.contract import ALL_FILES
+from reports import parallel
 from flows.warehouse import connect
 from tests.raw_rows import write_raw
 
@@ -46,18 +51,25 @@ class Nights:
         return run_id
 
     def tonight(self, *, patients: int = 2000, empty_snils: int = 0,
-                slots: dict[str, tuple[int, int]] | None = None) -> str:
+                slots: dict[str, tuple[int, int]] | None = None, mask: bool = False) -> str:
         """The current run: `patients` raw patient rows (the first `empty_snils` without SNILS)
-        and per MO (future slots within the horizon, future slots beyond it)."""
+        and per MO (future slots within the horizon, future slots beyond it); with `mask` the
+        raw rows carry the filled flags the reader computes (feed.FILLED_MASK)."""
         run_id = "tonight"
         self._run(run_id, AS_OF, "running")
         self._file(run_id, "patient", patients)
-        write_raw(self.con, "raw_patients", self.con.sql(
+        rows = self.con.sql(
             """SELECT $run AS run_id, i + 2 AS line_no, CAST(i AS VARCHAR) AS patient_id,
                       'ИВАНОВ' AS last_name, 'ИВАН' AS first_name, '01.01.1980' AS birth_date,
                       '1' AS sex, CASE WHEN i < $empty THEN '' ELSE '112-233-445 95' END AS snils
                FROM range($n) t(i)""", params={"run": run_id, "empty": empty_snils,
-                                               "n": patients}).pl())
+                                               "n": patients}).pl()
+        if mask:
+            columns = next(f for f in ALL_FILES if f.name == "patients").columns
+            rows = rows.with_columns(pl.lit("").alias(c) for c in columns
+                                     if c not in rows.columns)
+            rows = rows.with_columns(feed.filled_mask(columns))
+        write_raw(self.con, "raw_patients", rows)
         self.con.execute("CREATE OR REPLACE TEMP TABLE stg_slots (mo_code VARCHAR, "
                          "start_ts TIMESTAMP, is_future BOOLEAN)")
         for mo, (near, far) in (slots or {}).items():
@@ -205,6 +217,47 @@ def test_column_empty(nights, before, tonight, rows_before, rows_now, raised):
     if raised:
         f = found[("FEED.COLUMN.EMPTY", "patients.csv:snils")]
         assert f["field"] == "empty_share" and f["value"] == f"{100 * tonight / rows_now:.1f}%"
+
+
+@pytest.mark.parametrize("before, tonight, raised", [(100, 300, True), (100, 299, False)])
+def test_column_empty_from_the_readers_filled_flags(nights, before, tonight, raised):
+    """The reader's filled flags (FILLED_MASK) give the counts and verdicts the text gives."""
+    nights.past(empty={"snils": before, "last_name": 0, "middle_name": 2000})
+    nights.tonight(empty_snils=tonight, mask=True)
+    assert feed._masked_rows(nights.con, feed._spec("patient"), "tonight") is not None
+    found = nights.check()
+    assert (("FEED.COLUMN.EMPTY", "patients.csv:snils") in found) is raised
+    assert ("FEED.COLUMN.EMPTY", "patients.csv:last_name") not in found
+    empty = dict(nights.con.execute(
+        "SELECT column_name, value FROM feed_stats WHERE run_id = 'tonight' AND metric = "
+        "'empty'").fetchall())
+    assert empty == {"patient_id": 0, "last_name": 0, "first_name": 0, "middle_name": 2000,
+                     "birth_date": 0, "sex": 0, "snils": tonight}
+
+
+def test_filled_mask_bits():
+    frame = pl.DataFrame({"a": ["x", "", None, "y"], "b": ["", "y", "z", "w"]})
+    assert frame.select(feed.filled_mask(("a", "b")))[feed.FILLED_MASK].to_list() == [
+        1, 2, 2, 3]
+    with pytest.raises(ValueError):
+        feed.filled_mask(tuple(f"c{i}" for i in range(33)))
+
+
+def test_validation_in_a_worker_finds_what_it_finds_here(nights):
+    """start_feed(worker=True) hands GX's validation to a worker process (where the machine
+    lets this process start workers) and returns the very findings of the in-process run."""
+    for rows in (2000, 2000, 2000):
+        nights.past(rows={"patient": rows}, future={"5001": 30, "5002": 30},
+                    horizon={"5001": 30, "5002": 30}, empty={"snils": 0})
+    nights.tonight(patients=1000, empty_snils=400, slots={"5002": (3, 0)})
+    here = nights.check()
+    assert {k[0] for k in here} == {"FEED.VOLUME.DROP", "FEED.MO.SILENT", "FEED.MO.SHRUNK",
+                                    "FEED.COLUMN.EMPTY"}
+    with feed.start_feed(nights.con, "tonight", AS_OF, feed.FeedParams(), 14,
+                         worker=True) as job:
+        assert isinstance(job._future, Future) is parallel.can_fork_workers()
+        there = job.result()
+    assert {(r["check_code"], r["record_id"]): r for r in there.to_dicts()} == here
 
 
 def test_plan_keeps_bounds_and_history(nights):
