@@ -391,7 +391,11 @@ def test_deceased_needs_an_active_policy_or_attachment(con):
            .patient("P3").policy("X3", "P3", enp=e[3]).person(e[3], death_date="11.03.2025")
            .patient("P4", snils=snils(4)).attachment("A4", "P4")
            .person(e[4], snils=snils(4), death_date="01.01.2025")
-           .patient("P5").policy("X5", "P5", enp=e[5]).person(e[5], death_date="31.02.2025"))
+           .patient("P5").policy("X5", "P5", enp=e[5]).person(e[5], death_date="31.02.2025")
+           # P6 died before D, its only policy inactive; P7, alive, has active ones
+           .patient("P6").policy("X6", "P6", enp=e[6], end="2024-01-01")
+           .person(e[6], death_date="01.01.2025")
+           .patient("P7").policy("X7", "P7", enp=e[7]).attachment("A7", "P7").person(e[7]))
     found = reg_findings(con, reg)
     # P1 died on D; P3 after D; P5's death date does not parse
     assert ids(found, "REG.PERSON.DECEASED") == {"P1", "P4"}
