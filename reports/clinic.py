@@ -414,16 +414,29 @@ def _cell(key: str, value: pl.Expr, empty: str) -> pl.Expr:
 
 #: A group as the template shows it (attributes: a template reads them without a failed
 #: dictionary-attribute lookup each): what its line of the table of contents shows (texts
-#: escaped already: Markup) and its whole section (`_section`).
-Group = namedtuple("Group", "order check_code severity title count blocked new anchor section")
+#: escaped already: Markup), that line (`_toc_row`) and its whole section (`_section`).
+Group = namedtuple("Group",
+                   "order check_code severity title count blocked new anchor section toc")
 
 
-def _section(g: dict, t: Texts, severity: str, headers: list, field: str | None,
-             body: str) -> Markup:
+def _escape_once(cache: dict):
+    """markupsafe's `escape` of a text, each distinct text escaped once (`cache`: text ->
+    Markup): the sections' labels are the same few texts in every group."""
+    def e(text: str) -> Markup:
+        found = cache.get(text)
+        if found is None:
+            found = cache[text] = escape(text)
+        return found
+    return e
+
+
+def _section(g: dict, t: Texts, severity: str, headers: tuple, field: str | None,
+             body: str, e=escape, heads: dict | None = None) -> Markup:
     """A group's section of the page: what is wrong, how to fix it, the rule (`g`'s texts
     escaped already) and its table. Written here rather than by the template: a list has
-    thousands of groups, and the template would escape and join some fifty values each."""
-    e = escape
+    thousands of groups, and the template would escape and join some fifty values each.
+    `e`: the escape to use (`_escape_once`); `heads`: the table heads built so far, by
+    `headers`."""
     anchor, code, count = g["anchor"], g["check_code"], num(g["count"])
     counts = f'<span>{e(t.group_findings)}: <b>{count}</b></span>'
     if g["severity"] == "blocker":
@@ -433,7 +446,11 @@ def _section(g: dict, t: Texts, severity: str, headers: list, field: str | None,
     rule = f'<code>{g["rule"]}</code>' if g["rule"] else e(t.rule_none)
     shown_field = (f'<dt>{e(t.field_once)}</dt><dd class="field"><code>{e(field)}</code></dd>'
                    if field else "")
-    head = "".join(f'<th class="c-{key}">{e(header)}</th>' for key, header in headers)
+    head = heads.get(headers) if heads is not None else None
+    if head is None:
+        head = "".join(f'<th class="c-{key}">{e(header)}</th>' for key, header in headers)
+        if heads is not None:
+            heads[headers] = head
     sev = e(g["severity"])
     return Markup(
         f'<section class="group {sev}" id="{anchor}" data-code="{code}" '
@@ -479,8 +496,8 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
         if g["mo_code"] is None:
             columns.append("reason")
         shown_by_group.append(columns)
-        specs.append((g, [(k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
-                          for k in columns], fields[0] if len(fields) == 1 else None))
+        specs.append((g, tuple((k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
+                               for k in columns), fields[0] if len(fields) == 1 else None))
     if not specs:
         return {}
     flags = pl.DataFrame({
@@ -498,13 +515,27 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
               .iter_rows()}
     out: dict = {}
     severities = t.mapping(SEVERITY)
+    e, heads = _escape_once({}), {}
     for g, headers, field in specs:
         g = {**g, **{k: Markup(g[f"\x00{k}"]) for k in texts}, "anchor": f"g{g['order']}"}
-        section = _section(g, t, severities.get(g["severity"], g["severity"]), headers, field,
-                           bodies.get((g["mo_code"], g["order"]), ""))
+        severity = severities.get(g["severity"], g["severity"])
+        section = _section(g, t, severity, headers, field,
+                           bodies.get((g["mo_code"], g["order"]), ""), e, heads)
         out.setdefault(g["mo_code"], []).append(Group(
-            **{k: g[k] for k in Group._fields if k != "section"}, section=section))
+            **{k: g[k] for k in Group._fields if k not in ("section", "toc")}, section=section,
+            toc=_toc_row(g, severity, e)))
     return out
+
+
+def _toc_row(g: dict, severity: str, e) -> Markup:
+    """A group's row of the table of contents (as the template wrote it: every value
+    escaped, counts by `num`, the blocked count only of a blocker check)."""
+    blocked = num(g["blocked"]) if g["severity"] == "blocker" else ""
+    return Markup(
+        f'<tr class="t-{e(g["severity"])}"><td class="num">{g["order"]}</td>'
+        f'<td><a href="#{e(g["anchor"])}">{g["title"]}</a></td><td><code>{g["check_code"]}'
+        f'</code></td><td class="sev">{e(severity)}</td><td class="num">{num(g["count"])}</td>'
+        f'<td class="num">{blocked}</td><td class="num">{num(g["new"])}</td></tr>')
 
 
 def write_fix_list(common: Common, job: FixList) -> list[Path]:
