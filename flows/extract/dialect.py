@@ -255,6 +255,35 @@ def _error_starts(data: bytes, limit: float = float("inf")) -> np.ndarray | None
         _utf8_errors.starts = []
 
 
+def _invalid_lines(data: bytes, offsets: np.ndarray, limit: int) -> np.ndarray | None:
+    """Which lines of `data` (line_offsets) are not valid UTF-8, found by halving: a run of
+    lines that Arrow's validator passes holds no such line, one it fails is split in two until
+    single lines remain. None once more than `limit` lines failed (the caller then decodes).
+
+    A run of lines is valid iff each of its lines is: every line but the block's last ends
+    with its terminator, an ASCII byte, which is a whole character that no sequence can
+    continue across. A few bad lines in 32 MB cost a few dozen validations of shrinking runs
+    instead of decoding the whole block in Python (0.08 CPU s)."""
+    view = memoryview(data)
+    found: list[int] = []
+    runs = [(0, offsets.size - 1)]
+    while runs:
+        lo, hi = runs.pop()
+        if _utf8_valid(view[int(offsets[lo]):int(offsets[hi])]):
+            continue
+        if hi - lo == 1:
+            found.append(lo)
+            if len(found) > limit:
+                return None
+            continue
+        mid = (lo + hi) // 2
+        runs += [(mid, hi), (lo, mid)]
+    return np.array(found, dtype=np.int64)
+
+
+#: utf8_line_stats(expect_utf8=True) finds up to this many invalid lines of a block by halving
+#: (_invalid_lines); past it, it decodes the block.
+FEW_HALVED_LINES = 64
 #: _utf8_mixed replaces undecodable lines one by one in the block's bytes up to this many.
 FEW_BAD_LINES = 1_000
 #: utf8_line_stats(expect_utf8=True) decodes the whole block while it has at most this many
@@ -274,7 +303,8 @@ def utf8_line_stats(data: bytes, offsets: np.ndarray | None = None,
     whole block is decoded so, unless it has more than FEW_UTF8_ERRORS errors. Otherwise (and
     then) a cheap vectorised test first settles most Windows-1251 lines (a lead byte not
     followed by a continuation byte, or a byte never valid) and only the lines it leaves open
-    are decoded. ``offsets``: line_offsets(data) when already known.
+    are decoded. ``offsets``: line_offsets(data) when already known. Before all that, with
+    ``expect_utf8``, up to FEW_HALVED_LINES invalid lines are found by halving (_invalid_lines).
     """
     a = np.frombuffer(data, dtype=np.uint8)
     if not a.size:
@@ -284,6 +314,11 @@ def utf8_line_stats(data: bytes, offsets: np.ndarray | None = None,
     starts = offsets[:-1]
     non_ascii = np.maximum.reduceat(a, starts) >= 0x80
     if expect_utf8:
+        found = _invalid_lines(data, offsets, FEW_HALVED_LINES)
+        if found is not None:
+            bad = np.zeros(starts.size, dtype=bool)
+            bad[found] = True
+            return non_ascii, bad
         errors = _error_starts(data, FEW_UTF8_ERRORS)
         if errors is not None:
             bad = np.zeros(starts.size, dtype=bool)

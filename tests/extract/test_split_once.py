@@ -237,18 +237,21 @@ def _python_lines(lines: list[bytes]) -> tuple[list[str], list[bool]]:
 @given(lines=st.lists(st.one_of(_LINE_BYTES, _UTF8_LINE), min_size=1, max_size=8),
        terminator=st.sampled_from([b"\n", b"\r\n", b"\r"]), final=st.booleans())
 def test_utf8_stats_and_mixed_text_agree_with_python_on_every_path(lines, terminator, final):
-    """utf8_line_stats expecting UTF-8 (whole block decoded; and past FEW_UTF8_ERRORS the
-    prefilter) and _utf8_mixed (few bad lines replaced in place; and past FEW_BAD_LINES the
+    """utf8_line_stats expecting UTF-8 (bad lines found by halving; past FEW_HALVED_LINES the
+    whole block decoded; and past FEW_UTF8_ERRORS the prefilter) and _utf8_mixed (few bad lines replaced in place; and past FEW_BAD_LINES the
     set-based groups) give what each line decoded alone gives."""
     data = terminator.join(lines) + (terminator if final else b"")
     if not final and not lines[-1]:
         lines = lines[:-1]  # nothing after the last terminator is no line
     expected_text, expected_bad = _python_lines(lines)
     results = []
-    for few_errors, few_bad in ((10_000, 1_000), (0, 1_000), (10_000, 0), (0, 0)):
+    for few_errors, few_bad, halved in ((10_000, 1_000, 64), (10_000, 1_000, 0),
+                                        (10_000, 1_000, 1), (0, 1_000, 0), (10_000, 0, 0),
+                                        (0, 0, 0), (0, 0, 64)):
         with pytest.MonkeyPatch.context() as m:
             m.setattr(dialect, "FEW_UTF8_ERRORS", few_errors)
             m.setattr(dialect, "FEW_BAD_LINES", few_bad)
+            m.setattr(dialect, "FEW_HALVED_LINES", halved)
             stats = dialect.utf8_line_stats(data, expect_utf8=True)
             assert stats[1].tolist() == expected_bad
             assert stats[0].tolist() == [max(line, default=0) >= 0x80 for line in lines]
@@ -276,9 +279,24 @@ def test_a_utf8_file_with_a_few_windows_1251_lines(tmp_path, monkeypatch):
     assert r.quarantined["raw_line"].to_list() == [";".join(patient(3, last="Ёлкин")),
                                                    ";".join(patient(6, last="Щукин"))]
     assert [row[0] for row in rows(r)] == [2, 3, 5, 6, 8]
+    monkeypatch.setattr(dialect, "FEW_HALVED_LINES", 0)
+    assert _summary(read_extract_file(path, PATIENTS)) == _summary(r)
     monkeypatch.setattr(dialect, "FEW_UTF8_ERRORS", 0)
     monkeypatch.setattr(dialect, "FEW_BAD_LINES", 0)
     assert _summary(read_extract_file(path, PATIENTS)) == _summary(r)
+
+
+def test_invalid_lines_found_by_halving():
+    good, bad = "строка;ok\n".encode(), "строка;bad\n".encode("cp1251")
+    lines = [good] * 1000
+    for i in (0, 1, 517, 998):
+        lines[i] = bad
+    lines.append("конец".encode()[:-1])  # the last line, without terminator, cut mid-letter
+    data = b"".join(lines)
+    offsets = dialect.line_offsets(data)
+    assert dialect._invalid_lines(data, offsets, 64).tolist() == [0, 1, 517, 998, 1000]
+    assert dialect._invalid_lines(data, offsets, 4) is None
+    assert dialect._invalid_lines(good * 3, dialect.line_offsets(good * 3), 0).tolist() == []
 
 
 # --------------------------------------------------------------------------- blocks free of bad characters
