@@ -326,10 +326,10 @@ def test_first_tier_that_links_decides_and_persons_may_be_shared(con):
 
 
 def test_tiers_2_and_3_count_every_person_of_the_register_and_tier_2_comes_first(con):
-    """Tiers 2 to 4 read reg_near, the persons sharing a key with a patient tier 1 left: a
-    key's count there is still the whole register's (a person sharing only the SNILS still
-    makes it ambiguous), and a patient with both a unique SNILS and a unique name and birth
-    date takes the SNILS's person."""
+    """Tiers 2, 3 and 4 (b) read reg_near, the persons sharing a SNILS or a last and first
+    name with a patient tier 1 left: a key's count there is still the whole register's (a
+    person sharing only the SNILS still makes it ambiguous), and a patient with both a unique
+    SNILS and a unique name and birth date takes the SNILS's person."""
     e = [enp(i) for i in range(20)]
     reg = (Reg()
            # P1's SNILS is on two persons; the second shares nothing else with P1: no tier 2,
@@ -346,8 +346,8 @@ def test_tiers_2_and_3_count_every_person_of_the_register_and_tier_2_comes_first
            .person(e[3], last_name="ТИТОВ", first_name="ЯКОВ", birth_date="09.08.1963")
            .person(e[4], last_name="ФРОЛОВ", first_name="ЯКОВ", birth_date="10.10.1950",
                    snils=snils(2))
-           # P3: its name and birth date on two persons, one of them also with another
-           # last name's twin: no tier 3, and tier 4 finds two qualifying persons
+           # P3: its name and birth date on two persons: no tier 3, and tier 4 finds both
+           # qualifying: not linked
            .patient("P3", last_name="Панов", first_name="Иван", birth_date="1966-01-02")
            .person(e[5], last_name="ПАНОВ", first_name="ИВАН", birth_date="02.01.1966")
            .person(e[6], last_name="ПАНОВ", first_name="ИВАН", birth_date="02.01.1966",
