@@ -162,11 +162,16 @@ def typer(entity: str, as_of: datetime, register: bool = False
     """The typing of one entity's loaded rows on D = as_of.date(), for the reader to apply to
     each block as it is read: text columns in, the same plus every typed column out. With
     `register` (the batch has an insured-persons register) patients also get their normalised
-    names. Row by row, so block by block it types exactly what it types on a whole table."""
-    _, stage = _STAGERS[entity]
+    names. Row by row, so block by block it types exactly what it types on a whole table.
+    Each row also gets its filled flags (checks.feed.FILLED_MASK), which feed health counts
+    instead of reading every text column of the file again."""
+    from checks.feed import filled_mask
+
+    spec, stage = _STAGERS[entity]
     if register and entity == PATIENTS.name:
         stage = _then(stage, with_name_norms)
-    return lambda rows: stage(rows, as_of)
+    mask = filled_mask(spec.columns)
+    return lambda rows: stage(rows, as_of).with_columns(mask)
 
 
 @dataclass(frozen=True)
