@@ -1,14 +1,39 @@
 -- SCH.DOUBLE_BOOKING: two future, time-valid 'booked' slots of the same doctor_id whose
 -- [start, end) intervals overlap and whose patient_ids (as text) differ: both slots.
--- Counting, no self-join: the booked slots overlapping [a, b) number
---   #(start < b) - #(end <= a),
--- counted by running sums over a doctor's sorted events. Counted per doctor and per
--- (doctor, patient_id), a slot has a partner of another patient iff the two counts differ
--- (each count includes the slot itself).
+-- Two steps, neither a self-join:
+-- 1. `near`: the (doctor_id, start_ts, end_ts) of booked slots that overlap another booked slot
+--    of their doctor, by patient or not. With a doctor's booked slots sorted by start_ts, an
+--    earlier slot overlaps this one iff the max of the earlier ends is after this start, and a
+--    later one iff the next start is before this end (order among equal starts does not matter:
+--    slots starting together overlap). Overlap is symmetric, so every partner of a slot in
+--    `near` is in `near` too, and a slot outside it has no partner and no finding: step 2 sees
+--    the same partners on these few slots as on all of them.
+-- 2. Counting on the slots of `near` (`c`): the booked slots overlapping [a, b) number
+--      #(start < b) - #(end <= a),
+--    counted by running sums over a doctor's sorted events. Counted per doctor and per
+--    (doctor, patient_id), a slot has a partner of another patient iff the two counts differ
+--    (each count includes the slot itself).
 WITH b AS (
-    SELECT slot_id, doctor_id, patient_id, start_ts, end_ts
+    SELECT doctor_id, start_ts, end_ts
     FROM $batch
     WHERE is_future AND time_valid AND status = 'booked'
+),
+near AS (
+    SELECT doctor_id, start_ts, end_ts
+    FROM (SELECT doctor_id, start_ts, end_ts,
+                 max(end_ts) OVER (PARTITION BY doctor_id ORDER BY start_ts
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
+                 lead(start_ts) OVER (PARTITION BY doctor_id ORDER BY start_ts) AS next_start
+          FROM b)
+    WHERE prev_end > start_ts OR next_start < end_ts
+),
+c AS (
+    SELECT s.slot_id, s.doctor_id, s.patient_id, s.start_ts, s.end_ts, s.slot_start, s.slot_end,
+           s.mo_code
+    FROM $batch AS s
+    SEMI JOIN near AS n ON n.doctor_id IS NOT DISTINCT FROM s.doctor_id
+        AND n.start_ts = s.start_ts AND n.end_ts = s.end_ts
+    WHERE s.is_future AND s.time_valid AND s.status = 'booked'
 ),
 -- starts strictly before each slot's end: at equal times the query row (k = 0) sorts first
 starts_before_end AS (
@@ -18,9 +43,9 @@ starts_before_end AS (
            sum(is_event) OVER (PARTITION BY doctor_id, patient_id ORDER BY t, k
                                ROWS UNBOUNDED PRECEDING) AS n_patient
     FROM (SELECT doctor_id, patient_id, start_ts AS t, 1 AS k, 1 AS is_event,
-                 CAST(NULL AS VARCHAR) AS slot_id FROM b
+                 CAST(NULL AS VARCHAR) AS slot_id FROM c
           UNION ALL
-          SELECT doctor_id, patient_id, end_ts, 0, 0, slot_id FROM b)
+          SELECT doctor_id, patient_id, end_ts, 0, 0, slot_id FROM c)
     QUALIFY slot_id IS NOT NULL
 ),
 -- ends at or before each slot's start: at equal times the end event (k = 0) sorts first
@@ -31,9 +56,9 @@ ends_before_start AS (
            sum(is_event) OVER (PARTITION BY doctor_id, patient_id ORDER BY t, k
                                ROWS UNBOUNDED PRECEDING) AS n_patient
     FROM (SELECT doctor_id, patient_id, end_ts AS t, 0 AS k, 1 AS is_event,
-                 CAST(NULL AS VARCHAR) AS slot_id FROM b
+                 CAST(NULL AS VARCHAR) AS slot_id FROM c
           UNION ALL
-          SELECT doctor_id, patient_id, start_ts, 1, 0, slot_id FROM b)
+          SELECT doctor_id, patient_id, start_ts, 1, 0, slot_id FROM c)
     QUALIFY slot_id IS NOT NULL
 )
 SELECT 'SCH.DOUBLE_BOOKING' AS check_code, s.slot_id AS record_id,
@@ -41,5 +66,5 @@ SELECT 'SCH.DOUBLE_BOOKING' AS check_code, s.slot_id AS record_id,
        s.slot_start || ', ' || s.slot_end AS value, nullif(s.patient_id, '') AS patient_id, s.mo_code AS route_mo
 FROM starts_before_end AS x
 JOIN ends_before_start AS y ON y.slot_id = x.slot_id
-JOIN $batch AS s ON s.slot_id = x.slot_id
+JOIN c AS s ON s.slot_id = x.slot_id
 WHERE (x.n_doctor - y.n_doctor) > (x.n_patient - y.n_patient)

@@ -1,26 +1,52 @@
 -- SCH.OVERLAP: two future, time-valid slots of the same doctor_id, neither 'blocked', whose
 -- [start, end) intervals overlap and which are not both 'booked': both slots.
--- Sort-based, no self-join: with a doctor's slots ordered by (start_ts, slot_id), an earlier
--- slot overlaps this one iff its end_ts > this start_ts, so the running max of earlier ends
--- decides; a later slot overlaps iff its start_ts < this end_ts, so the min of later starts
--- decides. A booked slot only counts partners that are not booked (the *_nb columns).
+-- Sort-based, no self-join, in two steps:
+-- 1. `near`: the (doctor_id, start_ts, end_ts) of slots that overlap another slot of their
+--    doctor, whatever the statuses (neither blocked). With a doctor's slots sorted by start_ts,
+--    an earlier slot overlaps this one iff the max of the earlier ends is after this start, and
+--    a later one iff the next start is before this end (order among equal starts does not
+--    matter: slots starting together overlap). One cheap window over three columns; overlap is
+--    symmetric, so every partner of a slot in `near` is in `near` too, and a slot outside it
+--    has no partner and no finding: step 2 sees the same partners on these few slots as on all.
+-- 2. On the slots of `near` (`c`), with a doctor's slots ordered by (start_ts, slot_id), an
+--    earlier slot overlaps this one iff its end_ts > this start_ts, so the running max of
+--    earlier ends decides; a later slot overlaps iff its start_ts < this end_ts, so the min of
+--    later starts decides. A booked slot only counts partners that are not booked (the *_nb
+--    columns).
 WITH s AS (
-    SELECT slot_id, mo_code, patient_id, slot_start, slot_end, status, start_ts, end_ts,
-           max(end_ts) OVER before_me AS prev_end_any,
-           max(CASE WHEN status <> 'booked' THEN end_ts END) OVER before_me AS prev_end_nb,
-           min(start_ts) OVER after_me AS next_start_any,
-           min(CASE WHEN status <> 'booked' THEN start_ts END) OVER after_me AS next_start_nb
+    SELECT doctor_id, start_ts, end_ts
     FROM $batch
     WHERE is_future AND time_valid AND status <> 'blocked'
-    WINDOW before_me AS (PARTITION BY doctor_id ORDER BY start_ts, slot_id
+),
+near AS (
+    SELECT doctor_id, start_ts, end_ts
+    FROM (SELECT doctor_id, start_ts, end_ts,
+                 max(end_ts) OVER (PARTITION BY doctor_id ORDER BY start_ts
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
+                 lead(start_ts) OVER (PARTITION BY doctor_id ORDER BY start_ts) AS next_start
+          FROM s)
+    WHERE prev_end > start_ts OR next_start < end_ts
+),
+c AS (
+    SELECT b.slot_id, b.mo_code, b.patient_id, b.slot_start, b.slot_end, b.status, b.start_ts,
+           b.end_ts,
+           max(b.end_ts) OVER before_me AS prev_end_any,
+           max(CASE WHEN b.status <> 'booked' THEN b.end_ts END) OVER before_me AS prev_end_nb,
+           min(b.start_ts) OVER after_me AS next_start_any,
+           min(CASE WHEN b.status <> 'booked' THEN b.start_ts END) OVER after_me AS next_start_nb
+    FROM $batch AS b
+    SEMI JOIN near AS n ON n.doctor_id IS NOT DISTINCT FROM b.doctor_id
+        AND n.start_ts = b.start_ts AND n.end_ts = b.end_ts
+    WHERE b.is_future AND b.time_valid AND b.status <> 'blocked'
+    WINDOW before_me AS (PARTITION BY b.doctor_id ORDER BY b.start_ts, b.slot_id
                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-           after_me AS (PARTITION BY doctor_id ORDER BY start_ts, slot_id
+           after_me AS (PARTITION BY b.doctor_id ORDER BY b.start_ts, b.slot_id
                         ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
 )
 SELECT 'SCH.OVERLAP' AS check_code, s.slot_id AS record_id,
        'slot_start, slot_end' AS field,
        s.slot_start || ', ' || s.slot_end AS value, nullif(s.patient_id, '') AS patient_id, s.mo_code AS route_mo
-FROM s
+FROM c AS s
 WHERE CASE WHEN s.status = 'booked'
            THEN coalesce(s.prev_end_nb > s.start_ts, false)
                 OR coalesce(s.next_start_nb < s.end_ts, false)

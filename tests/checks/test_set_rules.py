@@ -605,6 +605,72 @@ def test_overlap_and_double_booking_match_the_pairwise_definition(con, seed):
     assert ids(con, "SCH.DOUBLE_BOOKING") == double
 
 
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_sparse_schedules_match_the_pairwise_definition(con, seed):
+    """Many doctors, mostly back-to-back slots: few slots overlap anything, so the rules' first
+    step (the slots overlapping some other) leaves most out; repeated intervals (same doctor,
+    start and end) and long slots spanning several others are mixed in."""
+    rnd = random.Random(seed)
+    w = World()
+    base = datetime(2025, 3, 10, 8, 0)
+    n = 0
+    for d in range(40):
+        doctor = f"D{d:02d}" if d else None  # one doctor_id NULL: a partition of its own
+        for k in range(12):
+            start = base + timedelta(minutes=30 * k)
+            length = rnd.choice([30, 30, 30, 30, 20, 45, 90, 240])
+            copies = rnd.choice([1, 1, 1, 1, 2])
+            for _ in range(copies):
+                w.slot(f"S{n:04d}", start.strftime("%Y-%m-%d %H:%M"),
+                       (start + timedelta(minutes=length)).strftime("%Y-%m-%d %H:%M"),
+                       doctor=doctor, status=rnd.choice(["free", "booked", "booked", "blocked"]),
+                       patient=rnd.choice(["P1", "P2", "P3", ""]))
+                n += 1
+    w.load(con)
+    overlap, double = _naive_pairs(w.slots, AS_OF)
+    assert 10 < len(overlap) < n / 2 and 10 < len(double) < n / 2
+    assert ids(con, "SCH.OVERLAP") == overlap
+    assert ids(con, "SCH.DOUBLE_BOOKING") == double
+
+
+def test_overlap_and_double_booking_first_step_boundaries(con):
+    """The boundaries of the first step (slots overlapping any other): an earlier slot that
+    ends exactly at a start, a partner that is not the neighbour in start order, equal
+    intervals, equal starts, a NULL doctor_id."""
+    t = "2025-03-11 "
+    (World()
+     # N3 touches long N1's end; N2 (inside N1) is N3's neighbour in start order: N3 takes no part
+     .slot("N1", t + "09:00", t + "11:00", doctor="N", status="booked", patient="P1")
+     .slot("N2", t + "09:30", t + "09:40", doctor="N", status="booked", patient="P1")
+     .slot("N3", t + "11:00", t + "11:30", doctor="N", status="booked", patient="P2")
+     .slot("N4", t + "09:00", t + "11:00", doctor="NF").slot("N5", t + "09:30", t + "09:40", doctor="NF")
+     .slot("N6", t + "11:00", t + "11:30", doctor="NF", status="booked", patient="P2")
+     # O3 overlaps only long O1 (another patient), not its neighbour O2 (O1's patient)
+     .slot("O1", t + "09:00", t + "11:00", doctor="O", status="booked", patient="P1")
+     .slot("O2", t + "09:30", t + "09:40", doctor="O", status="booked", patient="P1")
+     .slot("O3", t + "10:50", t + "11:30", doctor="O", status="booked", patient="P2")
+     # equal intervals: booked twice, other patients (double booking, no overlap); booked + free
+     .slot("Q1", t + "10:00", t + "10:30", doctor="Q", status="booked", patient="P1")
+     .slot("Q2", t + "10:00", t + "10:30", doctor="Q", status="booked", patient="P2")
+     .slot("Q3", t + "10:00", t + "10:30", doctor="QF", status="booked", patient="P1")
+     .slot("Q4", t + "10:00", t + "10:30", doctor="QF", status="free")
+     # equal intervals of one patient, and a blocked one: nothing
+     .slot("R1", t + "10:00", t + "10:30", doctor="R", status="booked", patient="P1")
+     .slot("R2", t + "10:00", t + "10:30", doctor="R", status="booked", patient="P1")
+     .slot("R3", t + "10:00", t + "10:30", doctor="R", status="blocked")
+     # equal starts, the longer first or last in any order
+     .slot("U1", t + "10:00", t + "10:05", doctor="U", status="booked", patient="P1")
+     .slot("U2", t + "10:00", t + "11:00", doctor="U", status="booked", patient="P2")
+     .slot("U3", t + "10:30", t + "10:40", doctor="U", status="free")
+     # NULL doctor_id: one doctor of its own
+     .slot("V1", t + "10:00", t + "10:30", doctor=None, status="booked", patient="P1")
+     .slot("V2", t + "10:10", t + "10:40", doctor=None, status="booked", patient="P2")
+     .slot("V3", t + "10:20", t + "10:50", doctor=None, status="free")
+     .load(con))
+    assert ids(con, "SCH.OVERLAP") == {"N4", "N5", "Q3", "Q4", "U2", "U3", "V1", "V2", "V3"}
+    assert ids(con, "SCH.DOUBLE_BOOKING") == {"O1", "O3", "Q1", "Q2", "U1", "U2", "V1", "V2"}
+
+
 def test_booked_orphan(con):
     (World().patient("P1")
      .slot("S1", "2025-03-11 10:00", status="booked", patient="ghost")
