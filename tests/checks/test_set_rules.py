@@ -419,6 +419,32 @@ def test_policy_region_mismatch(con):
     assert rows["B1"]["route_mo"] == "4501009" and rows["B1"]["value"] == "4501009"
 
 
+def test_policy_region_boundaries(con):
+    w = (World()
+         # two active policies, both of the other region (equal okato): still two, not checked
+         .patient("P1").policy("Q1", "P1", okato="77000").policy("Q2", "P1", okato="77000")
+         .attachment("A1", "P1", mo="4501001")
+         # one active policy of the other region, two active attachments there: both
+         .patient("P2").policy("Q3", "P2", okato="77000")
+         .attachment("B1", "P2", mo="4501001").attachment("B2", "P2", mo="4501002")
+         # an okato with two KOD_TF on D: matching either passes, neither fails
+         .patient("P3").policy("Q4", "P3", okato="50000")
+         .attachment("C1", "P3", mo="4501001").attachment("C2", "P3", mo="7701001")
+         # a patient_id that is no patient (as text): checked all the same
+         .policy("Q5", "ghost", okato="77000").attachment("D1", "ghost", mo="4501001")
+         # patient_ids compare as text: 'P2 ' has no policy
+         .attachment("E1", "P2 ", mo="4501001")
+         # one active policy among inactive ones of the right region: checked on the active one
+         .patient("P6").policy("Q6", "P6", okato="77000")
+         .policy("Q7", "P6", okato="45000", end="2025-01-01").attachment("F1", "P6", mo="4501001")
+         # and the other way round: an inactive policy of the other region does not count
+         .patient("P7").policy("Q8", "P7", okato="45000")
+         .policy("Q9", "P7", okato="77000", end="2025-01-01").attachment("G1", "P7", mo="4501001"))
+    w.f010 += [("50000", "45"), ("50000", "50")]
+    w.load(con)
+    assert ids(con, "ATT.POLICY.REGION") == {"B1", "B2", "C2", "D1", "F1"}
+
+
 def test_att_active_multiple_groups_by_patient_text(con):
     (World()
      .patient("P1").attachment("A1", "P1").attachment("A2", "P1", mo="0000000")
