@@ -316,6 +316,18 @@ def test_snils_duplicate_passes_on_distinct_valid_snils(con):
     assert ids(con, "PAT.SNILS.DUPLICATE") == set()
 
 
+def test_snils_duplicate_counts_distinct_patient_ids(con):
+    """Two rows of one patient_id are one patient_id (no finding); patient_ids compare as
+    text, so 'R1' and 'r1' are two (every row of both is a finding)."""
+    (World()
+     .patient("Q1", snils="112-233-445 95").patient("Q1", snils="11223344595")
+     .patient("R1", snils="123-456-789 64").patient("R1", snils="12345678964")
+     .patient("r1", snils="123-456-789 64")
+     .load(con))
+    found = findings(con, "PAT.SNILS.DUPLICATE")
+    assert sorted(found["record_id"].to_list()) == ["R1", "R1", "r1"]
+
+
 def test_policy_none_uses_active_policy_boundaries(con):
     (World()
      .patient("P1").policy("Q1", "P1")                                  # active
