@@ -268,7 +268,8 @@ def _volume(con, plan: FeedPlan, files, run_lit: str, params: FeedParams) -> Non
                   else Fraction(past[mid - 1] + past[mid], 2))
         bound = math.ceil(_frac(params.volume_drop) * median)  # rows < drop x median <=> < bound
         asset = f"rows.{entity}"
-        plan.assets[asset] = f"SELECT 1 AS row FROM {_spec(entity).raw_table} WHERE run_id = {run_lit}"
+        plan.assets[asset] = (f"SELECT true AS row FROM {_spec(entity).raw_table} "
+                              f"WHERE run_id = {run_lit}")
         plan.expectations.append(Expectation(
             "FEED.VOLUME.DROP", asset, "ExpectTableRowCountToBeBetween",
             {"min_value": bound}, [file_name],
@@ -400,7 +401,8 @@ def validate_plan(plan: FeedPlan, rows: dict[str, pa.Table]) -> pl.DataFrame:
                             if e.asset == asset_name]
             if not expectations:
                 continue
-            batch = source.add_query_asset(asset_name, query=f"SELECT * FROM {tables[asset_name]}") \
+            query = f"SELECT * FROM {tables[asset_name]}"
+            batch = source.add_query_asset(asset_name, query=query) \
                 .add_batch_definition_whole_table("all").get_batch()
             # Validated as a Batch, not through a stored ValidationDefinition: the context is
             # ephemeral and the plan itself is what Talon keeps (feed_suites), so storing the

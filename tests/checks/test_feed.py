@@ -295,7 +295,7 @@ def test_thresholds_are_validated(kwargs, option):
     assert info.value.message.startswith(option) and info.value.exit_code == 2
 
 
-def test_in_memory_warehouse_stores_stats_but_runs_no_gx():
+def test_in_memory_warehouse_stores_stats_and_a_first_night_runs_no_gx():
     con = duckdb.connect()
     from flows.warehouse import ensure_schema
 
