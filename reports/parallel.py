@@ -38,12 +38,27 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _context():
+#: What the forkserver of a run that validates its feed health in a worker imports besides
+#: (checks.feed.start_feed): GX's import, about 4 CPU s, then happens in that process while the
+#: run reads its files, instead of in the run's own process, holding its GIL.
+GX_PRELOAD = ["checks.gx_suite"]
+
+
+def _context(gx: bool = False):
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)  # no effect once the server runs
+        # no effect once the server runs: its first start decides
+        ctx.set_forkserver_preload(PRELOAD + (GX_PRELOAD if gx else []))
         return ctx
     return mp.get_context("spawn")
+
+
+def _ensure_forkserver(gx: bool = False) -> None:
+    """Start the forkserver (where there is one) with its preload, in the background."""
+    if "forkserver" in mp.get_all_start_methods():
+        _context(gx)
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
 
 
 def use_pool(jobs: int, workers: int | None) -> int:
@@ -52,12 +67,6 @@ def use_pool(jobs: int, workers: int | None) -> int:
     if n <= 1 or jobs < MIN_JOBS or mp.current_process().daemon:
         return 0
     return n
-
-
-#: What the forkserver of a run that validates its feed health in a worker imports besides
-#: (checks.feed.start_feed): GX's import, about 4 CPU s, then happens in that process while the
-#: run reads its files, instead of in the run's own process, holding its GIL.
-GX_PRELOAD = ["checks.gx_suite"]
 
 
 def can_fork_workers() -> bool:
@@ -74,20 +83,15 @@ def start_forkserver(gx: bool = False) -> bool:
     forkserver preloads."""
     if not can_fork_workers():
         return False
-    if "forkserver" in mp.get_all_start_methods():
-        mp.get_context("forkserver").set_forkserver_preload(PRELOAD + (GX_PRELOAD if gx else []))
-        from multiprocessing import forkserver
-        forkserver.ensure_running()
+    _ensure_forkserver(gx)
     return True
 
 
 def warm_up(jobs: int, workers: int | None) -> None:
     """If `jobs` jobs will use a pool, start the forkserver now (it imports the report
     modules in the background) while the caller still reads DuckDB."""
-    if use_pool(jobs, workers) and "forkserver" in mp.get_all_start_methods():
-        _context()
-        from multiprocessing import forkserver
-        forkserver.ensure_running()
+    if use_pool(jobs, workers):
+        _ensure_forkserver()
 
 
 class Pool:
