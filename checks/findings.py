@@ -98,7 +98,7 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
     `raw` holds the findings of both engines plus quarantine_findings(); an optional `entity`
     column overrides the catalogue's (ROW.DUPLICATE_ID takes its file's entity).
     """
-    from checks.masking import mask_value
+    from checks.masking import mask_values
 
     if "entity" not in raw.columns:
         raw = raw.with_columns(pl.lit(None, pl.String).alias("entity"))
@@ -163,12 +163,14 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
                          REASON_NO_ATTACHMENT, REASON_MO_UNKNOWN]).pl()
     finally:
         con.unregister("raw_findings_view")
+    suggestion_fields = routed.select(register.suggestion_mask_field(pl.col("check_code")))
     routed = routed.with_columns(
-        mask_value(pl.col("field"), pl.col("value")).alias("value_masked"),
-        mask_value(register.suggestion_mask_field(pl.col("check_code")),
-                   pl.col("suggested_value")).alias("suggested_masked"))
-    dup = routed.group_by("check_code", "entity", "record_id").len().filter(pl.col("len") > 1)
-    if dup.height:
+        mask_values(routed["field"], routed["value"]).alias("value_masked"),
+        mask_values(suggestion_fields.to_series(), routed["suggested_value"])
+        .alias("suggested_masked"))
+    key = routed.select("check_code", "entity", "record_id")
+    if key.is_duplicated().any():
+        dup = key.group_by(key.columns).len().filter(pl.col("len") > 1)
         raise RuntimeError(f"{dup.height} findings are not unique per (check_code, entity, "
                            f"record_id), e.g. {dup.row(0)}")
     columns = ["run_id", "check_code", "severity", "entity", "record_id", "mo_code",
