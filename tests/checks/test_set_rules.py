@@ -328,6 +328,19 @@ def test_snils_duplicate_counts_distinct_patient_ids(con):
     assert sorted(found["record_id"].to_list()) == ["R1", "R1", "r1"]
 
 
+def test_snils_duplicate_null_patient_id_is_no_second_patient(con):
+    """Rows sharing the digits are counted first, then their distinct patient_ids: a NULL
+    patient_id beside one patient_id is no duplicate (two rows, one patient_id); beside two,
+    every row of the digits is a finding, the NULL one too."""
+    (World()
+     .patient("X1", snils="112-233-445 95").patient(None, snils="11223344595")
+     .patient("Y1", snils="123-456-789 64").patient("Y2", snils="12345678964")
+     .patient(None, snils="123-456-789 64")
+     .load(con))
+    found = findings(con, "PAT.SNILS.DUPLICATE")
+    assert sorted(map(str, found["record_id"].to_list())) == ["None", "Y1", "Y2"]
+
+
 def test_policy_none_uses_active_policy_boundaries(con):
     (World()
      .patient("P1").policy("Q1", "P1")                                  # active
@@ -386,6 +399,16 @@ def test_active_multiple_groups_policies_by_patient_text(con):
     rows = by_id(con, "POL.ACTIVE.MULTIPLE")
     assert set(rows) == {"Q1", "Q2", "Q5", "Q6"}
     assert rows["Q5"]["patient_id"] == "ghost"
+
+
+def test_active_multiple_null_patient_ids_group_together(con):
+    """NULL patient_ids are one group (as a window partition makes them): two active policies
+    without a patient_id are both findings; an inactive one is not counted."""
+    (World()
+     .policy("Q1", None).policy("Q2", None).policy("Q3", None, end="2025-03-01")
+     .policy("Q4", "P1").policy("Q5", "P1", end="2025-03-01")
+     .load(con))
+    assert ids(con, "POL.ACTIVE.MULTIPLE") == {"Q1", "Q2"}
 
 
 def test_policy_patient_orphan_compares_exact_text(con):
@@ -467,6 +490,15 @@ def test_att_active_multiple_groups_by_patient_text(con):
     rows = by_id(con, "ATT.ACTIVE.MULTIPLE")
     assert set(rows) == {"A1", "A2", "A5", "A6"}
     assert rows["A2"]["route_mo"] == "0000000" and rows["A2"]["field"] == "detach_date"
+
+
+def test_att_active_multiple_null_patient_ids_group_together(con):
+    (World()
+     .attachment("A1", None).attachment("A2", None).attachment("A3", None, detach="2025-03-10")
+     .attachment("A4", "P1").attachment("A5", "P1", detach="2025-03-10")
+     .load(con))
+    rows = by_id(con, "ATT.ACTIVE.MULTIPLE")
+    assert set(rows) == {"A1", "A2"} and rows["A1"]["patient_id"] is None
 
 
 def test_att_dates_invalid(con):
