@@ -212,7 +212,9 @@ def markdown(info: dict) -> str:
                      "vs (d) Soda ×", "vs (e) Pointblank ×", "floor s (polars reads the files)",
                      "end to end ÷ floor", f"≤ {FLOOR_TARGET}×"], rows)
     lines += ["Check stage vs a baseline: the baseline's load + setup + validate ÷ Talon's "
-              "staging + row rules + set rules (above 1: Talon is faster). End to end ÷ floor: "
+              "staging + row rules + set rules (above 1: Talon is faster); the baselines run "
+              "the row rules only (the ratios per part are in each size's section). Talon's "
+              "text is typed while it is read (`prepare`), not in this stage. End to end ÷ floor: "
               "Talon's whole run ÷ polars reading the same files as text (issue 15's floor).", ""]
     pr = per_row(info)
     if pr:
@@ -378,7 +380,8 @@ def _standing(s: dict) -> str:
                                                                    else " are")
                                        + " as fast or faster" if slower else "")
     return (f"Where Talon stands, check stage (Talon {check[0]['talon_s']:,.2f} s, which also "
-            "types the text and runs the set rules the others do not): " + "; ".join(parts)
+            "runs the set rules the others do not; Talon typed the text while reading it, in "
+            "`prepare`, where the others type it in their validation): " + "; ".join(parts)
             + f". {verdict}.")
 
 
