@@ -8,22 +8,25 @@
 --    slots starting together overlap). Overlap is symmetric, so every partner of a slot in
 --    `near` is in `near` too, and a slot outside it has no partner and no finding: step 2 sees
 --    the same partners on these few slots as on all of them.
+--    Step 1 partitions by hash(doctor_id), an integer (a sort on it costs less than on the
+--    text): should two doctors share a hash, their slots only add candidates (a slot
+--    overlapping a slot of its own doctor is still found), and step 2 works by doctor_id.
 -- 2. Counting on the slots of `near` (`c`): the booked slots overlapping [a, b) number
 --      #(start < b) - #(end <= a),
 --    counted by running sums over a doctor's sorted events. Counted per doctor and per
 --    (doctor, patient_id), a slot has a partner of another patient iff the two counts differ
 --    (each count includes the slot itself).
 WITH b AS (
-    SELECT doctor_id, start_ts, end_ts
+    SELECT hash(doctor_id) AS h, start_ts, end_ts
     FROM $batch
     WHERE is_future AND time_valid AND status = 'booked'
 ),
 near AS (
-    SELECT doctor_id, start_ts, end_ts
-    FROM (SELECT doctor_id, start_ts, end_ts,
-                 max(end_ts) OVER (PARTITION BY doctor_id ORDER BY start_ts
+    SELECT h, start_ts, end_ts
+    FROM (SELECT h, start_ts, end_ts,
+                 max(end_ts) OVER (PARTITION BY h ORDER BY start_ts
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
-                 lead(start_ts) OVER (PARTITION BY doctor_id ORDER BY start_ts) AS next_start
+                 lead(start_ts) OVER (PARTITION BY h ORDER BY start_ts) AS next_start
           FROM b)
     WHERE prev_end > start_ts OR next_start < end_ts
 ),
@@ -31,7 +34,7 @@ c AS (
     SELECT s.slot_id, s.doctor_id, s.patient_id, s.start_ts, s.end_ts, s.slot_start, s.slot_end,
            s.mo_code
     FROM $batch AS s
-    SEMI JOIN near AS n ON n.doctor_id IS NOT DISTINCT FROM s.doctor_id
+    SEMI JOIN near AS n ON n.h = hash(s.doctor_id)
         AND n.start_ts = s.start_ts AND n.end_ts = s.end_ts
     WHERE s.is_future AND s.time_valid AND s.status = 'booked'
 ),

@@ -8,22 +8,25 @@
 --    matter: slots starting together overlap). One cheap window over three columns; overlap is
 --    symmetric, so every partner of a slot in `near` is in `near` too, and a slot outside it
 --    has no partner and no finding: step 2 sees the same partners on these few slots as on all.
+--    Step 1 partitions by hash(doctor_id), an integer (a sort on it costs less than on the
+--    text): should two doctors share a hash, their slots only add candidates (a slot
+--    overlapping a slot of its own doctor is still found), and step 2 works by doctor_id.
 -- 2. On the slots of `near` (`c`), with a doctor's slots ordered by (start_ts, slot_id), an
 --    earlier slot overlaps this one iff its end_ts > this start_ts, so the running max of
 --    earlier ends decides; a later slot overlaps iff its start_ts < this end_ts, so the min of
 --    later starts decides. A booked slot only counts partners that are not booked (the *_nb
 --    columns).
 WITH s AS (
-    SELECT doctor_id, start_ts, end_ts
+    SELECT hash(doctor_id) AS h, start_ts, end_ts
     FROM $batch
     WHERE is_future AND time_valid AND status <> 'blocked'
 ),
 near AS (
-    SELECT doctor_id, start_ts, end_ts
-    FROM (SELECT doctor_id, start_ts, end_ts,
-                 max(end_ts) OVER (PARTITION BY doctor_id ORDER BY start_ts
+    SELECT h, start_ts, end_ts
+    FROM (SELECT h, start_ts, end_ts,
+                 max(end_ts) OVER (PARTITION BY h ORDER BY start_ts
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
-                 lead(start_ts) OVER (PARTITION BY doctor_id ORDER BY start_ts) AS next_start
+                 lead(start_ts) OVER (PARTITION BY h ORDER BY start_ts) AS next_start
           FROM s)
     WHERE prev_end > start_ts OR next_start < end_ts
 ),
@@ -35,7 +38,7 @@ c AS (
            min(b.start_ts) OVER after_me AS next_start_any,
            min(CASE WHEN b.status <> 'booked' THEN b.start_ts END) OVER after_me AS next_start_nb
     FROM $batch AS b
-    SEMI JOIN near AS n ON n.doctor_id IS NOT DISTINCT FROM b.doctor_id
+    SEMI JOIN near AS n ON n.h = hash(b.doctor_id)
         AND n.start_ts = b.start_ts AND n.end_ts = b.end_ts
     WHERE b.is_future AND b.time_valid AND b.status <> 'blocked'
     WINDOW before_me AS (PARTITION BY b.doctor_id ORDER BY b.start_ts, b.slot_id

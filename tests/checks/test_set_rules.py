@@ -703,6 +703,35 @@ def test_sparse_schedules_match_the_pairwise_definition(con, seed):
     assert ids(con, "SCH.DOUBLE_BOOKING") == double
 
 
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_first_step_doctor_hash_collisions_only_add_candidates(con, monkeypatch, buckets):
+    """The first step partitions by hash(doctor_id): with the hash cut to `buckets` values,
+    doctors collide (one bucket: every doctor is one partition, slots of other doctors
+    interleave), and the findings still match the pairwise definition."""
+    rnd = random.Random(7)
+    w = World()
+    base = datetime(2025, 3, 10, 8, 0)
+    for i in range(300):
+        start = base + timedelta(minutes=10 * rnd.randrange(0, 60))
+        w.slot(f"S{i:03d}", start.strftime("%Y-%m-%d %H:%M"),
+               (start + timedelta(minutes=rnd.choice([10, 20, 30, 60, 120]))).strftime(
+                   "%Y-%m-%d %H:%M"),
+               doctor=rnd.choice([f"D{d}" for d in range(12)] + [None]),
+               status=rnd.choice(["free", "booked", "booked", "blocked"]),
+               patient=rnd.choice(["P1", "P2", "P3", ""]))
+    w.load(con)
+    overlap, double = _naive_pairs(w.slots, AS_OF)
+    assert len(overlap) > 10 and len(double) > 10
+    for code in ("SCH.OVERLAP", "SCH.DOUBLE_BOOKING"):
+        template = SET_RULES[code]
+        collided = re.sub(r"hash\(((?:[a-z]\.)?doctor_id)\)", rf"(hash(\1) % {buckets})",
+                          template)
+        assert collided.count(f"% {buckets})") == template.count("hash(") >= 2
+        monkeypatch.setitem(SET_RULES, code, collided)
+    assert ids(con, "SCH.OVERLAP") == overlap
+    assert ids(con, "SCH.DOUBLE_BOOKING") == double
+
+
 def test_overlap_and_double_booking_first_step_boundaries(con):
     """The boundaries of the first step (slots overlapping any other): an earlier slot that
     ends exactly at a start, a partner that is not the neighbour in start order, equal
