@@ -41,6 +41,14 @@ CODES = (
     "SCH.BOOKED.ORPHAN", "SCH.STALE", "SCH.DOCTOR.SNILS", "SCH.HORIZON.EMPTY",
 )
 
+#: The order run_set_rules runs them in: the entity staged last first (slots, then
+#: attachments, policies, patients), so each rule mostly finds its tables still in DuckDB's
+#: memory. Past the memory limit (10M patients under 4 GB) the TEMP tables staged first have
+#: been spilled to disk; the catalogue order read the patients back first and evicted the
+#: slots for the schedule rules to read back last (10M: 50.7 -> 40.4 CPU s, 87 -> 56 s).
+RUN_ORDER = tuple(code for prefix in ("SCH", "ATT", "POL", "PAT")
+                  for code in CODES if code.startswith(prefix + "."))
+
 #: code -> SQL template (text of checks/sql/<code>.sql).
 SET_RULES: dict[str, str] = {code: (SQL_DIR / f"{code}.sql").read_text(encoding="utf-8")
                              for code in CODES}
@@ -123,8 +131,9 @@ def run_rule(con: duckdb.DuckDBPyConnection, code: str, *, run_id: str, as_of: d
 def run_set_rules(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
                   stale_hours: int = 24, horizon_days: int = 14,
                   codes: tuple[str, ...] | None = None) -> pl.DataFrame:
-    """Every finding of the set-level checks (all of CODES, or `codes`) on the stg_* tables."""
+    """Every finding of the set-level checks (all of CODES, or `codes`) on the stg_* tables,
+    sorted by (check_code, record_id); all of them run in RUN_ORDER."""
     frames = [run_rule(con, code, run_id=run_id, as_of=as_of, stale_hours=stale_hours,
-                       horizon_days=horizon_days) for code in (codes or CODES)]
+                       horizon_days=horizon_days) for code in (codes or RUN_ORDER)]
     found = pl.concat([empty_findings(), *frames], how="vertical")
     return found.sort(["check_code", "record_id"])

@@ -16,8 +16,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from checks.set_rules import (CODES, FINDING_COLUMNS, SET_RULES, entity_table, render_sql,
-                              rule_sql, run_rule, run_set_rules)
+from checks.set_rules import (CODES, FINDING_COLUMNS, RUN_ORDER, SET_RULES, entity_table,
+                              render_sql, rule_sql, run_rule, run_set_rules)
 from checks.staging import STAGED_COLUMNS
 
 RUN = "r1"
@@ -240,6 +240,13 @@ def test_every_code_has_one_sql_file_with_batch_placeholder():
     for code, sql in SET_RULES.items():
         assert "$batch" in sql, code
         assert entity_table(code).startswith("stg_")
+
+
+def test_run_order_is_every_code_once_the_last_staged_entity_first():
+    assert sorted(RUN_ORDER) == sorted(CODES) and len(set(RUN_ORDER)) == len(CODES)
+    tables = [entity_table(c) for c in RUN_ORDER]
+    blocks = [t for i, t in enumerate(tables) if i == 0 or tables[i - 1] != t]
+    assert blocks == ["stg_slots", "stg_attachments", "stg_policies", "stg_patients"]
 
 
 def test_no_template_ends_in_a_line_comment():
