@@ -569,6 +569,19 @@ def test_sch_specialty_unknown_validity_on_slot_date(con):
     assert ids(con, "SCH.SPECIALTY.UNKNOWN") == {"S3", "S4", "S6", "S7"}
 
 
+def test_sch_specialty_unknown_looked_up_per_code_and_day(con):
+    """V021 is looked up once per (specialty_code, slot date): every slot of an unknown pair is
+    a finding, a known code on the same day or the same code on a valid day is not; a NULL
+    specialty_code is unknown."""
+    (World()
+     .slot("A1", "2025-03-16 08:00", spec="27").slot("A2", "2025-03-16 17:00", spec="27")
+     .slot("A3", "2025-03-15 17:00", spec="27")                   # same code, a valid day
+     .slot("A4", "2025-03-16 09:00", spec="76")                   # same day, a known code
+     .slot("A5", "2025-03-11 10:00", spec=None).slot("A6", "2025-03-11 11:00", spec=None)
+     .load(con))
+    assert ids(con, "SCH.SPECIALTY.UNKNOWN") == {"A1", "A2", "A5", "A6"}
+
+
 def test_overlap_cases(con):
     t = "2025-03-11 "
     (World()
