@@ -73,6 +73,9 @@ NAME_NORMS = {"nl": "last_name", "nf": "first_name", "nm": "middle_name"}
 
 
 MACROS = (
+    # the key of a valid ENP (16 ASCII digits: one to one with its text); only ever applied to
+    # ENPs with enp_valid
+    "CREATE OR REPLACE TEMP MACRO talon_enp_key(enp) AS TRY_CAST(enp AS BIGINT)",
     "CREATE OR REPLACE TEMP MACRO talon_dl1(a, b) AS damerau_levenshtein(a, b) <= 1",
     # YYYY-MM-DD with a four-digit year whatever the year (strftime's %Y does not pad)
     """CREATE OR REPLACE TEMP MACRO talon_iso(d) AS
@@ -85,19 +88,31 @@ MACROS = (
         printf('%02d.%02d.%04d', day(d), month(d), year(d))""",
 )
 
+#: Tier 4 (a): the persons born the same day as the patient whose every name part is dl1 (the
+#: middle names: or either empty); {on}: a further join condition, {where}: a further filter.
+_NEAR_A = """SELECT q.patient_id, r.enp, q.snils_valid AS qv, q.snils_digits AS qd, q.sex AS qs,
+                  r.snils_valid AS rv, r.snils_digits AS rd, r.sex AS rs
+           FROM rest q JOIN reg_persons r ON r.birth_date_d = q.birth_date_d {on}
+           WHERE {where} abs(length(q.nl) - length(r.nl)) <= 1
+             AND abs(length(q.nf) - length(r.nf)) <= 1
+             AND talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
+             AND (talon_dl1(q.nm, r.nm) OR q.nm = '' OR r.nm = '')"""
+
 #: Linking, in order. $run_id and $d are SQL literals (set_rules.render_sql).
 LINK_SQL = (
     # the register persons, names normalised
     # the register persons: a view (a copy of the register cost ~0.5 GB at 1M rows)
     """CREATE OR REPLACE TEMP VIEW reg_persons AS
        SELECT * EXCLUDE (enp_valid) FROM stg_registry WHERE enp_valid""",
-    # tier 1: enp of the first policy (in the contract's order) whose enp is a person's
+    # tier 1: enp of the first policy (in the contract's order) whose enp is a person's. A valid
+    # ENP is exactly 16 ASCII digits, so its BIGINT (talon_enp_key) is one to one with its text
+    # and the semi join compares integers instead of 16-byte strings.
     """CREATE OR REPLACE TEMP TABLE reg_link AS
        SELECT p.patient_id, p.enp, CAST(1 AS TINYINT) AS tier
-       FROM stg_policies p
-       JOIN reg_persons r ON r.enp = p.enp
+       FROM (SELECT *, talon_enp_key(enp) AS k FROM stg_policies WHERE enp_valid) p
+       SEMI JOIN (SELECT talon_enp_key(enp) AS k FROM stg_registry WHERE enp_valid) r
+           ON r.k = p.k
        SEMI JOIN stg_patients q ON q.patient_id = p.patient_id
-       WHERE p.enp_valid
        QUALIFY row_number() OVER (PARTITION BY p.patient_id
                                   ORDER BY p.is_active DESC, p.date_begin_d DESC NULLS LAST,
                                            p.policy_id) = 1""",
@@ -118,13 +133,17 @@ LINK_SQL = (
                                                     WHERE snils_valid))
           OR (r.nl, r.nf) IN (SELECT nl, nf FROM reg_rest)""",
     # tier 2: the valid SNILS of exactly one person; else tier 3: the full name and birth date
-    # of exactly one person
+    # of exactly one person. Only the keys of reg_rest are grouped (a key's group is whole:
+    # the semi join keeps or drops all of its persons), not all of reg_near.
     """INSERT INTO reg_link
-       WITH s AS (SELECT snils_digits, min(enp) AS enp FROM reg_near WHERE snils_valid
-                  GROUP BY snils_digits HAVING count(*) = 1),
-            n AS (SELECT nl, nf, nm, birth_date_d, min(enp) AS enp FROM reg_near
-                  WHERE birth_date_d IS NOT NULL
-                  GROUP BY nl, nf, nm, birth_date_d HAVING count(*) = 1)
+       WITH s AS (SELECT r.snils_digits, min(r.enp) AS enp FROM reg_near r
+                  SEMI JOIN reg_rest q ON q.snils_valid AND q.snils_digits = r.snils_digits
+                  WHERE r.snils_valid
+                  GROUP BY r.snils_digits HAVING count(*) = 1),
+            n AS (SELECT r.nl, r.nf, r.nm, r.birth_date_d, min(r.enp) AS enp FROM reg_near r
+                  SEMI JOIN reg_rest q ON q.nl = r.nl AND q.nf = r.nf AND q.nm = r.nm
+                                      AND q.birth_date_d = r.birth_date_d
+                  GROUP BY r.nl, r.nf, r.nm, r.birth_date_d HAVING count(*) = 1)
        SELECT q.patient_id, coalesce(s.enp, n.enp), CASE WHEN s.enp IS NOT NULL THEN 2 ELSE 3 END
        FROM reg_rest q
        LEFT JOIN s ON q.snils_valid AND s.snils_digits = q.snils_digits
@@ -135,19 +154,25 @@ LINK_SQL = (
     # Necessary conditions go first so that the costly tests meet few pairs: names within
     # one edit differ in length by at most one; two near dates (talon_near_dates) share the
     # year or both month and day (one edit of an ISO date changes one of its three parts, a
-    # day-month exchange keeps the year), so (b) is two equi-joins on those parts.
+    # day-month exchange keeps the year), so (b) is two equi-joins on those parts. (a) also
+    # joins on a letter of the last name (_NEAR_A): one edit keeps the first or the last letter
+    # unless the name has at most two letters (a substitution in one letter, an insertion into
+    # an empty name, a swap of two letters), so (a) is three equi-joins: the same first
+    # letter, the same last letter, or the patient's last name of at most two letters.
+    # Without the letter, a birth date joins each patient to all persons born that day:
+    # pairs grow with the square of the region (11M pairs at 10M patients).
     """INSERT INTO reg_link
        WITH rest AS (
-           SELECT q.* FROM reg_rest q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
+           SELECT q.*, left(q.nl, 1) AS nl_first, right(q.nl, 1) AS nl_last
+           FROM reg_rest q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
            WHERE q.birth_date_d IS NOT NULL
        ),
        candidates AS (
-           SELECT q.patient_id, r.enp, q.snils_valid AS qv, q.snils_digits AS qd, q.sex AS qs,
-                  r.snils_valid AS rv, r.snils_digits AS rd, r.sex AS rs
-           FROM rest q JOIN reg_persons r ON r.birth_date_d = q.birth_date_d
-           WHERE abs(length(q.nl) - length(r.nl)) <= 1 AND abs(length(q.nf) - length(r.nf)) <= 1
-             AND talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
-             AND (talon_dl1(q.nm, r.nm) OR q.nm = '' OR r.nm = '')
+           """ + _NEAR_A.format(on="AND left(r.nl, 1) = q.nl_first", where="") + """
+           UNION
+           """ + _NEAR_A.format(on="AND right(r.nl, 1) = q.nl_last", where="") + """
+           UNION
+           """ + _NEAR_A.format(on="", where="length(q.nl) <= 2 AND") + """
            UNION
            SELECT q.patient_id, r.enp, q.snils_valid, q.snils_digits, q.sex,
                   r.snils_valid, r.snils_digits, r.sex
@@ -169,6 +194,10 @@ LINK_SQL = (
        WHERE NOT (qv AND rv AND qd <> rd)
          AND NOT (qs IN ('1', '2') AND rs IN ('1', '2') AND qs <> rs)
        GROUP BY patient_id HAVING count(DISTINCT enp) = 1""",
+    # the patients no tier links (REG.PERSON.NOT_FOUND): those of reg_rest that tiers 2 to 4
+    # left unlinked, so the rule probes the patients against these few instead of every link
+    """CREATE OR REPLACE TEMP TABLE reg_unlinked AS
+       SELECT q.patient_id FROM reg_rest q ANTI JOIN reg_link l ON l.patient_id = q.patient_id""",
 )
 
 #: The register's values for each linked patient. Run with the joins as written
@@ -177,17 +206,19 @@ LINK_SQL = (
 #: patients, the run's peak); the narrow links as the build side, the register streams
 #: through instead (and it takes half the CPU). linked_patients: the links per enp.
 VALUES_SQL = """CREATE OR REPLACE TEMP TABLE reg_values AS
-       WITH l AS (SELECT patient_id, tier, enp,
-                         count(*) OVER (PARTITION BY enp) AS linked_patients
-                  FROM reg_link)
+       WITH d AS (SELECT talon_enp_key(enp) AS k, count(*) AS n FROM reg_link
+                  GROUP BY k HAVING count(*) > 1),
+            l AS (SELECT patient_id, tier, talon_enp_key(enp) AS k FROM reg_link)
        SELECT l.patient_id, l.tier, r.enp, r.nl, r.nf, r.nm,
               concat_ws(' ', r.last_name, r.first_name, NULLIF(r.middle_name, '')) AS name,
               r.birth_date_d, r.snils_digits, r.snils_valid, r.smo_code, r.policy_end_d,
               r.death_date_d, r.attach_mo_code,
               coalesce(r.death_date_d <= $d, false) AS deceased,
               coalesce(r.policy_end_d < $d, false) AS closed,
-              l.linked_patients
-       FROM reg_persons r JOIN l ON r.enp = l.enp"""
+              coalesce(d.n, 1) AS linked_patients
+       FROM (SELECT *, talon_enp_key(enp) AS k FROM reg_persons) r
+       JOIN l ON r.k = l.k
+       LEFT JOIN d ON d.k = l.k"""
 
 #: DuckDB's optimizers that reorder joins and swap a hash join's build and probe sides.
 _AS_WRITTEN = "join_order,build_side_probe_side"
@@ -279,15 +310,21 @@ def link_patients(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     for sql in LINK_SQL:
         con.execute(render_sql(sql, batch="", run_id=run_id, as_of=as_of))
     execute_as_written(con, render_sql(VALUES_SQL, batch="", run_id=run_id, as_of=as_of))
+    # the links in no particular order (nothing reads reg_links in its stored order): the
+    # insert then compresses its row groups on every thread, not on one
+    before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM reg_links WHERE run_id = ?", [run_id])
+        con.execute("SET preserve_insertion_order = false")
         con.execute("INSERT INTO reg_links SELECT ?, patient_id, enp, tier FROM reg_link",
                     [run_id])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(bool(before)).lower()}")
     return con.sql("SELECT tier, count(*) AS patients FROM reg_link GROUP BY tier "
                    "ORDER BY tier").pl()
 
