@@ -136,15 +136,19 @@ def listed_clinics(con, run_id: str) -> list[str]:
 
 
 def work_findings(con, run_id: str, run: data.Run, lang: str,
-                  loaded: pl.DataFrame | None = None) -> tuple[pl.DataFrame, dict[str | None, int]]:
+                  loaded: pl.DataFrame | None = None,
+                  texts: bool = True) -> tuple[pl.DataFrame, dict[str | None, int]]:
     """The run's open findings (`data.open_findings`: no waiver covers them) with lifecycle,
-    catalogue texts and identity; and how many findings each clinic answered (waived).
-    `loaded`: the run's `data.load_with_lifecycle` where the caller read it already."""
+    catalogue texts (unless not `texts`: `data.with_texts` adds them later) and identity; and
+    how many findings each clinic answered (waived). `loaded`: the run's
+    `data.load_with_lifecycle` where the caller read it already."""
     if loaded is None:
         loaded = data.load_with_lifecycle(con, run_id)
     waived = loaded.filter(pl.col(data.WAIVER_COLUMN).is_not_null())
     waived_counts = dict(waived.group_by("mo_code").len().iter_rows())
-    findings = data.with_texts(data.open_findings(loaded), lang)
+    findings = data.open_findings(loaded)
+    if texts:
+        findings = data.with_texts(findings, lang)
     found = identity.identities(con, run_id, findings.select("entity", "record_id"), run.as_of)
     findings = findings.join(found, on=["entity", "record_id"], how="left",
                              maintain_order="left")
@@ -584,7 +588,9 @@ PARTS_PER_WORKER = 4
 class _Part:
     """Some clinics' lists as data (each clinic's rows whole in one part): a worker process
     builds their FixLists (`_lists_of`) and writes them (`_write_part`)."""
-    findings: pl.DataFrame  # work_findings of these clinics
+    #: work_findings of these clinics without the catalogue texts: `_lists_of` joins them
+    #: (a check's texts on each of its findings were ~80% of the bytes sent to the workers)
+    findings: pl.DataFrame
     waived: dict
     fixed: pl.DataFrame  # data.fixed of these clinics, with texts
     names: dict
@@ -596,7 +602,7 @@ def _parts(con, run_id: str, run: data.Run, lang: str, loaded: pl.DataFrame | No
            count: int) -> list[_Part]:
     """What the fix lists need from DuckDB, read here once, cut into about `count` parts of
     consecutive clinics with about as many findings each (the unassigned list last)."""
-    findings, waived = work_findings(con, run_id, run, lang, loaded)
+    findings, waived = work_findings(con, run_id, run, lang, loaded, texts=False)
     fixed = data.with_texts(data.fixed(con, run_id), lang)
     names = data.clinic_names(con, run_id)
     codes = sorted(set(listed_clinics(con, run_id)) | {c for c in waived if c is not None}
@@ -632,6 +638,7 @@ def _lists_of(part: _Part, lang: str) -> list[FixList]:
     polars calls in all instead of dozens per clinic."""
     t = Texts(lang)
     findings, waived, fixed, names = part.findings, part.waived, part.fixed, part.names
+    findings = data.with_texts(findings, lang)
     codes, stems = part.codes, part.stems
     groups = _groups(findings)
     rows = _labelled(_ordered(findings, groups), t)

@@ -263,3 +263,80 @@ def test_parts_cut_the_lists_between_clinics_and_build_the_same_lists(tmp_path):
         for key in a.sheets:
             assert a.sheets[key][0].equals(b.sheets[key][0]) and a.sheets[key][1:] == \
                 b.sheets[key][1:]
+
+
+_PROBE = """
+import gc, os, sys
+import polars as pl
+from reports import parallel
+if __name__ == "__main__":
+    with parallel.Pool(2) as pool:
+        found = [f.result() for f in [pool.submit(pl.thread_pool_size),
+                                      pool.submit(gc.get_freeze_count)]]
+    print(found[0], found[1], parallel.worker_threads(), pl.thread_pool_size(),
+          "POLARS_MAX_THREADS" in os.environ)
+"""
+
+
+def test_workers_freeze_what_they_inherit_and_take_their_share_of_polars_threads(tmp_path):
+    """A pool's workers run polars on their share of the cores (set in the forkserver's
+    environment; this process's own polars and environment unchanged) and leave what they
+    inherited out of the garbage collector's walks (gc.freeze)."""
+    import os
+    import subprocess
+    import sys
+
+    if "forkserver" not in parallel.mp.get_all_start_methods():
+        pytest.skip("no forkserver here")
+    script = tmp_path / "probe.py"
+    script.write_text(_PROBE, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_MAX_THREADS"}
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
+    for workers in ("", "1"):
+        env["TALON_REPORT_WORKERS"] = workers
+        out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                             text=True, check=True, timeout=120).stdout.split()
+        threads, frozen, expected, own, leaked = out
+        cores = len(os.sched_getaffinity(0))
+        assert int(expected) == (1 if not workers else cores)
+        assert int(threads) == int(expected) and int(frozen) > 0
+        assert int(own) == pl.thread_pool_size() and leaked == "False"
+
+
+def test_workbook_parts_are_xlsxwriters_deflated_at_zip_level(tmp_path, monkeypatch):
+    """The workbook's parts: xlsxwriter's names, timestamps and bytes, in its order, each
+    deflated at xlsx.ZIP_LEVEL (not zlib's default)."""
+    import zlib
+
+    many = pl.DataFrame({"Т": [f"строка {i % 97}" for i in range(3000)],
+                         "Ч": list(range(3000))})
+
+    def write(path: Path) -> list:
+        xlsx.write_workbook(path, page=xlsx.Page("L", "R", "&P"),
+                            summary=xlsx.Summary("Итоги", "T", [("Как", "Текст")]),
+                            sheets=[xlsx.Sheet("Много", xlsx.Table(many, "t_m"))])
+        with zipfile.ZipFile(path) as z:
+            return [(i.filename, i.date_time, i.compress_type, i.compress_size,
+                     z.read(i.filename) if i.filename != "docProps/core.xml" else b"")
+                    for i in z.infolist()]
+
+    ours = write(tmp_path / "a.xlsx")
+    for name, _, _, size, data in ours:
+        if name != "docProps/core.xml":
+            deflate = zlib.compressobj(xlsx.ZIP_LEVEL, zlib.DEFLATED, -15)
+            assert size == len(deflate.compress(data) + deflate.flush()), name
+    monkeypatch.setattr(xlsx, "_Workbook", Workbook)
+    theirs = write(tmp_path / "b.xlsx")
+    assert [(n, t, c, d) for n, t, c, _, d in ours] == [(n, t, c, d) for n, t, c, _, d in theirs]
+
+
+@pytest.mark.parametrize("text", ["", "plain", "a&b<c>d\"e'f", "&amp;&lt;", "'\"'<<>>&&",
+                                  "ничего & всё <b>", None])
+def test_escaped_is_markupsafes_escape(text):
+    from markupsafe import escape
+
+    from reports.html import escaped
+
+    got = pl.DataFrame({"s": [text]}, schema={"s": pl.String}).select(escaped(pl.col("s")))
+    assert got.item() == (None if text is None else str(escape(text)))
