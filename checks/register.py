@@ -73,9 +73,6 @@ NAME_NORMS = {"nl": "last_name", "nf": "first_name", "nm": "middle_name"}
 
 
 MACROS = (
-    # the key of a valid ENP (16 ASCII digits: one to one with its text); only ever applied to
-    # ENPs with enp_valid
-    "CREATE OR REPLACE TEMP MACRO talon_enp_key(enp) AS TRY_CAST(enp AS BIGINT)",
     "CREATE OR REPLACE TEMP MACRO talon_dl1(a, b) AS damerau_levenshtein(a, b) <= 1",
     # YYYY-MM-DD with a four-digit year whatever the year (strftime's %Y does not pad)
     """CREATE OR REPLACE TEMP MACRO talon_iso(d) AS
@@ -104,15 +101,13 @@ LINK_SQL = (
     # the register persons: a view (a copy of the register cost ~0.5 GB at 1M rows)
     """CREATE OR REPLACE TEMP VIEW reg_persons AS
        SELECT * EXCLUDE (enp_valid) FROM stg_registry WHERE enp_valid""",
-    # tier 1: enp of the first policy (in the contract's order) whose enp is a person's. A valid
-    # ENP is exactly 16 ASCII digits, so its BIGINT (talon_enp_key) is one to one with its text
-    # and the semi join compares integers instead of 16-byte strings.
+    # tier 1: enp of the first policy (in the contract's order) whose enp is a person's
     """CREATE OR REPLACE TEMP TABLE reg_link AS
        SELECT p.patient_id, p.enp, CAST(1 AS TINYINT) AS tier
-       FROM (SELECT *, talon_enp_key(enp) AS k FROM stg_policies WHERE enp_valid) p
-       SEMI JOIN (SELECT talon_enp_key(enp) AS k FROM stg_registry WHERE enp_valid) r
-           ON r.k = p.k
+       FROM stg_policies p
+       JOIN reg_persons r ON r.enp = p.enp
        SEMI JOIN stg_patients q ON q.patient_id = p.patient_id
+       WHERE p.enp_valid
        QUALIFY row_number() OVER (PARTITION BY p.patient_id
                                   ORDER BY p.is_active DESC, p.date_begin_d DESC NULLS LAST,
                                            p.policy_id) = 1""",
@@ -206,19 +201,17 @@ LINK_SQL = (
 #: patients, the run's peak); the narrow links as the build side, the register streams
 #: through instead (and it takes half the CPU). linked_patients: the links per enp.
 VALUES_SQL = """CREATE OR REPLACE TEMP TABLE reg_values AS
-       WITH d AS (SELECT talon_enp_key(enp) AS k, count(*) AS n FROM reg_link
-                  GROUP BY k HAVING count(*) > 1),
-            l AS (SELECT patient_id, tier, talon_enp_key(enp) AS k FROM reg_link)
+       WITH l AS (SELECT patient_id, tier, enp,
+                         count(*) OVER (PARTITION BY enp) AS linked_patients
+                  FROM reg_link)
        SELECT l.patient_id, l.tier, r.enp, r.nl, r.nf, r.nm,
               concat_ws(' ', r.last_name, r.first_name, NULLIF(r.middle_name, '')) AS name,
               r.birth_date_d, r.snils_digits, r.snils_valid, r.smo_code, r.policy_end_d,
               r.death_date_d, r.attach_mo_code,
               coalesce(r.death_date_d <= $d, false) AS deceased,
               coalesce(r.policy_end_d < $d, false) AS closed,
-              coalesce(d.n, 1) AS linked_patients
-       FROM (SELECT *, talon_enp_key(enp) AS k FROM reg_persons) r
-       JOIN l ON r.k = l.k
-       LEFT JOIN d ON d.k = l.k"""
+              l.linked_patients
+       FROM reg_persons r JOIN l ON r.enp = l.enp"""
 
 #: DuckDB's optimizers that reorder joins and swap a hash join's build and probe sides.
 _AS_WRITTEN = "join_order,build_side_probe_side"

@@ -1,19 +1,12 @@
-"""Linking compares valid ENPs as integers (talon_enp_key in checks/register.py): a valid ENP
-is exactly 16 ASCII digits, so its BIGINT is one to one with its text. These tests fail if the
-key loses leading zeros in what is stored, lets a text that is not a valid ENP match by its
-number, or miscounts the patients linked to one person."""
+"""Tier 1 and linked_patients at their boundaries: an ENP with leading zeros links and is
+stored as written, a text that is no valid ENP (the same digits without a leading zero, with a
+space or a sign) never links by tier 1 even when its number is a person's ENP, and the patients
+linked to one person are counted (a key compared as a number instead of the text would fail
+these)."""
 from __future__ import annotations
 
-from checks import register
 from tests.checks.test_register import Reg, enp, links
 from tests.checks.test_set_rules import con  # noqa: F401  (fixture)
-
-
-def test_enp_key_is_the_number_of_the_16_digits(con):
-    register.install_macros(con)
-    got = con.execute("SELECT talon_enp_key('0000000000000000'), talon_enp_key('0000000000000018'),"
-                      " talon_enp_key('9999999999999995'), talon_enp_key(NULL)").fetchall()[0]
-    assert got == (0, 18, 9999999999999995, None)
 
 
 def test_tier1_leading_zeros_link_and_are_stored_as_written(con):
