@@ -82,10 +82,13 @@ def mo_slots(con: duckdb.DuckDBPyConnection, shown: pl.DataFrame) -> pl.DataFram
                                  "WHERE list_contains(?, run_id)", [ids])
     if stats.is_empty():
         return empty
-    grid = (shown.join(with_stats, on="run_id").select("run_id", "run")
+    grid = (shown.with_row_index("_shown").join(with_stats, on="run_id")
+            .select("_shown", "run_id", "run")
             .join(stats.select("mo_code").unique(), how="cross"))
+    # in the shown runs' order, then by MO: the page's bytes must not depend on hash order
     return (grid.join(stats, on=["run_id", "mo_code"], how="left")
-            .with_columns(pl.col("slots").fill_null(0).cast(pl.Int64)))
+            .with_columns(pl.col("slots").fill_null(0).cast(pl.Int64))
+            .sort("_shown", "mo_code").drop("_shown"))
 
 
 def feed_findings(con: duckdb.DuckDBPyConnection, run_id: str, lang: str,

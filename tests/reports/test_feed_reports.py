@@ -344,3 +344,18 @@ def test_send_leaves_out_a_waived_feed_finding(tmp_path):
     assert "FEED.VOLUME.DROP" not in steward and "FEED.COLUMN.EMPTY" in steward
     assert "FEED.MO.SHRUNK" not in steward
     assert read_worklist(folder / "clinics" / "5003.html").groups[0].code == "PAT.SNILS.CHECKSUM"
+
+
+def test_slots_per_mo_come_in_the_runs_order_then_by_mo(run):
+    """The slots chart's points in a fixed order: the page's bytes must not depend on the
+    order a hash table gives the MOs."""
+    from reports.feed import mo_slots
+
+    con, _, _, _ = run
+    shown = pl.DataFrame({"run_id": ["n3", "n1", RUN, "n2"], "run": ["c", "a", "d", "b"]})
+    slots = mo_slots(con, shown)
+    assert slots.height > 4
+    order = {r: i for i, r in enumerate(shown["run_id"])}
+    keys = [(order[r], mo) for r, mo in slots.select("run_id", "mo_code").iter_rows()]
+    assert keys == sorted(keys)
+    assert slots["run_id"].unique(maintain_order=True).to_list() == ["n3", "n1", RUN, "n2"]
