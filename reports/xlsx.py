@@ -25,6 +25,7 @@ from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import polars as pl
 from xlsxwriter import Workbook
+from xlsxwriter import __version__ as xlsxwriter_version
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell_fast
@@ -64,6 +65,10 @@ BULK_MIN_ROWS = 100
 #: region's 280 MB of sheet XML) for files ~0.8% larger (~0.6 byte per finding of the
 #: output's 1,450 allowed; tests/reports/test_output_size.py). The parts are the same bytes.
 ZIP_LEVEL = 5
+#: _Workbook._store_workbook mirrors xlsxwriter's own of these versions (3.2, 3.3); with any
+#: other, xlsxwriter's own runs (zlib's default level) rather than a mirror that may miss a
+#: step a later version added.
+_MIRRORS_XLSXWRITER = xlsxwriter_version.split(".")[:2] in (["3", "2"], ["3", "3"])
 _STRING = "\x00"
 _STYLES = tuple(c for c in map(chr, range(1, 32)) if c not in "\t\n\r")
 
@@ -336,7 +341,7 @@ class _Workbook(Workbook):
         """xlsxwriter's `_store_workbook` for an in-memory workbook (the only kind written
         here), the same parts in the same order with the same names and timestamps, each
         deflated at ZIP_LEVEL instead of zlib's default (6)."""
-        if not self.in_memory or self.vba_project:
+        if not self.in_memory or self.vba_project or not _MIRRORS_XLSXWRITER:
             return super()._store_workbook()
         with ZipFile(self.filename, "w", compression=ZIP_DEFLATED,
                      allowZip64=self.allow_zip64) as zip_file:
