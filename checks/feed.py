@@ -481,9 +481,9 @@ def start_feed(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
                params: FeedParams, horizon_days: int, worker: bool = False) -> FeedJob:
     """Store this run's feed_stats, build the plan from the history, store it, and start its
     GX validation on the assets' rows (plan_rows): with `worker`, in a worker process
-    (reports.parallel's, GX imported there in advance), so the run's connection is free for
+    (flows.parallel's, GX imported there in advance), so the run's connection is free for
     the next checks meanwhile; else when `result()` is asked for."""
-    from reports import parallel
+    from flows import parallel
 
     record_stats(con, run_id, as_of, horizon_days)
     plan = build_plan(con, run_id, as_of, params, horizon_days)

@@ -54,6 +54,7 @@ from flows import pipeline, publish as publish_mod, warehouse
 from flows.errors import ConfigError, InputError
 from flows.extract.contract import SUFFIXES
 from flows.logs import quiet_input_errors
+from flows.parallel import host_cores  # the cores this process may run on
 
 EXTRACT, REFERENCE = "extract", "reference"
 _REGION_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
@@ -216,14 +217,6 @@ def duckdb_share(host_tasks: int, cores: int, worker_memory: int | None, worker_
     else:
         each = None
     return DuckDBShare(f"{max(1, each >> 20)}MiB" if each else None, max(1, cores // host_tasks))
-
-
-def host_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def local_worker_memory(workers: int) -> int:

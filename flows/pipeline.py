@@ -554,7 +554,8 @@ def render_outputs(folder: Path, findings: pl.DataFrame, warehouse_path: Path, r
                    lang: str, gx: BackgroundGx | None = None) -> None:
     """Every output of one run into `folder`; the GX page last (it waits for `gx`)."""
     from flows import progress
-    from reports import data, parallel
+    from flows import parallel
+    from reports import data
     from reports.findings_csv import write_findings_csv
     from reports.validation import write_gx_page
 
@@ -576,7 +577,8 @@ def write_lists_and_pages(con: duckdb.DuckDBPyConnection, run_id: str, folder: P
     """The clinic fix lists and the auditor report through one process pool: the auditor's
     data is prepared here while the workers write the lists (the GX page is linked; it is
     written after)."""
-    from reports import data, parallel
+    from flows import parallel
+    from reports import data
     from reports.auditor import write_auditor_report
     from reports.clinic import submit_clinic_reports
 
@@ -646,7 +648,7 @@ def ingested(extracts: Path, reference: Path, warehouse_path: Path, as_of: str |
     (the feed-health suite is validated in a worker); where no worker may run, or with `gx`
     (the GX cross-check, which runs in this process), GX is imported here on a thread of its
     own while DuckDB loads. Without `checks` (ingest only) neither happens."""
-    from reports import parallel
+    from flows import parallel
 
     in_worker = checks and parallel.start_forkserver(gx=True)
     warehouse_path = Path(warehouse_path)

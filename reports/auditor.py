@@ -29,7 +29,8 @@ import polars as pl
 from markupsafe import Markup
 
 from checks import lifecycle
-from reports import charts, data, parallel, trends
+from flows import parallel
+from reports import charts, data, trends
 from reports.clinic import UNASSIGNED, clinic_stems
 from reports.feed import PAGE as FEED_PAGE, write_feed_page
 from reports.feed_texts import FeedTexts
@@ -342,7 +343,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     GX thread is done, so after this page); None: link it if the file is there.
 
     `workers`: processes rendering the clinic and check pages
-    (default: one per core; small runs stay in this process, see reports.parallel); or
+    (default: one per core; small runs stay in this process, see flows.parallel); or
     `pool`, a pool the caller shares (its own jobs may still be running). `loaded`: the
     run's `data.load_with_lifecycle` where the caller shares it (read here otherwise)."""
     t = Texts(lang)

@@ -20,7 +20,7 @@ FONT = "DejaVu Sans"
 def svg(spec: dict | None) -> Markup:
     """SVG markup of a Vega-Lite spec for inlining in HTML (the HTML parser puts <svg> in the
     SVG namespace); no spec, no chart. vl-convert holds the GIL while it draws, so a caller
-    that wants to do something else meanwhile runs this in another process (reports.parallel).
+    that wants to do something else meanwhile runs this in another process (flows.parallel).
     """
     if spec is None:
         return Markup("")

@@ -52,7 +52,8 @@ import polars as pl
 from markupsafe import Markup, escape
 
 from checks import lifecycle
-from reports import data, identity, parallel
+from flows import parallel
+from reports import data, identity
 from reports.html import escaped, num, render
 from reports.i18n import CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, Texts
 from reports.safe import inside, neutralise_frame, neutralise_text, safe_stem

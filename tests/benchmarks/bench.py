@@ -360,7 +360,8 @@ def _talon_child(args, work: Path) -> dict:
         from checks import findings  # noqa: F401  (imported by pipeline.route_findings)
         from checks import feed, register, row_rules, set_rules, staging
         from flows import pipeline, publish as publish_mod, warehouse
-        from reports import auditor, clinic, data as report_data, parallel  # noqa: F401
+        from flows import parallel
+        from reports import auditor, clinic, data as report_data  # noqa: F401
         from reports.findings_csv import write_findings_csv
         from reports.validation import write_gx_page
     params = pipeline.CheckParams()

@@ -15,7 +15,7 @@ import pytest
 from checks import feed
 from flows.errors import ConfigError
 from flows.extract.contract import ALL_FILES
-from reports import parallel
+from flows import parallel
 from flows.warehouse import connect
 from tests.raw_rows import write_raw
 

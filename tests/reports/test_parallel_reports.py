@@ -1,4 +1,4 @@
-"""Report files written by worker processes (reports.parallel) are the files the serial path
+"""Report files written by worker processes (flows.parallel) are the files the serial path
 writes, and the workbook shortcuts (reports.xlsx._Worksheet) write xlsxwriter's own bytes."""
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from xlsxwriter import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from report_fixtures import HIST_RUN, RUN, build_history_warehouse, build_warehouse
-from reports import parallel, xlsx
+from flows import parallel
+from reports import xlsx
 from reports.auditor import write_auditor_report
 from reports.clinic import submit_clinic_reports, write_clinic_reports
 
@@ -268,7 +269,7 @@ def test_parts_cut_the_lists_between_clinics_and_build_the_same_lists(tmp_path):
 _PROBE = """
 import gc, os, sys
 import polars as pl
-from reports import parallel
+from flows import parallel
 if __name__ == "__main__":
     with parallel.Pool(2) as pool:
         found = [f.result() for f in [pool.submit(pl.thread_pool_size),

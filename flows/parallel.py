@@ -1,4 +1,6 @@
-"""Writing report files on several cores.
+"""The run's worker processes: the report writers on several cores, and the feed-health GX
+validation beside the register checks (checks/feed.py). Here in flows/, the layer both
+checks/ and reports/ build on, so that neither imports the other for it.
 
 The writers prepare every page or workbook as plain data (polars frames, dicts) in the calling
 process, which alone reads DuckDB, and hand the formatting and file writing to worker
@@ -34,10 +36,10 @@ def default_workers() -> int:
     """TALON_REPORT_WORKERS if set, else the cores this process may run on."""
     if os.environ.get("TALON_REPORT_WORKERS", "").strip():
         return max(1, int(os.environ["TALON_REPORT_WORKERS"]))
-    return _cores()
+    return host_cores()
 
 
-def _cores() -> int:
+def host_cores() -> int:
     """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -76,7 +78,7 @@ def worker_threads() -> int:
     cost ~10% more CPU for the same frames (idle threads spin before they sleep). polars
     reads POLARS_MAX_THREADS once, when imported, so the forkserver (which imports it
     before any worker starts) is given it in its environment."""
-    return max(1, _cores() // default_workers())
+    return max(1, host_cores() // default_workers())
 
 
 @contextmanager
