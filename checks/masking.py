@@ -117,28 +117,24 @@ def _names(field: pl.Expr, names: tuple[str, ...]) -> pl.Expr:
     return field.str.contains(rf"(?:^|,)\s*(?:{alternatives})\s*(?:,|$)").fill_null(False)
 
 
-def mask_value(field: pl.Expr | str, value: pl.Expr | str) -> pl.Expr:
-    """Mask a finding's value according to its field name (see the module docstring)."""
-    f, v = _expr(field), _expr(value)
-    return (
-        pl.when(_names(f, SNILS_FIELDS)).then(mask_snils(v))
-        .when(_names(f, ENP_FIELDS)).then(mask_enp(v))
-        .when(_names(f, POLICY_FIELDS)).then(mask_policy_number(v))
-        .when(_names(f, NAME_FIELDS)).then(mask_name_text(v))
-        .when(_names(f, BIRTH_DATE_FIELDS)).then(mask_birth_date(v))
-        .when(_names(f, LINE_FIELDS)).then(_keep_empty(v, pl.lit(LINE_MASK)))
-        .otherwise(v)
-    )
-
-
 def _mask_line(value: pl.Expr) -> pl.Expr:
     return _keep_empty(value, pl.lit(LINE_MASK))
 
 
-#: mask_value's branches in its order (the first kind a field names wins).
+#: The personal kinds of field and their masks, in order: the first kind a field names wins.
 _KINDS = ((SNILS_FIELDS, mask_snils), (ENP_FIELDS, mask_enp), (POLICY_FIELDS, mask_policy_number),
           (NAME_FIELDS, mask_name_text), (BIRTH_DATE_FIELDS, mask_birth_date),
           (LINE_FIELDS, _mask_line))
+
+
+def mask_value(field: pl.Expr | str, value: pl.Expr | str) -> pl.Expr:
+    """Mask a finding's value according to its field name (see the module docstring)."""
+    f, v = _expr(field), _expr(value)
+    (names, mask), *rest = _KINDS
+    chain = pl.when(_names(f, names)).then(mask(v))
+    for names, mask in rest:
+        chain = chain.when(_names(f, names)).then(mask(v))
+    return chain.otherwise(v)
 
 
 def mask_values(fields: pl.Series, values: pl.Series) -> pl.Series:

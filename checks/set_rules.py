@@ -82,6 +82,28 @@ DOCTOR_ROUTE = """
     QUALIFY row_number() OVER (PARTITION BY doctor_id ORDER BY n DESC, mo_code) = 1
 """
 
+#: The (h, start_ts, end_ts) of the slots of CTE `overlap_candidates` (h: hash(doctor_id),
+#: start_ts, end_ts) that overlap another candidate of the same h: SCH.OVERLAP's and
+#: SCH.DOUBLE_BOOKING's first step, each over its own candidates. With a doctor's slots sorted
+#: by start_ts, an earlier slot overlaps this one iff the max of the earlier ends is after this
+#: start, and a later one iff the next start is before this end (order among equal starts does
+#: not matter: slots starting together overlap). One cheap window over three columns; overlap
+#: is symmetric, so every partner of a slot kept is kept too, and a slot left out has no
+#: partner: the rule's exact second step sees the same partners on these few slots as on all.
+#: It partitions by hash(doctor_id), an integer (a sort on it costs less than on the text):
+#: should two doctors share a hash, their slots only add candidates (a slot overlapping a slot
+#: of its own doctor is still kept), and the second step works by doctor_id. Templates use it
+#: as `near AS ($overlapping)`.
+OVERLAPPING = """
+    SELECT h, start_ts, end_ts
+    FROM (SELECT h, start_ts, end_ts,
+                 max(end_ts) OVER (PARTITION BY h ORDER BY start_ts
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
+                 lead(start_ts) OVER (PARTITION BY h ORDER BY start_ts) AS next_start
+          FROM overlap_candidates)
+    WHERE prev_end > start_ts OR next_start < end_ts
+"""
+
 
 def render_sql(template: str, *, batch: str, run_id: str, as_of: datetime,
                stale_hours: int = 24, horizon_days: int = 14) -> str:
@@ -101,6 +123,7 @@ def render_sql(template: str, *, batch: str, run_id: str, as_of: datetime,
         "stale_hours": _int_literal("stale_hours", stale_hours),
         "horizon_days": _int_literal("horizon_days", horizon_days),
         "doctor_route": DOCTOR_ROUTE,
+        "overlapping": OVERLAPPING,
     }
     return string.Template(template).substitute(values)
 

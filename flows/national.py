@@ -54,7 +54,7 @@ from flows import pipeline, publish as publish_mod, warehouse
 from flows.errors import ConfigError, InputError
 from flows.extract.contract import SUFFIXES
 from flows.logs import quiet_input_errors
-from flows.parallel import host_cores  # the cores this process may run on
+from flows.parallel import cores_per, host_cores
 
 EXTRACT, REFERENCE = "extract", "reference"
 _REGION_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
@@ -438,7 +438,7 @@ def task_runner(dask_address: str | None, workers: int | None, regions: int):
         # Dask's own 'auto', made explicit: local_share gives DuckDB its part of this.
         "memory_limit": local_worker_memory(n),
         # Each worker's polars gets its share of the cores (DuckDB its share: local_share).
-        "env": {"POLARS_MAX_THREADS": str(max(1, host_cores() // n))},
+        "env": {"POLARS_MAX_THREADS": str(cores_per(n))},
     })
 
 

@@ -78,7 +78,12 @@ def worker_threads() -> int:
     cost ~10% more CPU for the same frames (idle threads spin before they sleep). polars
     reads POLARS_MAX_THREADS once, when imported, so the forkserver (which imports it
     before any worker starts) is given it in its environment."""
-    return max(1, host_cores() // default_workers())
+    return cores_per(default_workers())
+
+
+def cores_per(workers: int) -> int:
+    """Each of `workers` processes' share of this host's cores (at least one)."""
+    return max(1, host_cores() // workers)
 
 
 @contextmanager

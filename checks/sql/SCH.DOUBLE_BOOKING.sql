@@ -1,35 +1,20 @@
 -- SCH.DOUBLE_BOOKING: two future, time-valid 'booked' slots of the same doctor_id whose
 -- [start, end) intervals overlap and whose patient_ids (as text) differ: both slots.
 -- Two steps, neither a self-join:
--- 1. `near`: the (doctor_id, start_ts, end_ts) of booked slots that overlap another booked slot
---    of their doctor, by patient or not. With a doctor's booked slots sorted by start_ts, an
---    earlier slot overlaps this one iff the max of the earlier ends is after this start, and a
---    later one iff the next start is before this end (order among equal starts does not matter:
---    slots starting together overlap). Overlap is symmetric, so every partner of a slot in
---    `near` is in `near` too, and a slot outside it has no partner and no finding: step 2 sees
---    the same partners on these few slots as on all of them.
---    Step 1 partitions by hash(doctor_id), an integer (a sort on it costs less than on the
---    text): should two doctors share a hash, their slots only add candidates (a slot
---    overlapping a slot of its own doctor is still found), and step 2 works by doctor_id.
+-- 1. `near`: the (hash(doctor_id), start_ts, end_ts) of booked slots that overlap another
+--    booked slot of their doctor, by patient or not: $$overlapping (checks/set_rules.py
+--    OVERLAPPING, shared with SCH.OVERLAP; why this keeps every finding is said there).
 -- 2. Counting on the slots of `near` (`c`): the booked slots overlapping [a, b) number
 --      #(start < b) - #(end <= a),
 --    counted by running sums over a doctor's sorted events. Counted per doctor and per
 --    (doctor, patient_id), a slot has a partner of another patient iff the two counts differ
 --    (each count includes the slot itself).
-WITH b AS (
+WITH overlap_candidates AS (
     SELECT hash(doctor_id) AS h, start_ts, end_ts
     FROM $batch
     WHERE is_future AND time_valid AND status = 'booked'
 ),
-near AS (
-    SELECT h, start_ts, end_ts
-    FROM (SELECT h, start_ts, end_ts,
-                 max(end_ts) OVER (PARTITION BY h ORDER BY start_ts
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
-                 lead(start_ts) OVER (PARTITION BY h ORDER BY start_ts) AS next_start
-          FROM b)
-    WHERE prev_end > start_ts OR next_start < end_ts
-),
+near AS ($overlapping),
 c AS (
     SELECT s.slot_id, s.doctor_id, s.patient_id, s.start_ts, s.end_ts, s.slot_start, s.slot_end,
            s.mo_code

@@ -1,35 +1,20 @@
 -- SCH.OVERLAP: two future, time-valid slots of the same doctor_id, neither 'blocked', whose
 -- [start, end) intervals overlap and which are not both 'booked': both slots.
 -- Sort-based, no self-join, in two steps:
--- 1. `near`: the (doctor_id, start_ts, end_ts) of slots that overlap another slot of their
---    doctor, whatever the statuses (neither blocked). With a doctor's slots sorted by start_ts,
---    an earlier slot overlaps this one iff the max of the earlier ends is after this start, and
---    a later one iff the next start is before this end (order among equal starts does not
---    matter: slots starting together overlap). One cheap window over three columns; overlap is
---    symmetric, so every partner of a slot in `near` is in `near` too, and a slot outside it
---    has no partner and no finding: step 2 sees the same partners on these few slots as on all.
---    Step 1 partitions by hash(doctor_id), an integer (a sort on it costs less than on the
---    text): should two doctors share a hash, their slots only add candidates (a slot
---    overlapping a slot of its own doctor is still found), and step 2 works by doctor_id.
+-- 1. `near`: the (hash(doctor_id), start_ts, end_ts) of slots that overlap another slot of
+--    their doctor, whatever the statuses (neither blocked): $$overlapping (checks/set_rules.py
+--    OVERLAPPING, shared with SCH.DOUBLE_BOOKING; why this keeps every finding is said there).
 -- 2. On the slots of `near` (`c`), with a doctor's slots ordered by (start_ts, slot_id), an
 --    earlier slot overlaps this one iff its end_ts > this start_ts, so the running max of
 --    earlier ends decides; a later slot overlaps iff its start_ts < this end_ts, so the min of
 --    later starts decides. A booked slot only counts partners that are not booked (the *_nb
 --    columns).
-WITH s AS (
+WITH overlap_candidates AS (
     SELECT hash(doctor_id) AS h, start_ts, end_ts
     FROM $batch
     WHERE is_future AND time_valid AND status <> 'blocked'
 ),
-near AS (
-    SELECT h, start_ts, end_ts
-    FROM (SELECT h, start_ts, end_ts,
-                 max(end_ts) OVER (PARTITION BY h ORDER BY start_ts
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
-                 lead(start_ts) OVER (PARTITION BY h ORDER BY start_ts) AS next_start
-          FROM s)
-    WHERE prev_end > start_ts OR next_start < end_ts
-),
+near AS ($overlapping),
 c AS (
     SELECT b.slot_id, b.mo_code, b.patient_id, b.slot_start, b.slot_end, b.status, b.start_ts,
            b.end_ts,

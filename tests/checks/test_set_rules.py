@@ -657,6 +657,17 @@ def test_double_booking_cases(con):
     assert rows["A2"]["patient_id"] == "P2" and rows["A2"]["route_mo"] == "4501001"
 
 
+def _load_pairwise(con, w: World) -> tuple[set[str], set[str]]:
+    """Load `w`'s slots; their SCH.OVERLAP and SCH.DOUBLE_BOOKING by the pairwise definition."""
+    w.load(con)
+    return _naive_pairs(w.slots, AS_OF)
+
+
+def _assert_rules_find(con, overlap: set[str], double: set[str]) -> None:
+    assert ids(con, "SCH.OVERLAP") == overlap
+    assert ids(con, "SCH.DOUBLE_BOOKING") == double
+
+
 def _naive_pairs(slots: list[dict], as_of: datetime) -> tuple[set[str], set[str]]:
     """The O(n²) definition of SCH.OVERLAP and SCH.DOUBLE_BOOKING."""
     live = [s for s in slots if s["time_valid"] and s["start_ts"] >= as_of]
@@ -688,11 +699,9 @@ def test_overlap_and_double_booking_match_the_pairwise_definition(con, seed):
                (start + timedelta(minutes=length)).strftime("%Y-%m-%d %H:%M"),
                doctor=rnd.choice(["D1", "D2", "D3"]), status=status,
                patient=rnd.choice(["P1", "P2", "P3", ""]))
-    w.load(con)
-    overlap, double = _naive_pairs(w.slots, AS_OF)
+    overlap, double = _load_pairwise(con, w)
     assert len(overlap) > 20 and len(double) > 20
-    assert ids(con, "SCH.OVERLAP") == overlap
-    assert ids(con, "SCH.DOUBLE_BOOKING") == double
+    _assert_rules_find(con, overlap, double)
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
@@ -716,11 +725,9 @@ def test_sparse_schedules_match_the_pairwise_definition(con, seed):
                        doctor=doctor, status=rnd.choice(["free", "booked", "booked", "blocked"]),
                        patient=rnd.choice(["P1", "P2", "P3", ""]))
                 n += 1
-    w.load(con)
-    overlap, double = _naive_pairs(w.slots, AS_OF)
+    overlap, double = _load_pairwise(con, w)
     assert 10 < len(overlap) < n / 2 and 10 < len(double) < n / 2
-    assert ids(con, "SCH.OVERLAP") == overlap
-    assert ids(con, "SCH.DOUBLE_BOOKING") == double
+    _assert_rules_find(con, overlap, double)
 
 
 @pytest.mark.parametrize("buckets", [1, 3])
@@ -739,8 +746,7 @@ def test_first_step_doctor_hash_collisions_only_add_candidates(con, monkeypatch,
                doctor=rnd.choice([f"D{d}" for d in range(12)] + [None]),
                status=rnd.choice(["free", "booked", "booked", "blocked"]),
                patient=rnd.choice(["P1", "P2", "P3", ""]))
-    w.load(con)
-    overlap, double = _naive_pairs(w.slots, AS_OF)
+    overlap, double = _load_pairwise(con, w)
     assert len(overlap) > 10 and len(double) > 10
     for code in ("SCH.OVERLAP", "SCH.DOUBLE_BOOKING"):
         template = SET_RULES[code]
@@ -748,8 +754,7 @@ def test_first_step_doctor_hash_collisions_only_add_candidates(con, monkeypatch,
                           template)
         assert collided.count(f"% {buckets})") == template.count("hash(") >= 2
         monkeypatch.setitem(SET_RULES, code, collided)
-    assert ids(con, "SCH.OVERLAP") == overlap
-    assert ids(con, "SCH.DOUBLE_BOOKING") == double
+    _assert_rules_find(con, overlap, double)
 
 
 def test_overlap_and_double_booking_first_step_boundaries(con):
