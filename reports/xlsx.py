@@ -485,7 +485,11 @@ def bulk_rows(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = No
         strings = dict(stacked.filter(position == first).group_by(by, maintain_order=True)
                        .agg(text).iter_rows())
         slots = dict(stacked.group_by(by, maintain_order=True).agg("\x00at").iter_rows())
-    number = (pl.int_range(pl.len()).over(by) + row0 + 1).cast(pl.String)
+    # each row's number, once (an expression repeated in every cell would be computed again
+    # for each: the eager API does not eliminate common subexpressions)
+    source = source.with_columns(
+        (pl.int_range(pl.len()).over(by) + row0 + 1).cast(pl.String).alias("\x00r"))
+    number = pl.col("\x00r")
     parts = [pl.lit('<row r="'), number, pl.lit(f'" spans="{col0 + 1}:{col0 + len(cells)}">')]
     for i, (text, value) in enumerate(cells):
         tail = []
