@@ -85,23 +85,34 @@ DOCTOR_ROUTE = """
 #: The (h, start_ts, end_ts) of the slots of CTE `overlap_candidates` (h: hash(doctor_id),
 #: start_ts, end_ts) that overlap another candidate of the same h: SCH.OVERLAP's and
 #: SCH.DOUBLE_BOOKING's first step, each over its own candidates. With a doctor's slots sorted
-#: by start_ts, an earlier slot overlaps this one iff the max of the earlier ends is after this
-#: start, and a later one iff the next start is before this end (order among equal starts does
-#: not matter: slots starting together overlap). One cheap window over three columns; overlap
-#: is symmetric, so every partner of a slot kept is kept too, and a slot left out has no
-#: partner: the rule's exact second step sees the same partners on these few slots as on all.
+#: by start_ts, `ahead`: the slots that overlap the next one (its start is before their end).
+#: Every overlapping pair has its earlier slot `ahead` (the next slot starts no later than the
+#: pair's later one, so before the earlier one's end), so the slots with a partner are the
+#: `ahead` ones and those starting within an `ahead` slot of their h (start_j <= start_i <
+#: end_j; at equal starts either order is fine: slots starting together overlap; a NULL h is
+#: one partition in both steps, hence IS NOT DISTINCT FROM). One cheap window (lead over three
+#: columns) and a join on h to the few `ahead` slots, instead of a running max over every
+#: earlier slot (a frame the window evaluates per row: 1M: 0.26 -> 0.16 CPU s). Overlap is
+#: symmetric, so every partner of a slot kept is kept too, and a slot left out has no partner:
+#: the rule's exact second step sees the same partners on these few slots as on all.
 #: It partitions by hash(doctor_id), an integer (a sort on it costs less than on the text):
 #: should two doctors share a hash, their slots only add candidates (a slot overlapping a slot
 #: of its own doctor is still kept), and the second step works by doctor_id. Templates use it
 #: as `near AS ($overlapping)`.
 OVERLAPPING = """
-    SELECT h, start_ts, end_ts
-    FROM (SELECT h, start_ts, end_ts,
-                 max(end_ts) OVER (PARTITION BY h ORDER BY start_ts
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
-                 lead(start_ts) OVER (PARTITION BY h ORDER BY start_ts) AS next_start
-          FROM overlap_candidates)
-    WHERE prev_end > start_ts OR next_start < end_ts
+    WITH sorted AS (
+        SELECT h, start_ts, end_ts,
+               coalesce(lead(start_ts) OVER (PARTITION BY h ORDER BY start_ts) < end_ts,
+                        false) AS ahead
+        FROM overlap_candidates
+    )
+    SELECT h, start_ts, end_ts FROM sorted WHERE ahead
+    UNION ALL
+    SELECT s.h, s.start_ts, s.end_ts
+    FROM sorted AS s
+    SEMI JOIN (SELECT h, start_ts, end_ts FROM sorted WHERE ahead) AS a
+        ON a.h IS NOT DISTINCT FROM s.h AND a.start_ts <= s.start_ts AND s.start_ts < a.end_ts
+    WHERE NOT s.ahead
 """
 
 
