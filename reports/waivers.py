@@ -91,19 +91,21 @@ class WaiverTexts(Texts):
         return self._of(EVENT, event)
 
 
-def _run_keys(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
-    """(check_code, entity, record_id, waived) of every finding of the run."""
+def _run_keys(con: duckdb.DuckDBPyConnection, run_id: str, none: bool = False) -> pl.DataFrame:
+    """(check_code, entity, record_id, waived) of every finding of the run; with `none`, of
+    none (the same columns: no waiver to look up, so no need to read the run's findings)."""
     waived = "waiver_id IS NOT NULL" if data.WAIVER_COLUMN in data._columns(con, "findings") \
         else "FALSE"
     return data.query(con, f"SELECT DISTINCT check_code, entity, record_id, {waived} AS waived "
-                           "FROM findings WHERE run_id = ?", [run_id])
+                           f"FROM findings WHERE run_id = ?{' LIMIT 0' if none else ''}",
+                      [run_id])
 
 
 def waiver_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """Every waiver with `seen` (in the run: 'waived', 'open' or 'no'), record ids masked
     where personal; by clinic (unassigned last), check, record."""
     waivers = wv.list_waivers(con)
-    keys = _run_keys(con, run_id)
+    keys = _run_keys(con, run_id, none=waivers.is_empty())
     joined = waivers.join(keys, on=["check_code", "entity", "record_id"], how="left",
                           maintain_order="left")
     joined = joined.with_columns(
@@ -115,17 +117,23 @@ def waiver_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
 
 def summary(findings: pl.DataFrame, rows: pl.DataFrame) -> dict[str, int]:
     """Counts for the index and the page. `findings`: the run's findings with waiver_id."""
-    waived = findings.filter(pl.col(data.WAIVER_COLUMN).is_not_null())
-    open_ = data.open_findings(findings)
-    blocker = pl.col("severity") == "blocker"
-    still_blocked = set(open_.filter(blocker)["patient_id"].drop_nulls().to_list())
-    waived_patients = set(waived.filter(blocker)["patient_id"].drop_nulls().to_list())
+    # (the three columns it needs; the patients' sets counted by polars, not in Python sets
+    # of a dense region's ~100k blocked patients)
+    keys = findings.select(pl.col(data.WAIVER_COLUMN).is_not_null().alias("waived"),
+                           (pl.col("severity") == "blocker").alias("blocker"), "patient_id")
+    waived, blocker = pl.col("waived"), pl.col("blocker")
+    waived_blocked = keys.filter(waived & blocker)["patient_id"].drop_nulls().unique()
+    if waived_blocked.len():  # patients whom only waived blockers keep from booking
+        still_blocked = keys.filter(~waived & blocker)["patient_id"]
+        waived_patients = (~waived_blocked.is_in(still_blocked.implode())).sum()
+    else:
+        waived_patients = 0
     active = rows.filter(pl.col("status") == wv.ACTIVE)
     return {
         "active": active.height,
-        "waived_findings": waived.height,
+        "waived_findings": int(keys["waived"].sum()),
         # patients whom only waived blockers keep from booking: no longer counted as blocked
-        "waived_patients": len(waived_patients - still_blocked),
+        "waived_patients": int(waived_patients),
         "not_seen": active.filter(pl.col("seen") == "no").height,
         "expired": rows.filter(pl.col("status") == wv.EXPIRED).height,
         "removed": rows.filter(pl.col("status") == wv.REMOVED).height,
