@@ -1,6 +1,8 @@
 -- SCH.DOCTOR.SNILS (doctor): doctor_snils is empty or not a valid SNILS on any of the doctor's
 -- future slots. value: the smallest such doctor_snils. Routed like SCH.STALE (reading 11).
-WITH f AS (
+-- f NOT MATERIALIZED: read twice (route and bad), it is scanned twice, which costs less than
+-- materialising every future slot.
+WITH f AS NOT MATERIALIZED (
     SELECT doctor_id, mo_code, doctor_snils, doctor_snils_valid FROM $batch WHERE is_future
 ),
 route AS ($doctor_route),

@@ -22,6 +22,9 @@ c AS (
     SEMI JOIN near AS n ON n.h = hash(s.doctor_id)
         AND n.start_ts = s.start_ts AND n.end_ts = s.end_ts
     WHERE s.is_future AND s.time_valid AND s.status = 'booked'
+      -- implied by the semi join; a one-column filter DuckDB pushes into the scan, as in
+      -- the SCH.OVERLAP file
+      AND s.start_ts IN (SELECT start_ts FROM near)
 ),
 -- starts strictly before each slot's end: at equal times the query row (k = 0) sorts first
 starts_before_end AS (

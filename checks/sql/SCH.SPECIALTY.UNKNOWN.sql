@@ -3,7 +3,9 @@
 -- V021 is looked up once per distinct (specialty_code, date) of the future slots (a few
 -- thousand), not once per slot; the unknown pairs are then semi joined back to the slots (a
 -- NULL specialty_code is never valid: its pair is unknown and matches its slots).
-WITH f AS (
+-- f NOT MATERIALIZED: read twice (the pairs and the slots), it is scanned twice, which costs
+-- less than materialising every future slot.
+WITH f AS NOT MATERIALIZED (
     SELECT slot_id, specialty_code, patient_id, mo_code, CAST(start_ts AS DATE) AS day
     FROM $batch
     WHERE is_future
