@@ -480,8 +480,13 @@ def bulk_rows(frame: pl.DataFrame, by: str, text_for: dict[str, str] | None = No
         stacked = (pl.concat([source.select(by, pl.col(c).alias("\x00v"),
                                             (at_row + j).alias("\x00p")).filter(text.is_not_null())
                               for j, c in enumerate(texts)]).sort("\x00p")
+                   # (from here `\x00p` is the cell's row here; a text's first cell's place
+                   # among its table's first cells, counted there, is given to all its cells:
+                   # a gather, where a dense rank over each table sorted them again)
+                   .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("\x00p"))
                    .with_columns(position.min().over(by, text).alias("\x00first"))
-                   .with_columns((first.rank("dense").over(by) - 1).alias("\x00at")))
+                   .with_columns(((position == first).cum_sum().over(by) - 1).gather(first)
+                                 .alias("\x00at")))
         strings = dict(stacked.filter(position == first).group_by(by, maintain_order=True)
                        .agg(text).iter_rows())
         slots = dict(stacked.group_by(by, maintain_order=True).agg("\x00at").iter_rows())

@@ -50,3 +50,27 @@ def test_run_keys_of_none_are_the_run_keys_columns(column):
     none = waivers._run_keys(con, "r", none=True)
     assert full.height == 1 and none.height == 0
     assert none.schema == full.schema
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bulk_rows_number_each_tables_texts_in_order_of_first_use(seed):
+    """xlsx.bulk_rows numbers each table's distinct texts in order of first use, row by row
+    (as xlsxwriter's shared strings do), whatever order the tables' rows come in (here
+    interleaved), with nulls and "" left blank; as a plain loop over the cells numbers them."""
+    from reports import xlsx
+
+    rng = random.Random(seed)
+    n = 300
+    words = [None, "", "a", "b", "c & d", "Блокирующая", "x1", "x2"]
+    frame = pl.DataFrame({
+        "k": [rng.choice([None, "m1", "m2", "m3"]) for _ in range(n)],
+        "A": [rng.choice(words) for _ in range(n)],
+        "N": [rng.choice([None, 1, 22]) for _ in range(n)],
+        "B": [rng.choice(words + [f"u{i}" for i in range(40)]) for _ in range(n)]})
+    rows = xlsx.bulk_rows(frame, "k")
+    for key, part in frame.partition_by("k", as_dict=True, maintain_order=True).items():
+        strings: dict[str, int] = {}
+        at = [strings.setdefault(v, len(strings)) for a, b in zip(part["A"], part["B"])
+              for v in (a, b) if v]
+        assert rows[key[0]].strings == list(strings) and rows[key[0]].at == at
+        assert rows[key[0]].xml.count("<row ") == part.height
