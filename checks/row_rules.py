@@ -19,7 +19,7 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
-from checks.identifiers import enp_form_ok, snils_form_ok
+from checks.identifiers import enp_form_ok
 from checks.staging import ENTITIES, is_empty, stage_entity_chunks
 from flows.extract.contract import ATTACHMENTS, PATIENTS, POLICIES, SLOT_STATUSES, SLOTS
 
@@ -94,10 +94,13 @@ _NAME_VALUE = pl.concat_list(
 
 _PATIENT_RULES = [
     _simple("PAT.SNILS.MISSING", "patients", "snils", lambda c: is_empty("snils")),
+    # snils_digits (staged: identifiers.snils_digits) is non-null exactly on an accepted form
+    # (identifiers.snils_form_ok): the form is read off it, not matched again (2 x 0.05 CPU s
+    # per 1M patients)
     _simple("PAT.SNILS.FORMAT", "patients", "snils",
-            lambda c: ~is_empty("snils") & ~snils_form_ok(_col("snils"))),
+            lambda c: ~is_empty("snils") & _col("snils_digits").is_null()),
     _simple("PAT.SNILS.CHECKSUM", "patients", "snils",
-            lambda c: snils_form_ok(_col("snils")) & ~_col("snils_valid").fill_null(False)),
+            lambda c: _col("snils_digits").is_not_null() & ~_col("snils_valid").fill_null(False)),
     RowRule("PAT.NAME.INVALID", "patients", "last_name",
             lambda c: _name_bad("last_name") | _name_bad("first_name") | _name_bad("middle_name"),
             _NAME_FIELD, _NAME_VALUE),
