@@ -733,10 +733,14 @@ CHECKS: tuple[Check, ...] = (
         "the portal finds the wrong record or answers \"patient not identified\".",
         "Сравните эту карточку с карточками, указанными в предлагаемом значении (patient_id). Если это один "
         "человек, объедините карточки в одну; если разные люди, исправьте ФИО, дату рождения, "
-        "СНИЛС или полис в ошибочной карточке по документам.",
+        "СНИЛС или полис в ошибочной карточке по документам. Карточки других МО не называются: "
+        "если предлагаемое значение пусто, другие карточки этого человека заведены в других МО — "
+        "сверьте свою карточку с документами и сообщите в ТФОМС.",
         "Compare this record with the records named in the suggested value (patient_id). If they are one "
         "person, merge them into one record; if they are different people, correct the name, "
-        "birth date, SNILS or policy of the wrong record from the documents.",
+        "birth date, SNILS or policy of the wrong record from the documents. Other clinics' "
+        "records are not named: where the suggested value is empty, the person's other records "
+        "are at other clinics; check your record against the documents and tell the TFOMS.",
         suggests="other_patients",
     ),
     Check(

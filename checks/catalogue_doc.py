@@ -151,10 +151,12 @@ SUGGESTION_TEXT = {
                        "ru": "код МО прикрепления по регистру (пусто — прикрепления нет)"},
     "death_date": {"en": "the register's date of death as DD.MM.YYYY",
                    "ru": "дата смерти по регистру в виде ДД.ММ.ГГГГ"},
-    "other_patients": {"en": "the other patient_ids linked to the same person, ascending, "
-                             "joined by \", \"",
-                       "ru": "другие patient_id, связанные с тем же лицом, по возрастанию, через "
-                             "\", \""},
+    "other_patients": {"en": "the other patient_ids linked to the same person whose findings go "
+                             "to the same clinic (all of them in the unassigned list), "
+                             "ascending, joined by \", \"",
+                       "ru": "другие patient_id, связанные с тем же лицом, чьи замечания "
+                             "направлены в ту же МО (в списке нераспределённых — все), по "
+                             "возрастанию, через \", \""},
     "smo_code": {"en": "the register's insurer code", "ru": "код СМО по регистру"},
     "policy_end": {"en": "the register's policy end date as DD.MM.YYYY",
                    "ru": "дата окончания полиса по регистру в виде ДД.ММ.ГГГГ"},

@@ -132,11 +132,17 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
                 FROM reg_values v JOIN cur_mo m ON m.mcod = v.attach_mo_code AND NOT m.excluded
                 WHERE v.patient_id IN (SELECT patient_id FROM named)
             ),
+            patient_route AS (  -- the clinic each named patient's findings go to
+                SELECT n.patient_id, coalesce(rp.mo_code, rr.mo_code) AS mo_code
+                FROM named n
+                LEFT JOIN route_patient rp ON rp.patient_id = n.patient_id
+                LEFT JOIN route_register rr ON rr.patient_id = n.patient_id
+            ),
             existing_patient AS (
                 SELECT patient_id FROM stg_patients
                 WHERE patient_id IN (SELECT patient_id FROM named)
             ),
-            suggested AS ({register.suggestion_sql("raw_findings_view")})
+            suggested AS ({register.suggestion_sql("raw_findings_view", "patient_route")})
             SELECT ? AS run_id, f.check_code, f.severity, f.entity, f.record_id,
                    CASE
                      WHEN f.entity IN ('file', 'insured') THEN NULL

@@ -369,10 +369,13 @@ def release_linking(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
-def suggestion_sql(findings: str) -> str:
+def suggestion_sql(findings: str, routes: str) -> str:
     """SQL that adds `suggested_value` to each row of the relation `findings` (columns
     check_code, patient_id, ...): the register's value of the kind its check declares, '' when
-    there is none. Needs reg_values (ensure_values)."""
+    there is none. Needs reg_values (ensure_values). `routes` (patient_id, mo_code): the clinic
+    each named patient's findings go to (NULL: the steward's unassigned list). The other
+    patients of one person (other_patients) are named only where they go to the same clinic,
+    or all of them in the steward's list: a clinic sees no other clinic's records."""
     kinds = {c.code: c.suggests for c in catalogue.CHECKS if c.suggests}
     cases = "\n".join(
         f"             WHEN f.check_code IN ({', '.join(repr(c) for c in sorted(codes))}) "
@@ -388,7 +391,9 @@ def suggestion_sql(findings: str) -> str:
             SELECT a.patient_id,
                    string_agg(b.patient_id, ', ' ORDER BY b.patient_id) AS others
             FROM reg_values a JOIN reg_values b ON b.enp = a.enp AND b.patient_id <> a.patient_id
-            WHERE a.linked_patients > 1
+            LEFT JOIN {routes} AS ra ON ra.patient_id = a.patient_id
+            LEFT JOIN {routes} AS rb ON rb.patient_id = b.patient_id
+            WHERE a.linked_patients > 1 AND (ra.mo_code IS NULL OR rb.mo_code = ra.mo_code)
             GROUP BY a.patient_id
         ) AS o ON o.patient_id = f.patient_id"""
 

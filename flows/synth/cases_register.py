@@ -415,10 +415,11 @@ def duplicates_and_borrowed(inj: Injector) -> None:
     inj.expect("REG.NAME.MISMATCH", b_pid[v == 2], a.mo[v == 2])
 
     # X's policy carries Y's ENP: X links to Y (tier 1): both REG.PATIENT.DUPLICATE; X's name, birth
-    # date and SNILS are not Y's. X's own register row links nobody.
+    # date and SNILS are not Y's. X's own register row links nobody. Every other X is attached to
+    # another clinic than its Y: neither clinic's duplicate names the other's card.
     k = inj.k_pat
     y = inj.people(k, reg_names=True)
-    x = inj.people(k, mo=y.mo, reg_names=True)
+    x = inj.people(k, mo=np.where(np.arange(k) % 2 == 0, y.mo, np.roll(y.mo, 1)), reg_names=True)
     x.birth = y.birth - 1000
     x.pat = x.pat.with_columns(date_text(x.birth, 1).alias("birth_date"))
     x.reg = x.reg.with_columns(date_text(x.birth, 0).alias("birth_date"))
@@ -426,12 +427,14 @@ def duplicates_and_borrowed(inj: Injector) -> None:
     x.link = y.reg["enp"].to_numpy().astype(object)
     inj.emit_people(y)
     inj.emit_people(x)
-    inj.expect("REG.PATIENT.DUPLICATE", np.concatenate([x.pid, y.pid]), np.concatenate([y.mo, y.mo]))
+    inj.expect("REG.PATIENT.DUPLICATE", np.concatenate([x.pid, y.pid]), np.concatenate([x.mo, y.mo]))
     same_name = ((x.pat["last_name"] == y.pat["last_name"]) & (x.pat["first_name"] == y.pat["first_name"])
                  & (x.pat["middle_name"] == y.pat["middle_name"])).to_numpy()
-    inj.expect("REG.NAME.MISMATCH", x.pid[~same_name], y.mo[~same_name])
-    inj.expect("REG.BIRTHDATE.MISMATCH", x.pid, y.mo)
-    inj.expect("REG.SNILS.MISMATCH", x.pid, y.mo)
+    inj.expect("REG.NAME.MISMATCH", x.pid[~same_name], x.mo[~same_name])
+    inj.expect("REG.BIRTHDATE.MISMATCH", x.pid, x.mo)
+    inj.expect("REG.SNILS.MISMATCH", x.pid, x.mo)
+    moved = x.mo != y.mo  # the register (Y's row) attaches X's person to Y's clinic
+    inj.expect("REG.ATTACHMENT.MISMATCH", x.att["attachment_id"].to_numpy()[moved], x.mo[moved])
 
 
 def policy_codes(inj: Injector) -> None:

@@ -359,7 +359,26 @@ def finish_truth(truth: pl.DataFrame, links: pl.DataFrame, policies: pl.DataFram
             .when(kind == "policy_end").then(pl.col("s_policy_end"))
             .otherwise(pl.lit("")))
     reroute = linked & pl.col("_pid").is_not_null() & (pl.col("mo_code") == "") & pl.col("attach_live")
-    return t.select(
+    out = t.select(
         "check_code", "record_id",
         pl.when(reroute).then(pl.col("attach_mo_code")).otherwise(pl.col("mo_code")).alias("mo_code"),
-        sugg.fill_null("").alias("suggested_value"), pl.col("mo_code").alias("v11_mo_code"), "registry_only")
+        sugg.fill_null("").alias("suggested_value"), pl.col("mo_code").alias("v11_mo_code"), "registry_only",
+        "enp")
+    return _same_clinic_others(out).drop("enp")
+
+
+def _same_clinic_others(truth: pl.DataFrame) -> pl.DataFrame:
+    """REG.PATIENT.DUPLICATE names only the other patients (of the same person) whose duplicate
+    finding goes to the same clinic; the steward's list (mo_code '') names them all."""
+    dup = truth.filter((pl.col("check_code") == "REG.PATIENT.DUPLICATE") & (pl.col("suggested_value") != ""))
+    pairs = (dup.select("record_id", "enp", "mo_code")
+             .join(dup.select(pl.col("record_id").alias("other"), "enp", pl.col("mo_code").alias("other_mo")),
+                   on="enp")
+             .filter((pl.col("other") != pl.col("record_id"))
+                     & ((pl.col("mo_code") == "") | (pl.col("other_mo") == pl.col("mo_code"))))
+             .sort("other").group_by("record_id").agg(pl.col("other").str.join(", ").alias("_same")))
+    is_dup = pl.col("check_code") == "REG.PATIENT.DUPLICATE"
+    return (truth.join(pairs, on="record_id", how="left")
+            .with_columns(pl.when(is_dup).then(pl.col("_same").fill_null("")).otherwise(pl.col("suggested_value"))
+                          .alias("suggested_value"))
+            .drop("_same"))

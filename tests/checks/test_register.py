@@ -600,3 +600,24 @@ def test_the_register_step_releases_what_only_linking_reads(con):
     assert not set(register.LINKING_ONLY) & left
     assert {"reg_values", "stg_patients"} <= left
     assert con.execute("SELECT patient_id, tier FROM reg_values").fetchall() == [("P1", 1)]
+
+
+def test_duplicate_suggestion_names_only_the_same_clinics_records(con):
+    """REG.PATIENT.DUPLICATE names the other records of the person that go to the same clinic;
+    another clinic's record is never named (a clinic sees only its own), and the steward's
+    unassigned list names them all."""
+    e = enp(7)
+    reg = (Reg().person(e, attach_mo_code="4501009")  # an excluded MO: never routed to
+           .patient("P1").policy("X1", "P1", enp=e).attachment("A1", "P1", mo="4501001")
+           .patient("P2").policy("X2", "P2", enp=e).attachment("A2", "P2", mo="4501001")
+           .patient("P3").policy("X3", "P3", enp=e).attachment("A3", "P3", mo="4501002")
+           # no attachment and no register attachment: unassigned, the steward sees all
+           .patient("P4").policy("X4", "P4", enp=e))
+    rows = route(con, reg, [])
+    dup = {p: rows[("REG.PATIENT.DUPLICATE", p)] for p in ("P1", "P2", "P3", "P4")}
+    assert [dup[p]["mo_code"] for p in ("P1", "P2", "P3", "P4")] == [
+        "4501001", "4501001", "4501002", None]
+    assert dup["P1"]["suggested_value"] == "P2" and dup["P2"]["suggested_value"] == "P1"
+    assert dup["P3"]["suggested_value"] == ""  # its person's other records are elsewhere
+    assert dup["P4"]["suggested_value"] == "P1, P2, P3"
+    assert dup["P4"]["suggested_masked"] != ""

@@ -277,7 +277,10 @@ def run_oracle(extract: Path, reference: Path, as_of: datetime, stale_hours: int
         if code == "REG.PERSON.DECEASED":
             return dmy(r["death_date"])
         if code == "REG.PATIENT.DUPLICATE":
-            return ", ".join(sorted(x for x in linked_to[r["enp"]] if x != who))
+            # only the other cards whose findings go to the same clinic (the steward: all)
+            here = patient_mo(who)
+            return ", ".join(sorted(x for x in linked_to[r["enp"]]
+                                    if x != who and (not here or patient_mo(x) == here)))
         if code == "REG.POLICY.SMO":
             return r["smo_code"]
         if code == "REG.POLICY.CLOSED":
