@@ -50,7 +50,7 @@ def host_cores() -> int:
 #: What the forkserver of a run that validates its feed health in a worker imports besides
 #: (checks.feed.start_feed): GX's import, about 4 CPU s, then happens in that process while the
 #: run reads its files, instead of in the run's own process, holding its GIL.
-GX_PRELOAD = ["flows.gx_preload"]
+GX_PRELOAD = ["checks.gx_suite"]
 
 
 def _context(gx: bool = False):
