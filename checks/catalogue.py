@@ -731,16 +731,14 @@ CHECKS: tuple[Check, ...] = (
         "Several patient records of the clinic's system correspond to the same person in the "
         "insured-persons register. Bookings and the attachment are split across the records; "
         "the portal finds the wrong record or answers \"patient not identified\".",
-        "Сравните эту карточку с карточками, указанными в предлагаемом значении (patient_id). Если это один "
-        "человек, объедините карточки в одну; если разные люди, исправьте ФИО, дату рождения, "
-        "СНИЛС или полис в ошибочной карточке по документам. Карточки других МО не называются: "
-        "если предлагаемое значение пусто, другие карточки этого человека заведены в других МО — "
-        "сверьте свою карточку с документами и сообщите в ТФОМС.",
-        "Compare this record with the records named in the suggested value (patient_id). If they are one "
-        "person, merge them into one record; if they are different people, correct the name, "
-        "birth date, SNILS or policy of the wrong record from the documents. Other clinics' "
-        "records are not named: where the suggested value is empty, the person's other records "
-        "are at other clinics; check your record against the documents and tell the TFOMS.",
+        "Сравните карточку с карточками из предлагаемого значения (patient_id): если это один "
+        "человек, объедините их; если разные люди, исправьте ФИО, дату рождения, СНИЛС или полис "
+        "ошибочной карточки по документам. Карточки других МО не называются: если значение пусто, "
+        "сверьте карточку с документами и сообщите в ТФОМС.",
+        "Compare this record with the records named in the suggested value (patient_id): if they "
+        "are one person, merge them; if different people, correct the name, birth date, SNILS or "
+        "policy of the wrong record from the documents. Other clinics' records are not named: if "
+        "the value is empty, check your record against the documents and tell the TFOMS.",
         suggests="other_patients",
     ),
     Check(
