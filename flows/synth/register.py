@@ -338,11 +338,6 @@ def finish_truth(truth: pl.DataFrame, links: pl.DataFrame, policies: pl.DataFram
         pl.when(is_att).then(pl.col("_att_pid")).otherwise(None).alias("_apid"))
     t = t.with_columns(pl.coalesce("_pid", "_apid").alias("_who"))
     t = t.join(links.rename({"patient_id": "_who"}), on="_who", how="left").join(persons, on="enp", how="left")
-    # other patients linked to the same person
-    others = (links.join(links, on="enp", suffix="_o").filter(pl.col("patient_id") != pl.col("patient_id_o"))
-              .sort("patient_id_o").group_by("patient_id", "enp")
-              .agg(pl.col("patient_id_o").str.join(", ").alias("s_others")))
-    t = t.join(others.rename({"patient_id": "_who"}).drop("enp"), on="_who", how="left")
     kind = code.replace_strict(SUGGESTS, default="")
     linked = pl.col("enp").is_not_null() & pl.col("s_name").is_not_null()
     sugg = (pl.when(~linked).then(pl.lit(""))
@@ -354,7 +349,6 @@ def finish_truth(truth: pl.DataFrame, links: pl.DataFrame, policies: pl.DataFram
                 pl.when(pl.col("deceased") | pl.col("closed")).then(pl.lit("")).otherwise(pl.col("enp")))
             .when(kind == "attach_mo_code").then(pl.col("attach_mo_code"))
             .when(kind == "death_date").then(pl.col("s_death_date"))
-            .when(kind == "other_patients").then(pl.col("s_others"))
             .when(kind == "smo_code").then(pl.col("smo_code"))
             .when(kind == "policy_end").then(pl.col("s_policy_end"))
             .otherwise(pl.lit("")))
@@ -363,14 +357,15 @@ def finish_truth(truth: pl.DataFrame, links: pl.DataFrame, policies: pl.DataFram
         "check_code", "record_id",
         pl.when(reroute).then(pl.col("attach_mo_code")).otherwise(pl.col("mo_code")).alias("mo_code"),
         sugg.fill_null("").alias("suggested_value"), pl.col("mo_code").alias("v11_mo_code"), "registry_only",
-        "enp")
-    return _same_clinic_others(out).drop("enp")
+        "enp", linked.alias("_linked"))
+    return _same_clinic_others(out).drop("enp", "_linked")
 
 
 def _same_clinic_others(truth: pl.DataFrame) -> pl.DataFrame:
-    """REG.PATIENT.DUPLICATE names only the other patients (of the same person) whose duplicate
-    finding goes to the same clinic; the steward's list (mo_code '') names them all."""
-    dup = truth.filter((pl.col("check_code") == "REG.PATIENT.DUPLICATE") & (pl.col("suggested_value") != ""))
+    """REG.PATIENT.DUPLICATE's suggestion (other_patients): the other linked patients of the same
+    person whose duplicate finding goes to the same clinic; the steward's list (mo_code '') names
+    them all."""
+    dup = truth.filter((pl.col("check_code") == "REG.PATIENT.DUPLICATE") & pl.col("_linked"))
     pairs = (dup.select("record_id", "enp", "mo_code")
              .join(dup.select(pl.col("record_id").alias("other"), "enp", pl.col("mo_code").alias("other_mo")),
                    on="enp")
