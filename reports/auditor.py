@@ -22,7 +22,7 @@ and per check and clinic what is new and what was fixed since the last run.
 from __future__ import annotations
 
 from contextlib import nullcontext
-
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +32,7 @@ from checks import lifecycle
 from flows import parallel
 from reports import charts, data, trends
 from reports.clinic import UNASSIGNED, clinic_stems
-from reports.feed import PAGE as FEED_PAGE, write_feed_page
+from reports.feed import PAGE as FEED_PAGE, FeedPage, prepare_feed_page, write_feed_page
 from reports.feed_texts import FeedTexts
 from reports.html import Page, escaped
 from reports.i18n import ENTITY, LIFECYCLE, SEVERITY, Texts
@@ -135,19 +135,66 @@ def _summary(frame: pl.DataFrame, fixed: pl.DataFrame) -> dict[str, int]:
     return s
 
 
-def _chart_specs(frame: pl.DataFrame, history: pl.DataFrame, t: Texts) -> dict:
-    labelled = frame.with_columns(pl.col("mo_code").fill_null(pl.lit(t.unassigned_name))
-                                  .alias("clinic"))
+def _chart_recipes(frame: pl.DataFrame, history: pl.DataFrame, t: Texts) -> dict:
+    """The index's charts (charts.draw recipes) of the open findings `frame`."""
+    labelled = frame.select(pl.col("mo_code").fill_null(pl.lit(t.unassigned_name))
+                            .alias("clinic"), "severity")
     per_clinic = labelled.group_by("clinic", "severity").len("n")
     top = (per_clinic.group_by("clinic").agg(pl.col("n").sum())
            .sort(["n", "clinic"], descending=[True, False]).head(TOP_CLINICS_CHART)["clinic"])
     per_clinic = per_clinic.filter(pl.col("clinic").is_in(top.implode()))
     per_check = frame.group_by("check_code", "severity").len("n")
     return {
-        "clinic": charts.stacked_bars_spec(per_clinic, "clinic", t, t.chart_clinic),
-        "check": charts.stacked_bars_spec(per_check, "check_code", t, t.chart_check),
-        "trend": charts.trend_spec(history, t),
+        "clinic": (charts.stacked_bars_spec, (per_clinic, "clinic", t, t.chart_clinic)),
+        "check": (charts.stacked_bars_spec, (per_check, "check_code", t, t.chart_check)),
+        "trend": (charts.trend_spec, (history, t)),
     }
+
+
+@dataclass
+class Charts:
+    """The report's charts and what they show, read before the pages are prepared, so that
+    one worker job (`submit`) draws them all while this process prepares the rest: the
+    index's (`recipes`, then the trends') and the feed page's. Drawing them here held this
+    process, the one that alone reads DuckDB, for seconds (vl-convert's start, altair's
+    schema validation of every spec, the drawing: ~3 CPU s) while the workers waited for
+    their jobs or, in a dense region, were done already."""
+    history: pl.DataFrame
+    check_trend: trends.Trend
+    clinic_trend: trends.Trend
+    recipes: dict  # `_chart_recipes`
+    feed: FeedPage
+    drawn: object = None  # the future of charts.draw of them all (`submit`)
+
+    def submit(self, pool: parallel.Pool) -> "Charts":
+        """Hand the drawing to `pool` (in this process at `svgs()` where it has no workers)."""
+        if self.drawn is None:
+            self.drawn = pool.submit(charts.draw, [
+                *self.recipes.values(), self.check_trend.recipe, self.clinic_trend.recipe,
+                *self.feed.recipes])
+        return self
+
+    def svgs(self) -> tuple[dict, list[str]]:
+        """The index's charts by name (the trends' set on them) and the feed page's."""
+        drawn = [Markup(svg) for svg in self.drawn.result()]
+        n = len(self.recipes)
+        self.check_trend.chart, self.clinic_trend.chart = drawn[n:n + 2]
+        return dict(zip(self.recipes, drawn[:n])), drawn[n + 2:]
+
+
+def prepare_charts(con, run_id: str, lang: str, loaded: pl.DataFrame) -> Charts:
+    """The report's `Charts` of `run_id`, not drawn yet (`loaded`: data.load_with_lifecycle)."""
+    t = Texts(lang)
+    names = data.clinic_names(con, run_id)
+    titles = dict(data.catalogue_texts(t.lang).select("check_code", "title").iter_rows())
+    check_trend = trends.trend(con, run_id, "check_code", t,
+                               label_of=lambda key, series: titles.get(key, ""), draw=False)
+    clinic_trend = trends.trend(con, run_id, "mo_code", t, label_of=lambda key, series: (
+        names.get(key, "") if key is not None else t.unassigned_title), draw=False)
+    history = data.history(con, run_id)
+    return Charts(history, check_trend, clinic_trend,
+                  _chart_recipes(data.open_findings(loaded), history, t),
+                  prepare_feed_page(con, run_id, lang, loaded))
 
 
 _STATUS_SORT = {"new": "0", "reopened": "1", "open": "2"}
@@ -300,10 +347,11 @@ def _check_pages(findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict, check
     return pages
 
 
-def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict,
+def _history(drawn: Charts, findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict,
              check_stems: dict, names: dict, t: Texts):
-    """Trends per check and per clinic (charts not drawn yet), and the changes since the last
-    run, with page links (a check or clinic with nothing open now has no page, so no link)."""
+    """Trends per check and per clinic (`drawn`'s: charts not drawn yet), and the changes
+    since the last run, with page links (a check or clinic with nothing open now has no page,
+    so no link)."""
     with_page = set(findings["mo_code"].unique().to_list())  # stems also has None, always
 
     def clinic_link(key):
@@ -313,10 +361,7 @@ def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stem
         return f"check/{check_stems[key]}.html" if key in check_stems else None
 
     titles = dict(data.catalogue_texts(t.lang).select("check_code", "title").iter_rows())
-    check_trend = trends.trend(con, run_id, "check_code", t,
-                               label_of=lambda key, series: titles.get(key, ""), draw=False)
-    clinic_trend = trends.trend(con, run_id, "mo_code", t, label_of=lambda key, series: (
-        names.get(key, "") if key is not None else t.unassigned_title), draw=False)
+    check_trend, clinic_trend = drawn.check_trend, drawn.clinic_trend
     for row in check_trend.rows:
         row["href"] = check_link(row["key"])
     for row in clinic_trend.rows:
@@ -336,7 +381,8 @@ def _history(con, run_id: str, findings: pl.DataFrame, fixed: pl.DataFrame, stem
 def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
                          workers: int | None = None, gx_page: bool | None = None,
                          pool: parallel.Pool | None = None,
-                         loaded: pl.DataFrame | None = None) -> Path:
+                         loaded: pl.DataFrame | None = None,
+                         drawn: Charts | None = None) -> Path:
     """Write OUT/index.html and the per-clinic and per-check pages of `run_id`; return index.
 
     `gx_page`: whether OUT/gx/index.html is or will be written (the flow writes it after the
@@ -345,7 +391,9 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     `workers`: processes rendering the clinic and check pages
     (default: one per core; small runs stay in this process, see flows.parallel); or
     `pool`, a pool the caller shares (its own jobs may still be running). `loaded`: the
-    run's `data.load_with_lifecycle` where the caller shares it (read here otherwise)."""
+    run's `data.load_with_lifecycle` where the caller shares it (read here otherwise);
+    `drawn`: the report's `prepare_charts`, where the caller had them read (and submitted to
+    `pool` first, `Charts.submit`)."""
     t = Texts(lang)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -360,6 +408,10 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     # waivers page lists the waivers and counts what they cover.
     if loaded is None:
         loaded = data.load_with_lifecycle(con, run_id)
+    if drawn is None:
+        drawn = prepare_charts(con, run_id, lang, loaded)
+        if pool is not None:  # the caller's jobs came first: drawn here, not queued behind them
+            drawn.submit(parallel.Pool(0))
     loaded = loaded.drop(*FULL_VALUES)
     findings = data.mask_record_ids(data.with_texts(data.open_findings(loaded), lang))
     previous = lifecycle.previous_run(con, run_id)
@@ -371,16 +423,16 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
         raise ValueError("two check codes map to the same file name")
     findings = _clinic_columns(findings, stems, names, t).with_columns(
         _stem_expr("check_code", check_stems).alias("check_stem"))
-    history = data.history(con, run_id)
+    history = drawn.history
     common = {"T": t, "lang": lang, "run": run}
     where = out.resolve()  # pages may be written by workers with another working directory
-    check_trend, clinic_trend, changes = _history(con, run_id, findings, fixed, stems,
-                                                  check_stems, names, t)
-    specs = _chart_specs(findings, history, t)
+    check_trend, clinic_trend, changes = _history(drawn, findings, fixed, stems, check_stems,
+                                                  names, t)
     pages = findings["mo_code"].n_unique() + len(check_stems)
 
     with (nullcontext(pool) if pool is not None
           else parallel.Pool(parallel.use_pool(pages, workers))) as pool:
+        drawn.submit(pool)  # (first, where the caller has not)
         pages = (_clinic_pages(findings, fixed, stems, check_stems, names, t, where, common)
                  + _check_pages(findings, fixed, stems, check_stems, names, t, where, common))
         rendered = pool.submit_all(Page.render, pages, [p.context["weight"] for p in pages])
@@ -393,7 +445,9 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
         _, waiver_counts = write_waivers_page(con, run_id, out, lang,
                                               loaded.drop(*data.LIFECYCLE_COLUMNS), names)
         links.append((WAIVERS_PAGE.as_posix(), WaiverTexts(lang).link))
-        write_feed_page(con, run_id, out, lang, loaded)  # rows per file, slots per MO (issue 14)
+        # rows per file, slots per MO (issue 14)
+        index_charts, feed_charts = drawn.svgs()
+        write_feed_page(con, run_id, out, lang, page=drawn.feed, drawn=feed_charts)
         links.append((FEED_PAGE.as_posix(), FeedTexts(lang).link))
         by_severity = (findings.group_by("severity").agg(
             pl.len().alias("findings"),
@@ -411,13 +465,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
             "waivers": waiver_counts, "W": WaiverTexts(lang), "waivers_href": WAIVERS_PAGE.as_posix(),
             "history": history.with_columns(pl.col("as_of").dt.strftime("%Y-%m-%d %H:%M"))
                               .to_dicts()}
-        # The charts here, while the workers write the lists and pages (this process mostly
-        # waits for them: they have the most to do), after the feed page's charts (vl-convert
-        # starts once, ~0.5 CPU s, in this process only)
-        svgs = [charts.svg(spec) for spec in [*specs.values(), check_trend.spec,
-                                              clinic_trend.spec]]
-        context["charts"] = dict(zip(specs, svgs))
-        check_trend.chart, clinic_trend.chart = svgs[-2:]
+        context["charts"] = index_charts
         index = Page("index.html.j2", out / "index.html", context).render()
         for page in rendered:
             page.result()

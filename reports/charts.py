@@ -34,6 +34,14 @@ def svgs(specs: list[dict | None]) -> list[str]:
     return [str(svg(spec)) for spec in specs]
 
 
+def draw(recipes: list[tuple | None]) -> list[str]:
+    """The SVG of each recipe, `(a *_spec function of this module, its arguments)` (None: no
+    chart), as plain strings: a worker process's job. The spec
+    is built there too, from the recipe's small frames: altair validates every spec against
+    the Vega-Lite schema, which costs about as much CPU as vl-convert's drawing."""
+    return [str(svg(None if recipe is None else recipe[0](*recipe[1]))) for recipe in recipes]
+
+
 def _spec(chart: alt.TopLevelMixin) -> dict:
     return chart.configure(font=FONT).to_dict()
 

@@ -16,6 +16,7 @@ Nothing here is personal: file names, MO codes and names, counts. Findings show 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -139,37 +140,43 @@ def _rows_table(rows: pl.DataFrame, shown: pl.DataFrame) -> tuple[list[str], lis
     return files, out
 
 
-def chart_specs(rows: pl.DataFrame, slots: pl.DataFrame, order: list[str], shown: pl.DataFrame,
-                t: Texts, F: FeedTexts) -> list[dict | None]:
-    """The two charts' Vega-Lite specs (None: nothing to draw)."""
+def chart_recipes(rows: pl.DataFrame, slots: pl.DataFrame, order: list[str],
+                  shown: pl.DataFrame, t: Texts, F: FeedTexts) -> list[tuple | None]:
+    """The two charts' charts.draw recipes (None: nothing to draw)."""
     labels = shown["run"].to_list()
-    rows_spec = charts.trend_small_multiples_spec(
+    rows_recipe = (charts.trend_small_multiples_spec, (
         rows.select("run", pl.col("file_name").alias("series"), pl.col("rows_loaded").alias("n")),
         labels, sorted(rows["file_name"].unique().to_list()), t, F.chart_rows,
-        columns=4) if rows.height else None
+        4)) if rows.height else None
     chart_mos = order[:MO_CHART]
     part = slots.filter(pl.col("mo_code").is_in(chart_mos))
     slot_labels = [r for r in labels if r in set(part["run"].to_list())]
-    slots_spec = charts.trend_small_multiples_spec(
+    slots_recipe = (charts.trend_small_multiples_spec, (
         part.select("run", pl.col("mo_code").alias("series"), pl.col("slots").alias("n")),
         slot_labels, chart_mos, t, F.chart_slots.format(n=MO_CHART),
-        columns=4) if part.height else None
-    return [rows_spec, slots_spec]
+        4)) if part.height else None
+    return [rows_recipe, slots_recipe]
 
 
-def write_feed_page(con: duckdb.DuckDBPyConnection, run_id: str, out: Path,
-                    lang: str = "ru", loaded: pl.DataFrame | None = None) -> Path:
-    """Render OUT/feed.html for `run_id`; return its path. `loaded`: see `feed_findings`."""
+@dataclass
+class FeedPage:
+    """The page's data, read before it is written: its template context but the charts, and
+    the charts' recipes (the caller may have them drawn in a worker process meanwhile)."""
+    context: dict
+    recipes: list
+
+
+def prepare_feed_page(con: duckdb.DuckDBPyConnection, run_id: str, lang: str = "ru",
+                      loaded: pl.DataFrame | None = None) -> FeedPage:
+    """What `write_feed_page` writes, read from the warehouse. `loaded`: see `feed_findings`."""
     t, F = Texts(lang), FeedTexts(lang)
-    out = Path(out)
     shown = runs(con, run_id)
     rows = file_rows(con, shown)
     slots = mo_slots(con, shown)
     found = feed_findings(con, run_id, lang, loaded)
     names = data.clinic_names(con, run_id)
     mo_rows = _mo_table(slots, shown, run_id, found, names, F)
-    specs = chart_specs(rows, slots, [r["mo_code"] for r in mo_rows], shown, t, F)
-    drawn = [Markup(s) for s in charts.svgs(specs)]
+    recipes = chart_recipes(rows, slots, [r["mo_code"] for r in mo_rows], shown, t, F)
     files, per_run = _rows_table(rows, shown)
     open_codes = set(data.open_findings(found)["check_code"].to_list())
     items = [r | {"label": t.entity_of(r["entity"]),
@@ -178,8 +185,21 @@ def write_feed_page(con: duckdb.DuckDBPyConnection, run_id: str, out: Path,
                   "href": (f"check/{safe_stem(r['check_code'])}.html"
                            if r["check_code"] in open_codes else None)}
              for r in found.to_dicts()]
-    return render("feed.html.j2", out / PAGE, T=t, F=F, lang=lang,
-                  run=data.load_run(con, run_id), charts=drawn, files=files, per_run=per_run,
-                  mo_rows=mo_rows, findings=items,
-                  any_waived=any(r["waiver_id"] for r in items),
-                  gx_href=GX_INDEX.as_posix() if stored_suite(con, run_id) is not None else None)
+    return FeedPage(dict(
+        T=t, F=F, lang=lang, run=data.load_run(con, run_id), files=files, per_run=per_run,
+        mo_rows=mo_rows, findings=items, any_waived=any(r["waiver_id"] for r in items),
+        gx_href=GX_INDEX.as_posix() if stored_suite(con, run_id) is not None else None),
+        recipes)
+
+
+def write_feed_page(con: duckdb.DuckDBPyConnection, run_id: str, out: Path,
+                    lang: str = "ru", loaded: pl.DataFrame | None = None,
+                    page: FeedPage | None = None, drawn: list[str] | None = None) -> Path:
+    """Render OUT/feed.html for `run_id`; return its path. `loaded`: see `feed_findings`;
+    `page`: its `prepare_feed_page` where the caller read it already, and `drawn`: its charts
+    (charts.draw of its recipes) where the caller had them drawn."""
+    page = page or prepare_feed_page(con, run_id, lang, loaded)
+    if drawn is None:
+        drawn = charts.draw(page.recipes)
+    return render("feed.html.j2", Path(out) / PAGE, **page.context,
+                  charts=[Markup(s) for s in drawn])

@@ -29,7 +29,7 @@ class Trend:
     runs: list[str]
     rows: list[dict]  # {"key": code or None, "label": str, "counts": [n per run]}
     shown: list[str]  # series drawn in the chart, in order
-    spec: dict | None = None  # the chart's Vega-Lite spec (None: nothing to draw)
+    recipe: tuple | None = None  # the chart's charts.draw recipe (None: nothing to draw)
 
 
 def run_labels(runs: pl.DataFrame) -> pl.DataFrame:
@@ -74,24 +74,24 @@ def _rows(grid: pl.DataFrame, order: list[str], runs: list[str], label_of) -> li
 def trend(con: duckdb.DuckDBPyConnection, run_id: str, by: str, t: Texts,
           label_of=lambda key, series: series, draw: bool = True) -> Trend:
     """The trend of open findings per `by` (check_code or mo_code) over the last runs.
-    `draw=False` leaves `chart` empty for the caller to draw `spec` (e.g. in another process).
-    """
+    `draw=False` leaves `chart` empty for the caller to draw `recipe` (charts.draw, e.g. in
+    another process)."""
     runs = run_labels(lifecycle.trend_runs(con, run_id, TREND_RUNS))
     grid = _grid(lifecycle.open_trend(con, run_id, by, TREND_RUNS), runs, by, t.unassigned_name)
     run_order = runs["run"].to_list()
     order = _ranked(grid, run_id)
     if by == "check_code":
         shown = order[:TOP_CHECKS]
-        spec = charts.trend_small_multiples_spec(
+        recipe = (charts.trend_small_multiples_spec, (
             grid.filter(pl.col("series").is_in(shown)).select("run", "series", "n"), run_order,
-            shown, t, t.chart_trend_check.format(n=TOP_CHECKS))
+            shown, t, t.chart_trend_check.format(n=TOP_CHECKS)))
     else:
         shown = order[:TOP_CLINICS]
-        spec = charts.trend_lines_spec(
+        recipe = (charts.trend_lines_spec, (
             grid.filter(pl.col("series").is_in(shown)).select("run", "series", "n"), run_order,
-            shown, t, t.chart_trend_clinic.format(n=TOP_CLINICS), t.mo_code)
-    chart = charts.svg(spec) if draw else Markup("")
-    return Trend(chart, run_order, _rows(grid, order, run_order, label_of), shown, spec)
+            shown, t, t.chart_trend_clinic.format(n=TOP_CLINICS), t.mo_code))
+    chart = Markup(charts.draw([recipe])[0]) if draw else Markup("")
+    return Trend(chart, run_order, _rows(grid, order, run_order, label_of), shown, recipe)
 
 
 def changes(status: pl.DataFrame, fixed: pl.DataFrame, by: str) -> list[dict]:
