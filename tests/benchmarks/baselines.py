@@ -2,7 +2,10 @@
 
 (a) Great Expectations 1.24 expectations on pandas DataFrames (pandas data source, one
     dataframe asset and suite per extract file): the row-level rules as far as GX's built-in
-    expectations express them on the text columns (GX_RULES says, per rule, what is left out).
+    expectations express them on the text columns (GX_RULES says, per rule, what is left out),
+    and the set rules of checks/sql the same way (GX_SET_RULES; a second suite per file: the
+    other frames' ids and the current reference codes are computed in pandas as value sets,
+    in the timed setup).
 (b) pandera (pandas backend) with vectorised checks: every row-level rule in full, dates parsed
     with pandas, SNILS/ENP checksums in numpy integer arithmetic (no row loop).
 (c) The floor as issue 15 defines it: polars reading the extract files into memory, every
@@ -21,8 +24,8 @@ import warnings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from collections.abc import Callable, Mapping  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -42,6 +45,9 @@ ID_COLUMNS = {f.name: f.id_column for f in FILES}
 class Ctx:
     as_of: datetime
     f008_codes: tuple[str, ...]
+    #: value sets of (a)'s set rules (gx_value_sets: other frames' ids, current reference
+    #: codes), computed in pandas in (a)'s timed setup; empty until then
+    sets: Mapping[str, list] = field(default_factory=dict)
 
     @property
     def d(self) -> pd.Timestamp:
@@ -55,6 +61,22 @@ def load_pandas(db_path: Path, run_id: str) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(db_path), read_only=True) as con:
         return {f.name: con.sql(f"SELECT {', '.join(f.columns)} FROM {f.raw_table} "
                                 "WHERE run_id = ?", params=[run_id]).df() for f in FILES}
+
+
+#: The reference tables (a)'s set rules read, as Talon reads them (the run's rows of the
+#: warehouse's ref_* tables; checks.staging builds cur_mo / cur_smo from them, the V021 rule
+#: reads ref_v021 directly).
+REFERENCE_TABLES = {"f003": ("ref_f003", ("mcod", "d_begin", "d_end")),
+                    "f002": ("ref_f002", ("smocod", "d_begin", "d_end")),
+                    "v021": ("ref_v021", ("idspec", "date_begin", "date_end"))}
+
+
+def load_reference(db_path: Path, run_id: str) -> dict[str, pd.DataFrame]:
+    """The run's F003, F002 and V021 rows (dates as dates), one DataFrame each."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return {name: con.sql(f"SELECT {', '.join(cols)} FROM {table} WHERE run_id = ?",
+                              params=[run_id]).df()
+                for name, (table, cols) in REFERENCE_TABLES.items()}
 
 
 def run_context(db_path: Path, run_id: str) -> Ctx:
@@ -359,8 +381,9 @@ class GxRule:
 @dataclass(frozen=True)
 class Spec:
     """One built-in GX expectation: class name, arguments, optional row condition
-    ("==", column, value) or ("in", column, values). Built into GX objects by gx_setup only,
-    so describing the suite needs no GX import."""
+    ("==", column, value), ("!=", column, value) or ("in", column, values), or a tuple of
+    such conditions, all of which must hold (GX's AndCondition). Built into GX objects by
+    gx_setup only, so describing the suite needs no GX import."""
 
     expectation: str
     kwargs: dict
@@ -370,11 +393,20 @@ class Spec:
         import great_expectations.expectations as gxe
         from great_expectations.expectations.row_conditions import Column
 
+        def condition(op: str, column: str, value):
+            if op == "==":
+                return Column(column) == value
+            if op == "!=":
+                return Column(column) != value
+            return Column(column).is_in(list(value))
+
         kwargs = dict(self.kwargs)
         if self.where is not None:
-            op, column, value = self.where
-            kwargs["row_condition"] = (Column(column) == value if op == "=="
-                                       else Column(column).is_in(list(value)))
+            parts = self.where if isinstance(self.where[0], tuple) else (self.where,)
+            row_condition = condition(*parts[0])
+            for part in parts[1:]:
+                row_condition = row_condition & condition(*part)
+            kwargs["row_condition"] = row_condition
         return getattr(gxe, self.expectation)(**kwargs)
 
 
@@ -466,9 +498,130 @@ GX_RULES: tuple[GxRule, ...] = (
 )
 
 
-def gx_setup(ctx: Ctx):
-    """Ephemeral context, pandas data source, one dataframe asset + suite + validation
-    definition per file. Returns {file: ValidationDefinition}."""
+# --- (a) GX: the set rules (checks/sql) as far as built-in expectations express them -------
+
+def _current_codes(ref: pd.DataFrame, code: str, d: pd.Timestamp) -> tuple[list, list]:
+    """(every code, the codes not excluded on D) of F003 / F002 as checks.staging's cur_mo /
+    cur_smo: a code is excluded when every inclusion period of it (a row with a begin or an
+    end date) ended before D, or when it has no period at all."""
+    period = ref["d_begin"].notna() | ref["d_end"].notna()
+    ended = ref["d_end"].notna() & (ref["d_end"] < d)
+    return (ref[code].dropna().unique().tolist(),
+            ref.loc[period & ~ended, code].dropna().unique().tolist())
+
+
+def gx_value_sets(frames: dict[str, pd.DataFrame], refs: dict[str, pd.DataFrame],
+                  ctx: Ctx) -> dict[str, list]:
+    """What a team computes in pandas to feed GX's set expectations (part of (a)'s timed
+    setup): the other frames' distinct ids and the reference codes current on D."""
+    d = ctx.d
+    mo, mo_live = _current_codes(refs["f003"], "mcod", d)
+    _, smo_live = _current_codes(refs["f002"], "smocod", d)
+    v = refs["v021"]
+    v021 = v.loc[(v["date_begin"] <= d) & (v["date_end"].isna() | (v["date_end"] >= d)),
+                 "idspec"].dropna().unique().tolist()
+    return {"patient_ids": frames["patients"]["patient_id"].unique().tolist(),
+            "policy_patient_ids": frames["policies"]["patient_id"].unique().tolist(),
+            "attachment_patient_ids": frames["attachments"]["patient_id"].unique().tolist(),
+            "mo": mo, "mo_live": mo_live, "mo_excluded": sorted(set(mo) - set(mo_live)),
+            "smo_live": smo_live, "v021_on_d": v021}
+
+
+def _set(c: Ctx, name: str) -> list:
+    return list(c.sets.get(name, ()))
+
+
+def _not_in_set(column: str, values, where: tuple | None = None) -> Spec:
+    return Spec("ExpectColumnValuesToNotBeInSet", {"column": column, "value_set": list(values)},
+                where)
+
+
+def _unique(column: str, where: tuple | None = None) -> Spec:
+    return Spec("ExpectColumnValuesToBeUnique", {"column": column}, where)
+
+
+_ACTIVE = ("'active on D' is a comparison of dates held as text in two formats, not a "
+           "row_condition: checked on every {0}, not only active ones")
+_FUTURE = ("'future' (slot_start >= as_of) is a comparison of text in six timestamp formats, "
+           "not a row_condition: checked on every {0}slot")
+
+GX_SET_RULES: tuple[GxRule, ...] = (
+    GxRule("PAT.SNILS.DUPLICATE", "patients", PARTIAL,
+           lambda c: [_unique("snils", ("!=", "snils", ""))],
+           "every non-empty SNILS as written: not its 11 digits (a formatted and a bare form of "
+           "one number do not collide), not only valid ones (checksum), and one patient_id "
+           "listed twice with the same SNILS is flagged"),
+    GxRule("PAT.POLICY.NONE", "patients", PARTIAL,
+           lambda c: [_in_set("patient_id", _set(c, "policy_patient_ids"))],
+           "value set: the patient_ids of every policy; " + _ACTIVE.format("policy")),
+    GxRule("PAT.ATTACHMENT.NONE", "patients", PARTIAL,
+           lambda c: [_in_set("patient_id", _set(c, "attachment_patient_ids"))],
+           "value set: the patient_ids of every attachment (" + _ACTIVE.format("attachment")
+           + "); the condition 'has an active policy' is on another table: patients without "
+           "one are flagged too"),
+    GxRule("POL.SMO.UNKNOWN", "policies", PARTIAL,
+           lambda c: [_in_set("smo_code", _set(c, "smo_live"))],
+           "value set: the F002 codes not excluded on D; " + _ACTIVE.format("policy")),
+    GxRule("POL.ACTIVE.MULTIPLE", "policies", PARTIAL, lambda c: [_unique("patient_id")],
+           _ACTIVE.format("policy")),
+    GxRule("POL.PATIENT.ORPHAN", "policies", FULL,
+           lambda c: [_in_set("patient_id", _set(c, "patient_ids"))],
+           "value set: the patients' distinct patient_ids"),
+    GxRule("ATT.MO.UNKNOWN", "attachments", PARTIAL,
+           lambda c: [_in_set("mo_code", _set(c, "mo"))],
+           "value set: the F003 codes; " + _ACTIVE.format("attachment")),
+    GxRule("ATT.MO.EXCLUDED", "attachments", PARTIAL,
+           lambda c: [_not_in_set("mo_code", _set(c, "mo_excluded"))],
+           "value set: the F003 codes excluded on D; " + _ACTIVE.format("attachment")),
+    GxRule("ATT.POLICY.REGION", "attachments", NONE, lambda c: [],
+           "the MO code's first two characters against the KOD_TF (F010) of the okato of the "
+           "patient's one active policy: a join over two tables and a classifier, no built-in "
+           "expectation"),
+    GxRule("ATT.ACTIVE.MULTIPLE", "attachments", PARTIAL, lambda c: [_unique("patient_id")],
+           _ACTIVE.format("attachment")),
+    GxRule("ATT.DATES.INVALID", "attachments", PARTIAL,
+           lambda c: [_regex_any("attach_date", _DATE_RES),
+                      _regex_any("detach_date", ["^$", *_DATE_RES])],
+           "form only; " + _NOT_DATES + " (attach_date <= D, >= the birth date of the patient "
+           "in another table, detach_date >= attach_date)"),
+    GxRule("ATT.PATIENT.ORPHAN", "attachments", FULL,
+           lambda c: [_in_set("patient_id", _set(c, "patient_ids"))],
+           "value set: the patients' distinct patient_ids"),
+    GxRule("SCH.MO.UNKNOWN", "slots", PARTIAL,
+           lambda c: [_in_set("mo_code", _set(c, "mo_live"))],
+           "value set: the F003 codes not excluded on D; " + _FUTURE.format("")),
+    GxRule("SCH.SPECIALTY.UNKNOWN", "slots", PARTIAL,
+           lambda c: [_in_set("specialty_code", _set(c, "v021_on_d"))],
+           "value set: the V021 codes valid on D, not on each slot's own date; "
+           + _FUTURE.format("")),
+    GxRule("SCH.OVERLAP", "slots", NONE, lambda c: [],
+           "overlapping [start, end) intervals of a doctor's slots: parsed timestamps compared "
+           "across rows, no built-in expectation"),
+    GxRule("SCH.DOUBLE_BOOKING", "slots", PARTIAL,
+           lambda c: [Spec("ExpectCompoundColumnsToBeUnique",
+                           {"column_list": ["doctor_id", "slot_start"]}, _BOOKED)],
+           "only booked slots of a doctor starting at the same text (overlapping intervals need "
+           "parsed timestamps across rows); two slots of the same patient are flagged too; "
+           + _FUTURE.format("booked ")),
+    GxRule("SCH.BOOKED.ORPHAN", "slots", PARTIAL,
+           lambda c: [_in_set("patient_id", _set(c, "patient_ids"),
+                              (_BOOKED, ("!=", "patient_id", "")))],
+           "value set: the patients' distinct patient_ids; " + _FUTURE.format("booked ")),
+    GxRule("SCH.STALE", "slots", NONE, lambda c: [],
+           "per doctor, the latest parseable updated_at of its future slots against as_of - "
+           "24 h: an aggregate of parsed timestamps, no built-in expectation"),
+    GxRule("SCH.DOCTOR.SNILS", "slots", PARTIAL,
+           lambda c: [_regex("doctor_snils", SNILS_FORM)],
+           "form only, per slot (Talon: one finding per doctor): no checksum; "
+           + _FUTURE.format("")),
+    GxRule("SCH.HORIZON.EMPTY", "slots", NONE, lambda c: [],
+           "per (MO, specialty) pair, whether a free slot starts within the horizon: a grouped "
+           "aggregate over a time window, no built-in expectation"),
+)
+
+
+def gx_context():
+    """Ephemeral context and its pandas data source."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig)
@@ -477,19 +630,40 @@ def gx_setup(ctx: Ctx):
                                analytics_enabled=False,
                                progress_bars=ProgressBarsConfig(globally=False))
     context = gx.get_context(project_config=config, mode="ephemeral")
-    source = context.data_sources.add_pandas("talon_bench")
+    return context, context.data_sources.add_pandas("talon_bench")
+
+
+def gx_setup(ctx: Ctx, rules: tuple[GxRule, ...] = GX_RULES, gx_context_source=None,
+             part: str = "rows"):
+    """One dataframe asset + suite + validation definition per file with expectations among
+    `rules` (in the given context and source, or a new ephemeral one). Returns
+    {file: ValidationDefinition}."""
+    import great_expectations as gx
+
+    context, source = gx_context_source or gx_context()
     definitions = {}
     for f in FILES:
-        batch = source.add_dataframe_asset(name=f.name).add_batch_definition_whole_dataframe("all")
-        suite = context.suites.add(gx.ExpectationSuite(name=f"bench.{f.name}"))
-        for rule in (r for r in GX_RULES if r.entity == f.name):
+        mine = [r for r in rules if r.entity == f.name and r.coverage != NONE]
+        if not mine:
+            continue
+        batch = (source.add_dataframe_asset(name=f"{f.name}.{part}")
+                 .add_batch_definition_whole_dataframe("all"))
+        suite = context.suites.add(gx.ExpectationSuite(name=f"bench.{part}.{f.name}"))
+        for rule in mine:
             for spec in rule.expectations(ctx):
                 expectation = spec.build()
                 expectation.meta = {"check_code": rule.code}
                 suite.add_expectation(expectation)
         definitions[f.name] = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"bench.{f.name}", data=batch, suite=suite))
+            gx.ValidationDefinition(name=f"bench.{part}.{f.name}", data=batch, suite=suite))
     return definitions
+
+
+def gx_setup_set_rules(ctx: Ctx, frames: dict[str, pd.DataFrame],
+                       refs: dict[str, pd.DataFrame], gx_context_source=None):
+    """The set rules' suites: their value sets computed in pandas, then as gx_setup."""
+    return gx_setup(replace(ctx, sets=gx_value_sets(frames, refs, ctx)), GX_SET_RULES,
+                    gx_context_source, "sets")
 
 
 def run_gx(frames: dict[str, pd.DataFrame], definitions: dict,
@@ -512,14 +686,17 @@ def run_gx(frames: dict[str, pd.DataFrame], definitions: dict,
     return out
 
 
-def gx_coverage() -> list[dict]:
-    """Per rule: how much of it GX expresses (for the results tables)."""
+def gx_coverage(rules: tuple[GxRule, ...] = GX_RULES) -> list[dict]:
+    """Per rule: how much of it GX expresses (for the results tables); GX_SET_RULES for the
+    set rules."""
     ctx = Ctx(datetime(2000, 1, 1), ("1",))
     return [{"code": r.code, "entity": r.entity, "coverage": r.coverage,
              "expectations": [e.expectation for e in r.expectations(ctx)],
-             "missing": r.missing} for r in GX_RULES]
+             "missing": r.missing} for r in rules]
 
 
 __all__ = ["Ctx", "load_pandas", "run_context", "floor_sql", "run_floor", "transcode_extract",
            "run_file_floor", "PANDAS_RULES",
-           "pandera_schemas", "run_pandera", "GX_RULES", "gx_setup", "run_gx", "gx_coverage"]
+           "pandera_schemas", "run_pandera", "GX_RULES", "GX_SET_RULES", "gx_context",
+           "gx_setup", "gx_setup_set_rules", "gx_value_sets", "load_reference", "run_gx",
+           "gx_coverage"]

@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         from tests.benchmarks import tables
 
         info = json.loads(args.render.read_text(encoding="utf-8"))
-        for derived in ("gx_coverage", "peer_coverage", "per_row", "floor_ratios"):
+        for derived in ("gx_coverage", "gx_set_coverage", "peer_coverage", "per_row",
+                        "floor_ratios"):
             info.pop(derived, None)
         print(f"[bench] wrote {tables.write(info, args.out)[0]}")
         return 0
@@ -555,10 +556,20 @@ def _baseline_child(args, work: Path) -> dict:
         with rec.stage("load_pandas", "baseline"):
             frames = bl.load_pandas(db, args.run_id)
         if args.child == "gx":
+            # the row rules (steps as before the set rules came), then the set rules: their
+            # reference rows, their value sets computed in pandas, their suites validated
             with rec.stage("setup", "baseline"):
-                definitions = bl.gx_setup(ctx)
+                gx_context_source = bl.gx_context()
+                definitions = bl.gx_setup(ctx, gx_context_source=gx_context_source)
             with rec.stage("validate", "baseline"):
                 result["counts"] = bl.run_gx(frames, definitions, args.gx_result_format)
+            with rec.stage("load_reference", "baseline"):
+                refs = bl.load_reference(db, args.run_id)
+            with rec.stage("setup_set_rules", "baseline"):
+                set_definitions = bl.gx_setup_set_rules(ctx, frames, refs, gx_context_source)
+            with rec.stage("validate_set_rules", "baseline"):
+                result["counts"].update(bl.run_gx(frames, set_definitions,
+                                                  args.gx_result_format))
             result["result_format"] = args.gx_result_format
         else:
             with rec.stage("setup", "baseline"):

@@ -21,7 +21,7 @@ DENSE_RATE = 0.5
 PEERS = tuple(p for p in bench.PEERS if peers.available(p))
 MISSING_PEERS = tuple(p for p in bench.PEERS if p not in PEERS)
 DENSE = bench.generator_takes_defect_rate()
-STEPS = {"gx": ["load_pandas", "setup", "validate"],
+STEPS = {"gx": ["load_pandas", "setup", "validate", *tables.GX_SET_STEPS],
          "pandera": ["load_pandas", "setup", "validate"], "floor": ["one_pass"],
          "floor_files": ["read_files"],
          **{p: ["load", "setup", "validate"] for p in PEERS}}
@@ -70,7 +70,8 @@ def test_json_has_every_baseline_and_ratio(bench_run):
     [size] = info["sizes"]
     assert {n: [s["name"] for s in b["stages"]] for n, b in size["baselines"].items()} == STEPS
     expected = {(label, b) for label, _, _ in tables.COMPARISONS
-                for b in ("gx", "pandera") + PEERS}
+                for b in ("gx", "pandera") + PEERS if label != "set rules"}
+    expected.add(("set rules", "gx"))  # only (a) runs the set rules
     expected |= {(CHECK_STAGE_LABEL, "floor"), (CHECK_STAGE_LABEL, "floor_files")}
     assert {(r["talon_part"], r["baseline"]) for r in size["ratios"]} == expected
     assert all(r["baseline_over_talon"] > 0 and r["talon_s"] > 0 for r in size["ratios"])
@@ -127,10 +128,48 @@ def test_baselines_find_what_talon_finds(bench_run):
     assert pandera["equal"], pandera
     assert pandera["talon"] > 0
     gx = size["agreement"]["gx"]
+    assert set(gx) == {r.code for r in baselines.GX_RULES + baselines.GX_SET_RULES}
     full = {code: r for code, r in gx.items() if r["coverage"] == baselines.FULL}
     assert full and all(r["gx_unexpected"] == r["talon"] for r in full.values()), full
     assert all(r["gx_unexpected"] is None for r in gx.values()
                if r["coverage"] == baselines.NONE)
+    assert all(r["gx_unexpected"] is not None for r in gx.values()
+               if r["coverage"] != baselines.NONE)
+
+
+@pytest.mark.slow
+def test_gx_set_rules_flag_what_talons_set_rules_flag(bench_run):
+    """(a)'s set-rule expectations with full coverage (the orphans: value set = the patients'
+    ids) flag exactly as many rows as Talon's set rules find, and some; the value sets of the
+    partial ones are Talon's current reference (checks.staging's cur_mo / cur_smo on D)."""
+    import duckdb
+
+    from checks import set_rules, staging
+
+    root, info, _ = bench_run
+    [size] = info["sizes"]
+    gx = size["agreement"]["gx"]
+    full = [r.code for r in baselines.GX_SET_RULES if r.coverage == baselines.FULL]
+    assert set(full) == {"POL.PATIENT.ORPHAN", "ATT.PATIENT.ORPHAN"}
+    assert all(gx[c]["talon"] > 0 and gx[c]["gx_unexpected"] == gx[c]["talon"]
+               for c in full), {c: gx[c] for c in full}
+    assert {r.code for r in baselines.GX_SET_RULES} == set(set_rules.CODES)
+    db = bench.run_dir_of((root / "work").resolve(), PATIENTS) / "warehouse.duckdb"
+    run_id = size["talon"]["run_id"]
+    ctx = baselines.run_context(db, run_id)
+    sets = baselines.gx_value_sets(baselines.load_pandas(db, run_id),
+                                   baselines.load_reference(db, run_id), ctx)
+    with duckdb.connect(str(db)) as con:
+        staging.build_current_reference(con, run_id, ctx.as_of.date())
+
+        def codes(sql: str) -> set:
+            return {r[0] for r in con.execute(sql).fetchall()}
+
+        assert set(sets["mo"]) == codes("SELECT mcod FROM cur_mo")
+        assert set(sets["mo_live"]) == codes("SELECT mcod FROM cur_mo WHERE NOT excluded")
+        assert set(sets["mo_excluded"]) == codes("SELECT mcod FROM cur_mo WHERE excluded")
+        assert set(sets["smo_live"]) == codes("SELECT smocod FROM cur_smo WHERE NOT excluded")
+        assert sets["mo_excluded"] and sets["v021_on_d"]
 
 
 @pytest.mark.slow
@@ -144,8 +183,10 @@ def test_markdown_has_every_stage_and_ratio(bench_run):
     for name, steps in STEPS.items():
         for step in steps:
             assert f"| {tables.BASELINE_NAMES[name]}: {step} |" in md
-    for code in (r.code for r in baselines.GX_RULES):
+    for code in (r.code for r in baselines.GX_RULES + baselines.GX_SET_RULES):
         assert f"| {code} |" in md
+    assert "## What GX expresses of the set rules (baseline a)" in md
+    assert "| set rules |" in md and "row + set rules" in md
     assert "CPU:" in md and "**end to end**" in md and "| 2,000 |" in md
     assert "End to end ÷ floor (polars reading the files as text)" in md
     assert "## What the peers express of the row rules (d, e)" in md
