@@ -327,11 +327,15 @@ def _check_pages(findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict, check
             _stem_expr("mo_code", stems, UNASSIGNED).alias("stem"),
             mo.fill_null(pl.lit(t.unassigned_name)).alias("label"), _name_expr(names, t)),
         "check_code", _by_clinic_cells())
-    # the first examples of each check by clinic and record: ordered on the keys alone, then
-    # only those rows taken (sorting every column of the whole frame cost seconds)
-    chosen = (findings.select("check_code", "mo_code", "record_id").with_row_index("\x00i")
-              .sort(mo.is_null(), mo, "record_id", maintain_order=True)
-              .filter(pl.int_range(pl.len()).over("check_code") < EXAMPLES_PER_CHECK))
+    # the first examples of each check by clinic and record (a stable sort on the keys, nulls
+    # first, then the first rows per check): each check's first rows picked by bottom_k_by
+    # (the row number breaks ties as the stable sort did) and only they sorted (a stable sort
+    # of the dense region's 500k keys cost ~0.4 CPU s, this ~0.03)
+    order = [mo.is_null(), mo, pl.col("record_id").is_not_null(), "record_id", "\x00i"]
+    keys = findings.select("check_code", "mo_code", "record_id").with_row_index("\x00i")
+    first = keys.group_by("check_code").agg(
+        pl.col("\x00i").bottom_k_by(order, EXAMPLES_PER_CHECK)).explode("\x00i")
+    chosen = keys.join(first.select("\x00i"), on="\x00i", how="semi").sort(order)
     examples = findings[chosen["\x00i"]]
     bodies = _examples_bodies(examples, "check_code", t, True, False, "../")
     weights = dict(examples.group_by("check_code").len().iter_rows())
