@@ -388,6 +388,9 @@ class Spec:
     expectation: str
     kwargs: dict
     where: tuple | None = None
+    #: for the peers: the value set is this file's column's distinct values ((file, column)),
+    #: which Soda reads as reference data instead of a list of every id
+    ref: tuple | None = None
 
     def build(self):
         import great_expectations.expectations as gxe
@@ -427,8 +430,9 @@ def _regex_any(column: str, regexes: list[str]) -> Spec:
                 {"column": column, "regex_list": regexes, "match_on": "any"})
 
 
-def _in_set(column: str, values, where: tuple | None = None) -> Spec:
-    return Spec("ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}, where)
+def _in_set(column: str, values, where: tuple | None = None, ref: tuple | None = None) -> Spec:
+    return Spec("ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)},
+                where, ref)
 
 
 def _optional(regex: str) -> str:
@@ -514,16 +518,22 @@ def gx_value_sets(frames: dict[str, pd.DataFrame], refs: dict[str, pd.DataFrame]
                   ctx: Ctx) -> dict[str, list]:
     """What a team computes in pandas to feed GX's set expectations (part of (a)'s timed
     setup): the other frames' distinct ids and the reference codes current on D."""
+    return {"patient_ids": frames["patients"]["patient_id"].unique().tolist(),
+            "policy_patient_ids": frames["policies"]["patient_id"].unique().tolist(),
+            "attachment_patient_ids": frames["attachments"]["patient_id"].unique().tolist(),
+            **reference_value_sets(refs, ctx)}
+
+
+def reference_value_sets(refs: dict[str, pd.DataFrame], ctx: Ctx) -> dict[str, list]:
+    """The reference codes current on D (F003, F002 as checks.staging's cur_mo / cur_smo;
+    V021 valid on D)."""
     d = ctx.d
     mo, mo_live = _current_codes(refs["f003"], "mcod", d)
     _, smo_live = _current_codes(refs["f002"], "smocod", d)
     v = refs["v021"]
     v021 = v.loc[(v["date_begin"] <= d) & (v["date_end"].isna() | (v["date_end"] >= d)),
                  "idspec"].dropna().unique().tolist()
-    return {"patient_ids": frames["patients"]["patient_id"].unique().tolist(),
-            "policy_patient_ids": frames["policies"]["patient_id"].unique().tolist(),
-            "attachment_patient_ids": frames["attachments"]["patient_id"].unique().tolist(),
-            "mo": mo, "mo_live": mo_live, "mo_excluded": sorted(set(mo) - set(mo_live)),
+    return {"mo": mo, "mo_live": mo_live, "mo_excluded": sorted(set(mo) - set(mo_live)),
             "smo_live": smo_live, "v021_on_d": v021}
 
 
@@ -552,10 +562,12 @@ GX_SET_RULES: tuple[GxRule, ...] = (
            "one number do not collide), not only valid ones (checksum), and one patient_id "
            "listed twice with the same SNILS is flagged"),
     GxRule("PAT.POLICY.NONE", "patients", PARTIAL,
-           lambda c: [_in_set("patient_id", _set(c, "policy_patient_ids"))],
+           lambda c: [_in_set("patient_id", _set(c, "policy_patient_ids"),
+                              ref=("policies", "patient_id"))],
            "value set: the patient_ids of every policy; " + _ACTIVE.format("policy")),
     GxRule("PAT.ATTACHMENT.NONE", "patients", PARTIAL,
-           lambda c: [_in_set("patient_id", _set(c, "attachment_patient_ids"))],
+           lambda c: [_in_set("patient_id", _set(c, "attachment_patient_ids"),
+                              ref=("attachments", "patient_id"))],
            "value set: the patient_ids of every attachment (" + _ACTIVE.format("attachment")
            + "); the condition 'has an active policy' is on another table: patients without "
            "one are flagged too"),
@@ -565,7 +577,8 @@ GX_SET_RULES: tuple[GxRule, ...] = (
     GxRule("POL.ACTIVE.MULTIPLE", "policies", PARTIAL, lambda c: [_unique("patient_id")],
            _ACTIVE.format("policy")),
     GxRule("POL.PATIENT.ORPHAN", "policies", FULL,
-           lambda c: [_in_set("patient_id", _set(c, "patient_ids"))],
+           lambda c: [_in_set("patient_id", _set(c, "patient_ids"),
+                              ref=("patients", "patient_id"))],
            "value set: the patients' distinct patient_ids"),
     GxRule("ATT.MO.UNKNOWN", "attachments", PARTIAL,
            lambda c: [_in_set("mo_code", _set(c, "mo"))],
@@ -585,7 +598,8 @@ GX_SET_RULES: tuple[GxRule, ...] = (
            "form only; " + _NOT_DATES + " (attach_date <= D, >= the birth date of the patient "
            "in another table, detach_date >= attach_date)"),
     GxRule("ATT.PATIENT.ORPHAN", "attachments", FULL,
-           lambda c: [_in_set("patient_id", _set(c, "patient_ids"))],
+           lambda c: [_in_set("patient_id", _set(c, "patient_ids"),
+                              ref=("patients", "patient_id"))],
            "value set: the patients' distinct patient_ids"),
     GxRule("SCH.MO.UNKNOWN", "slots", PARTIAL,
            lambda c: [_in_set("mo_code", _set(c, "mo_live"))],
@@ -605,7 +619,7 @@ GX_SET_RULES: tuple[GxRule, ...] = (
            + _FUTURE.format("booked ")),
     GxRule("SCH.BOOKED.ORPHAN", "slots", PARTIAL,
            lambda c: [_in_set("patient_id", _set(c, "patient_ids"),
-                              (_BOOKED, ("!=", "patient_id", "")))],
+                              (_BOOKED, ("!=", "patient_id", "")), ("patients", "patient_id"))],
            "value set: the patients' distinct patient_ids; " + _FUTURE.format("booked ")),
     GxRule("SCH.STALE", "slots", NONE, lambda c: [],
            "per doctor, the latest parseable updated_at of its future slots against as_of - "

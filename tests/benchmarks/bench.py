@@ -584,7 +584,10 @@ def _baseline_child(args, work: Path) -> dict:
 
 
 def _peer_child(args, db: Path, rec) -> dict:
-    """(d) Soda Core on DuckDB or (e) Pointblank on polars: load + setup + validate."""
+    """(d) Soda Core on DuckDB or (e) Pointblank on polars: load + setup + validate of the
+    row rules, then load_reference + setup_set_rules + validate_set_rules of the set rules."""
+    from dataclasses import replace
+
     from tests.benchmarks import baselines as bl, peers
 
     ctx = bl.run_context(db, args.run_id)
@@ -597,6 +600,16 @@ def _peer_child(args, db: Path, rec) -> dict:
             contracts = peers.soda_contracts(ctx, args.run_id, db.parent / "soda-contracts")
         with rec.stage("validate", "baseline"):
             counts = peers.run_soda(data_source, contracts)
+        # the set rules as (a) runs them, in steps of their own (the ids as reference data)
+        with rec.stage("load_reference", "baseline"):
+            refs = bl.load_reference(db, args.run_id)
+        with rec.stage("setup_set_rules", "baseline"):
+            set_ctx = replace(ctx, sets=peers.peer_value_sets("soda", None, refs, ctx))
+            contracts = peers.soda_contracts(set_ctx, args.run_id,
+                                             db.parent / "soda-contracts-set-rules",
+                                             bl.GX_SET_RULES)
+        with rec.stage("validate_set_rules", "baseline"):
+            counts.update(peers.run_soda(data_source, contracts))
         con.close()
     else:
         import pointblank  # noqa: F401
@@ -607,6 +620,13 @@ def _peer_child(args, db: Path, rec) -> dict:
             plans = peers.pointblank_plans(frames, ctx)
         with rec.stage("validate", "baseline"):
             counts = peers.run_pointblank(plans)
+        with rec.stage("load_reference", "baseline"):
+            refs = bl.load_reference(db, args.run_id)
+        with rec.stage("setup_set_rules", "baseline"):
+            set_ctx = replace(ctx, sets=peers.peer_value_sets("pointblank", frames, refs, ctx))
+            plans = peers.pointblank_plans(frames, set_ctx, bl.GX_SET_RULES)
+        with rec.stage("validate_set_rules", "baseline"):
+            counts.update(peers.run_pointblank(plans))
     return {"counts": counts, "version": peers.versions()}
 
 

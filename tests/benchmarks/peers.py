@@ -6,9 +6,9 @@
 (e) Pointblank 1.1 on polars: the run's raw tables read from the warehouse into polars frames,
     one `Validate` plan per file, interrogated.
 
-Both express the rules of baseline (a) (baselines.GX_RULES) with their own built-in checks, on
-the text columns, translated spec by spec from (a)'s expectations, so the three run the same
-rules:
+Both express the rules of baseline (a) (baselines.GX_RULES, and the set rules GX_SET_RULES in
+steps of their own, as (a)) with their own built-in checks, on the text columns, translated spec
+by spec from (a)'s expectations, so the three run the same rules:
 
 | (a) GX expectation                    | Soda contract check                 | Pointblank step               |
 |---------------------------------------|-------------------------------------|-------------------------------|
@@ -17,7 +17,11 @@ rules:
 | values match regex                    | `invalid` (valid_format regex)      | `col_vals_regex`              |
 | values match regex list (any)         | `invalid` (one regex, alternation)  | `col_vals_regex` (alternation)|
 | values in set                         | `invalid` (valid_values)            | `col_vals_in_set`             |
-| row_condition column == v / in (...)  | check `filter` (SQL equality / IN)  | `pre=` a polars row filter    |
+| values not in set                     | `invalid` (invalid_values)          | `col_vals_not_in_set`         |
+| values in set = another file's ids    | `invalid` (valid_reference_data)    | `col_vals_in_set` (the ids)   |
+| values unique                         | `duplicate` (rows beyond the first) | `rows_distinct` (one column)  |
+| compound columns unique               | – (dataset-level, no filter)        | `rows_distinct` (columns)     |
+| row_condition == / != / in, and &     | check `filter` (SQL = / <> / IN)    | `pre=` a polars row filter    |
 
 What goes beyond (a): Pointblank's `col_vals_within_spec(spec="credit_card")` is a Luhn check
 (13-19 digits), so it checks POL.ENP.CHECKSUM on the values of ENP form (a `pre=` filter by the
@@ -38,7 +42,8 @@ from pathlib import Path
 
 from checks.identifiers import ENP_FORM
 from flows.extract.contract import FILES
-from tests.benchmarks.baselines import FULL, GX_RULES, NONE, PARTIAL, Ctx, Spec
+from tests.benchmarks.baselines import (FULL, GX_RULES, GX_SET_RULES, NONE, PARTIAL, Ctx, Spec,
+                                       reference_value_sets)
 
 #: Peer -> the modules it needs (installed by the `bench` extra: pip install -e '.[bench]').
 PEER_MODULES = {"soda": ("soda_core", "soda_duckdb"), "pointblank": ("pointblank",)}
@@ -85,11 +90,27 @@ def _extra_pointblank(code: str) -> tuple | None:
     return None
 
 
-def peer_rules(peer: str, ctx: Ctx) -> tuple[PeerRule, ...]:
+#: (a)'s expectations a peer has no built-in for (its rule loses them, listed as missing).
+UNSUPPORTED = {"soda": {"ExpectCompoundColumnsToBeUnique": "Soda's multi-column duplicate check "
+                                                          "is dataset-level and takes no filter"}}
+
+
+def peer_rules(peer: str, ctx: Ctx, rules: tuple = GX_RULES) -> tuple[PeerRule, ...]:
+    """(a)'s rules (GX_RULES, or GX_SET_RULES: the set rules) as the peer expresses them."""
     out = []
-    for r in GX_RULES:
+    for r in rules:
         specs = tuple(r.expectations(ctx))
         coverage, missing = r.coverage, r.missing
+        dropped = [s for s in specs if s.expectation in UNSUPPORTED.get(peer, {})]
+        if dropped:
+            specs = tuple(s for s in specs if s not in dropped)
+            coverage = PARTIAL if specs else NONE
+            missing = (missing + "; " if missing else "") + "; ".join(
+                sorted({UNSUPPORTED[peer][s.expectation] for s in dropped}))
+        if peer == "soda" and any(s.expectation == "ExpectColumnValuesToBeUnique" for s in specs):
+            missing = (missing + "; " if missing else "") + (
+                "Soda counts a repeated value's rows beyond its first (GX and Pointblank: "
+                "every row of it)")
         extra = _extra_pointblank(r.code) if peer == "pointblank" else None
         if extra:
             specs += extra
@@ -99,13 +120,28 @@ def peer_rules(peer: str, ctx: Ctx) -> tuple[PeerRule, ...]:
     return tuple(out)
 
 
-def coverage(peer: str) -> list[dict]:
+def coverage(peer: str, rules: tuple | None = None) -> list[dict]:
+    """Per rule of (a) (row and set rules, or `rules`): what the peer expresses."""
     from datetime import datetime
 
     ctx = Ctx(datetime(2000, 1, 1), ("1",))
     return [{"code": r.code, "entity": r.entity, "coverage": r.coverage,
              "checks": [_describe(peer, s) for s in r.specs], "missing": r.missing}
-            for r in peer_rules(peer, ctx)]
+            for group in ((rules,) if rules is not None else (GX_RULES, GX_SET_RULES))
+            for r in peer_rules(peer, ctx, group)]
+
+
+def peer_value_sets(peer: str, frames: dict | None, refs: dict, ctx: Ctx) -> dict[str, list]:
+    """The set rules' value sets: the reference codes current on D (small lists), and for
+    Pointblank the other frames' distinct patient_ids (Soda reads those as reference data in
+    the warehouse instead)."""
+    sets = reference_value_sets(refs, ctx)
+    if peer == "pointblank":
+        sets.update({key: frames[name]["patient_id"].unique().to_list()
+                     for key, name in (("patient_ids", "patients"),
+                                       ("policy_patient_ids", "policies"),
+                                       ("attachment_patient_ids", "attachments"))})
+    return sets
 
 
 def _describe(peer: str, spec) -> str:
@@ -115,12 +151,22 @@ def _describe(peer: str, spec) -> str:
             "ExpectColumnValueLengthsToEqual": ("invalid", "col_vals_str_len"),
             "ExpectColumnValuesToMatchRegex": ("invalid", "col_vals_regex"),
             "ExpectColumnValuesToMatchRegexList": ("invalid", "col_vals_regex"),
-            "ExpectColumnValuesToBeInSet": ("invalid", "col_vals_in_set")}[spec.expectation]
+            "ExpectColumnValuesToBeInSet": ("invalid", "col_vals_in_set"),
+            "ExpectColumnValuesToNotBeInSet": ("invalid", "col_vals_not_in_set"),
+            "ExpectColumnValuesToBeUnique": ("duplicate", "rows_distinct"),
+            "ExpectCompoundColumnsToBeUnique": ("duplicate", "rows_distinct")}[spec.expectation]
+    if peer == "soda" and spec.ref is not None:
+        return "invalid (valid_reference_data)"
     return kind[0] if peer == "soda" else kind[1]
 
 
 def _column(spec: Spec) -> str:
     return spec.kwargs["column"]
+
+
+def _conditions(where: tuple) -> tuple:
+    """A row condition as a tuple of (op, column, value), all of which must hold."""
+    return where if isinstance(where[0], tuple) else (where,)
 
 
 def _one_regex(spec: Spec) -> str:
@@ -132,6 +178,9 @@ def _one_regex(spec: Spec) -> str:
 # --- (d) Soda Core 4 on DuckDB ---------------------------------------------------------------
 
 DATA_SOURCE = "talon"
+#: Soda's reference data is a whole table (no filter): the raw table of the file whose ids a
+#: set rule needs. Right while the warehouse holds one run's raw rows, as the bench's does.
+_RAW_TABLES = {f.name: f.raw_table for f in FILES}
 
 
 def _sql_literal(v: str) -> str:
@@ -141,10 +190,13 @@ def _sql_literal(v: str) -> str:
 def _soda_filter(where: tuple | None) -> str | None:
     if where is None:
         return None
-    op, column, value = where
-    if op == "==":
-        return f"{column} = {_sql_literal(value)}"
-    return f"{column} IN ({', '.join(_sql_literal(v) for v in value)})"
+    parts = []
+    for op, column, value in _conditions(where):
+        if op in ("==", "!="):
+            parts.append(f"{column} {'=' if op == '==' else '<>'} {_sql_literal(value)}")
+        else:
+            parts.append(f"{column} IN ({', '.join(_sql_literal(v) for v in value)})")
+    return " AND ".join(parts)
 
 
 def _soda_check(spec: Spec, qualifier: str) -> dict:
@@ -155,29 +207,51 @@ def _soda_check(spec: Spec, qualifier: str) -> dict:
         check = {"invalid": {"valid_max_length": 0}}
     elif e in ("ExpectColumnValuesToMatchRegex", "ExpectColumnValuesToMatchRegexList"):
         check = {"invalid": {"valid_format": {"name": "form", "regex": _one_regex(spec)}}}
+    elif e == "ExpectColumnValuesToBeInSet" and spec.ref is not None:  # another file's ids
+        ref_file, ref_column = spec.ref
+        check = {"invalid": {"valid_reference_data": {
+            "dataset": f"{DATA_SOURCE}/main/{_RAW_TABLES[ref_file]}", "column": ref_column}}}
     elif e == "ExpectColumnValuesToBeInSet":
         check = {"invalid": {"valid_values": [str(v) for v in spec.kwargs["value_set"]]}}
+    elif e == "ExpectColumnValuesToNotBeInSet":
+        check = {"invalid": {"invalid_values": [str(v) for v in spec.kwargs["value_set"]]}}
+    elif e == "ExpectColumnValuesToBeUnique":
+        check = {"duplicate": {}}
     else:
         raise ValueError(e)
     body = next(iter(check.values()))
     body["qualifier"] = qualifier
-    if (flt := _soda_filter(spec.where)) is not None:
+    where = spec.where
+    if spec.ref is not None and where is not None:
+        # Soda 4.28 puts a reference check's filter unqualified into a join of the dataset with
+        # the reference table, where the compared column is ambiguous: "column != ''" becomes
+        # '' counted as missing (not invalid), the same rows checked
+        own = ("!=", _column(spec), "")
+        if own in _conditions(where):
+            body["missing_values"] = [""]
+            rest = tuple(c for c in _conditions(where) if c != own)
+            where = rest or None
+    if (flt := _soda_filter(where)) is not None:
         body["filter"] = flt
     return check
 
 
-def soda_contracts(ctx: Ctx, run_id: str, folder: Path) -> dict[str, tuple[Path, list[str]]]:
-    """One contract YAML per file (JSON is YAML) in `folder`; per file its path and the rule
-    code of each of its checks, in the order Soda reports them (column by column)."""
+def soda_contracts(ctx: Ctx, run_id: str, folder: Path,
+                   rules: tuple = GX_RULES) -> dict[str, tuple[Path, list[str]]]:
+    """One contract YAML per file with checks (JSON is YAML) in `folder`; per file its path and
+    the rule code of each of its checks, in the order Soda reports them (column by column).
+    `rules`: GX_RULES, or GX_SET_RULES (ctx with its value sets: peer_value_sets)."""
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for f in FILES:
         columns: dict[str, list[tuple[str, dict]]] = {}
         n = 0
-        for rule in (r for r in peer_rules("soda", ctx) if r.entity == f.name):
+        for rule in (r for r in peer_rules("soda", ctx, rules) if r.entity == f.name):
             for spec in rule.specs:
                 n += 1
                 columns.setdefault(_column(spec), []).append((rule.code, _soda_check(spec, f"q{n}")))
+        if not columns:
+            continue
         contract = {"dataset": f"{DATA_SOURCE}/main/{f.raw_table}",
                     "filter": f"run_id = {_sql_literal(run_id)}",
                     "columns": [{"name": c, "checks": [chk for _, chk in checks]}
@@ -239,21 +313,28 @@ def _pl_filter(where: tuple | None):
         return None
     import polars as pl
 
-    op, column, value = where
-    expr = pl.col(column) == value if op == "==" else pl.col(column).is_in(list(value))
+    expr = None
+    for op, column, value in _conditions(where):
+        part = (pl.col(column) == value if op == "==" else pl.col(column) != value if op == "!="
+                else pl.col(column).is_in(list(value)))
+        expr = part if expr is None else expr & part
     return lambda df, e=expr: df.filter(e)
 
 
-def pointblank_plans(frames: dict, ctx: Ctx) -> dict:
-    """One Validate per file; per file also the rule code of each step, in step order."""
+def pointblank_plans(frames: dict, ctx: Ctx, rules: tuple = GX_RULES) -> dict:
+    """One Validate per file with steps; per file also the rule code of each step, in step
+    order. `rules`: GX_RULES, or GX_SET_RULES (ctx with its value sets: peer_value_sets)."""
     import polars as pl
     import pointblank as pb
 
     plans = {}
     for f in FILES:
+        mine = [r for r in peer_rules("pointblank", ctx, rules) if r.entity == f.name and r.specs]
+        if not mine:
+            continue
         v = pb.Validate(data=frames[f.name], tbl_name=f.name, label=f"talon bench {f.name}")
         codes: list[str] = []
-        for rule in (r for r in peer_rules("pointblank", ctx) if r.entity == f.name):
+        for rule in mine:
             for spec in rule.specs:
                 if isinstance(spec, tuple):  # ("within_spec", column, spec, form regex)
                     _, column, kind, form = spec
@@ -261,7 +342,7 @@ def pointblank_plans(frames: dict, ctx: Ctx) -> dict:
                         columns=column, spec=kind,
                         pre=lambda df, c=column, p=form: df.filter(pl.col(c).str.contains(p)))
                 else:
-                    column, pre = _column(spec), _pl_filter(spec.where)
+                    column, pre = spec.kwargs.get("column"), _pl_filter(spec.where)
                     e = spec.expectation
                     if e == "ExpectColumnValueLengthsToBeBetween":
                         v = v.col_vals_str_len(columns=column, min_val=1, pre=pre)
@@ -274,6 +355,15 @@ def pointblank_plans(frames: dict, ctx: Ctx) -> dict:
                         v = v.col_vals_in_set(columns=column,
                                               set=[str(x) for x in spec.kwargs["value_set"]],
                                               pre=pre)
+                    elif e == "ExpectColumnValuesToNotBeInSet":
+                        v = v.col_vals_not_in_set(columns=column,
+                                                  set=[str(x) for x in spec.kwargs["value_set"]],
+                                                  pre=pre)
+                    elif e == "ExpectColumnValuesToBeUnique":
+                        v = v.rows_distinct(columns_subset=[column], pre=pre)
+                    elif e == "ExpectCompoundColumnsToBeUnique":
+                        v = v.rows_distinct(columns_subset=list(spec.kwargs["column_list"]),
+                                            pre=pre)
                     else:
                         raise ValueError(e)
                 codes.append(rule.code)
@@ -300,4 +390,5 @@ def run_pointblank(plans: dict) -> dict:
 
 __all__ = ["available", "unavailable_reason", "versions", "peer_rules", "coverage",
            "soda_contracts", "soda_connect", "run_soda", "load_polars", "pointblank_plans",
+           "peer_value_sets", "GX_RULES", "GX_SET_RULES",
            "run_pointblank", "FULL", "PARTIAL", "NONE"]

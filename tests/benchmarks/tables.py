@@ -38,8 +38,9 @@ COMPARISONS = (
 #: What each baseline runs in the check-stage comparison.
 RUNS = {"gx": "row + set rules (as far as its built-in expectations express them)",
         "pandera": "row rules only (every one in full)",
-        "soda": "row rules only ((a)'s row-rule expectations)",
-        "pointblank": "row rules only ((a)'s row-rule expectations)",
+        "soda": "row + set rules ((a)'s expectations, as far as Soda's checks express them)",
+        "pointblank": "row + set rules ((a)'s expectations, as far as Pointblank's steps "
+                      "express them)",
         "floor_files": "no rules (reads the files)", "floor": "no rules (reads the raw tables)"}
 FLOORS = ("floor", "floor_files")
 
@@ -141,20 +142,23 @@ def agreement(size_result: dict) -> dict:
                                      "talon": talon_counts.get(c["code"], 0),
                                      "unexpected": result["counts"].get(c["code"], {})
                                      .get("unexpected")}
-                         for c in peers.coverage(peer)}
+                         for c in peers.coverage(peer, None if _gx_ran_set_rules(result)
+                                                 else peers.GX_RULES)}
     return out
 
 
 def _runs(info: dict, name: str) -> str:
-    """What a baseline runs in the check-stage comparison (GX: as its results show)."""
-    gx = [s["baselines"]["gx"] for s in info["sizes"] if "gx" in s.get("baselines", {})]
-    if name == "gx" and gx and not any(_gx_ran_set_rules(g) for g in gx):
-        return "row rules only (a run from before (a) had the set rules)"
+    """What a baseline runs in the check-stage comparison (GX and the peers: as their results
+    show)."""
+    ran = [s["baselines"][name] for s in info["sizes"] if name in s.get("baselines", {})]
+    if name in ("gx", *PEER_NAMES) and ran and not any(_gx_ran_set_rules(b) for b in ran):
+        return "row rules only (a run from before it had the set rules)"
     return RUNS[name]
 
 
 def _gx_ran_set_rules(gx: dict) -> bool:
-    """Whether (a)'s result has the set rules' steps (runs before they came have not)."""
+    """Whether (a)'s (or a peer's) result has the set rules' steps (runs before they came
+    have not)."""
     return any(st["name"] in GX_SET_STEPS for st in gx["stages"])
 
 
@@ -293,17 +297,20 @@ def markdown(info: dict) -> str:
     lines += _table(["rule", "coverage", "GX expectations", "not checked by GX"],
                     [[c["code"], c["coverage"], ", ".join(c["expectations"]) or "–",
                       c["missing"] or "–"] for c in gx_coverage(GX_SET_RULES)])
-    lines += ["## What the peers express of the row rules (d, e)", "",
+    lines += ["## What the peers express of the row and set rules (d, e)", "",
               "(a)'s expectations translated one by one into each peer's built-in checks "
               "(tests/benchmarks/peers.py): Soda Core contract checks `missing`/`invalid` with a "
               "check `filter` for (a)'s row conditions; Pointblank `col_vals_*` steps with a "
               "`pre=` row filter. SQL filters or `failed_rows` expressions in Soda and "
               "`col_vals_expr`/derived columns in Pointblank would express every rule, as "
-              "hand-written SQL or polars (which is what Talon is): not counted. The peers "
-              "run the row rules only: (a)'s set-rule expectations are not translated to "
-              "them (Soda's reference-data and duplicate checks, Pointblank's "
-              "`col_vals_in_set` / `rows_distinct` would express the same parts), so in the "
-              "check-stage comparison they run less than (a).", ""]
+              "hand-written SQL or polars (which is what Talon is): not counted. The set "
+              "rules (the rows from PAT.SNILS.DUPLICATE on) in steps of their own, as (a): "
+              "Soda `invalid` with `valid_values` / `invalid_values` (the current reference "
+              "codes) or `valid_reference_data` (another raw table's patient_id: Soda reads "
+              "the whole table, right while the warehouse holds one run's raw rows, as the "
+              "bench's does) and the column `duplicate` check; Pointblank `col_vals_in_set` "
+              "(the ids computed in polars in its setup), `col_vals_not_in_set`, "
+              "`rows_distinct`.", ""]
     pb = {c["code"]: c for c in peers.coverage("pointblank")}
     lines += _table(["rule", "Soda Core", "Soda checks", "Pointblank", "Pointblank steps",
                      "not checked (Soda / Pointblank)"],
@@ -429,11 +436,13 @@ def _standing(s: dict) -> str:
                "than none of them") + ("; " + ", ".join(slower) + (" is" if len(slower) == 1
                                                                    else " are")
                                        + " as fast or faster" if slower else "")
-    gx = s["baselines"].get("gx")
-    gx_runs = ("(a) GX runs the row and set rules as far as its built-ins express them, "
-               if gx is None or _gx_ran_set_rules(gx) else "(a) GX runs the row rules only, ")
+    sets = [BASELINE_NAMES[n] for n in ("gx", *PEER_NAMES)
+            if n in s["baselines"] and _gx_ran_set_rules(s["baselines"][n])]
+    runs = ((", ".join(sets) + " run the row and set rules as far as their built-ins express "
+             "them, the others the row rules only; ") if sets else
+            "the others run the row rules only; ")
     return (f"Where Talon stands, check stage (Talon {check[0]['talon_s']:,.2f} s, row and set "
-            "rules; " + gx_runs + "pandera and the peers the row rules only; Talon typed the text while reading it, "
+            "rules; " + runs + "Talon typed the text while reading it, "
             "in `prepare`, where the others type it in their validation): " + "; ".join(parts)
             + f". {verdict}.")
 

@@ -24,7 +24,7 @@ DENSE = bench.generator_takes_defect_rate()
 STEPS = {"gx": ["load_pandas", "setup", "validate", *tables.GX_SET_STEPS],
          "pandera": ["load_pandas", "setup", "validate"], "floor": ["one_pass"],
          "floor_files": ["read_files"],
-         **{p: ["load", "setup", "validate"] for p in PEERS}}
+         **{p: ["load", "setup", "validate", *tables.GX_SET_STEPS] for p in PEERS}}
 CHECK_STAGE_LABEL = tables.COMPARISONS[-1][0]
 needs_peers = pytest.mark.skipif(not PEERS, reason="neither peer is installed (the `bench` "
                                  "extra: pip install -e '.[bench]'); CI does not install it")
@@ -71,7 +71,7 @@ def test_json_has_every_baseline_and_ratio(bench_run):
     assert {n: [s["name"] for s in b["stages"]] for n, b in size["baselines"].items()} == STEPS
     expected = {(label, b) for label, _, _ in tables.COMPARISONS
                 for b in ("gx", "pandera") + PEERS if label != "set rules"}
-    expected.add(("set rules", "gx"))  # only (a) runs the set rules
+    expected |= {("set rules", b) for b in ("gx",) + PEERS}  # pandera: the row rules only
     expected |= {(CHECK_STAGE_LABEL, "floor"), (CHECK_STAGE_LABEL, "floor_files")}
     assert {(r["talon_part"], r["baseline"]) for r in size["ratios"]} == expected
     assert all(r["baseline_over_talon"] > 0 and r["talon_s"] > 0 for r in size["ratios"])
@@ -118,6 +118,11 @@ def test_peers_check_what_they_express(bench_run):
         assert size["baselines"][peer]["version"]
     if "pointblank" in PEERS:  # its Luhn check covers the ENP checksum (a) cannot express
         assert size["agreement"]["pointblank"]["POL.ENP.CHECKSUM"]["coverage"] == baselines.FULL
+    for peer in PEERS:  # the set rules too: the orphans in full (Soda: reference data)
+        got = size["agreement"][peer]
+        assert {c for c, r in got.items() if r["coverage"] == baselines.FULL} >= {
+            "POL.PATIENT.ORPHAN", "ATT.PATIENT.ORPHAN"}, peer
+        assert got["POL.PATIENT.ORPHAN"]["unexpected"] == got["POL.PATIENT.ORPHAN"]["talon"] > 0
 
 
 @pytest.mark.slow
@@ -189,7 +194,7 @@ def test_markdown_has_every_stage_and_ratio(bench_run):
     assert "| set rules |" in md and "row + set rules" in md
     assert "CPU:" in md and "**end to end**" in md and "| 2,000 |" in md
     assert "End to end ÷ floor (polars reading the files as text)" in md
-    assert "## What the peers express of the row rules (d, e)" in md
+    assert "## What the peers express of the row and set rules (d, e)" in md
     assert "Output size per finding" in md and "| findings.csv |" in md
 
 
