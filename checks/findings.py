@@ -87,8 +87,54 @@ def _waive(con: duckdb.DuckDBPyConnection, run_id: str, routed: pl.DataFrame) ->
         return routed.with_columns(pl.lit(None, pl.String).alias("waiver_id"))
     day = row[0].date()
     waivers.expire(con, run_id, day)
-    return routed.join(waivers.matching(con, day), on=["check_code", "entity", "record_id"],
-                       how="left", maintain_order="left")
+    matching = waivers.matching(con, day)
+    if matching.height == 0:  # no copy of the findings for a column of NULLs
+        return routed.with_columns(pl.lit(None, pl.String).alias("waiver_id"))
+    key = ["check_code", "entity", "record_id"]
+    ids = routed.select(key).join(matching, on=key, how="left", maintain_order="left")
+    if ids.height != routed.height:  # a key with two waivers: every pairing, as a join gives
+        return routed.join(matching, on=key, how="left", maintain_order="left")
+    return routed.with_columns(ids["waiver_id"])  # the key columns are not copied
+
+
+def _duplicate_keys(routed: pl.DataFrame) -> pl.DataFrame | None:
+    """(check_code, entity, record_id, len) of the keys `routed` holds more than once, or
+    None. Equal keys have equal 64-bit hashes, found as neighbours once the hashes are
+    sorted; only then are the rows compared as they are. (A hash table over the keys, or
+    over their hashes, took 50 to 170 MB at 500k findings; the sorted hashes take 4 MB.)"""
+    key = ["check_code", "entity", "record_id"]
+    hashed = routed.select(pl.col("check_code").hash(seed=1) ^ pl.col("entity").hash(seed=2)
+                           ^ pl.col("record_id").hash(seed=3)).to_series().sort()
+    n = hashed.len()
+    if n < 2 or not (hashed.slice(1) == hashed.slice(0, n - 1)).any():
+        return None
+    del hashed
+    dup = routed.select(key).group_by(key).len().filter(pl.col("len") > 1)
+    return dup if dup.height else None
+
+
+#: TEMP tables of the run's connection that routing reads (stg_patients, stg_attachments,
+#: cur_*, reg_values); release_before_routing keeps these (and with `keep_staging` every stg_*
+#: table, which the GX cross-check reads after routing).
+ROUTING_KEEPS = ("stg_patients", "stg_attachments", "cur_", "reg_values")
+
+
+def release_before_routing(con: duckdb.DuckDBPyConnection, keep_staging: bool = False
+                           ) -> list[str]:
+    """Drop the connection's TEMP tables that routing does not read, once the checks and
+    quarantine_findings have run: the feed's filled flags and horizon, the REG rules'
+    run_findings and reg_unlinked, and (unless `keep_staging`) stg_policies and stg_slots;
+    routing's query then reuses their memory instead of adding to it (~0.4 GB at 1M dense
+    patients). Whoever reads a dropped staging table later stages it again
+    (staging.restage_missing: the GX cross-check)."""
+    keeps = ROUTING_KEEPS + (("stg_",) if keep_staging else ())
+    names = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name"
+    ).fetchall()]
+    dropped = [n for n in names if not n.startswith(keeps)]
+    for name in dropped:
+        con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+    return dropped
 
 
 def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFrame) -> pl.DataFrame:
@@ -174,9 +220,8 @@ def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFra
         mask_values(routed["field"], routed["value"]).alias("value_masked"),
         mask_values(suggestion_fields.to_series(), routed["suggested_value"])
         .alias("suggested_masked"))
-    key = routed.select("check_code", "entity", "record_id")
-    if key.is_duplicated().any():
-        dup = key.group_by(key.columns).len().filter(pl.col("len") > 1)
+    dup = _duplicate_keys(routed)
+    if dup is not None:
         raise RuntimeError(f"{dup.height} findings are not unique per (check_code, entity, "
                            f"record_id), e.g. {dup.row(0)}")
     columns = ["run_id", "check_code", "severity", "entity", "record_id", "mo_code",

@@ -375,7 +375,11 @@ def suggestion_sql(findings: str, routes: str) -> str:
     there is none. Needs reg_values (ensure_values). `routes` (patient_id, mo_code): the clinic
     each named patient's findings go to (NULL: the steward's unassigned list). The other
     patients of one person (other_patients) are named only where they go to the same clinic,
-    or all of them in the steward's list: a clinic sees no other clinic's records."""
+    or all of them in the steward's list: a clinic sees no other clinic's records. `routes`
+    must name every patient of `findings` (those of no other patient are read from
+    reg_values: at 1M dense patients its hash tables over all the register's links took
+    ~0.2 GB); b.linked_patients > 1 follows from a's (the same enp), said so that DuckDB
+    filters both sides before the join."""
     kinds = {c.code: c.suggests for c in catalogue.CHECKS if c.suggests}
     cases = "\n".join(
         f"             WHEN f.check_code IN ({', '.join(repr(c) for c in sorted(codes))}) "
@@ -386,14 +390,18 @@ def suggestion_sql(findings: str, routes: str) -> str:
 {cases}
              END, '') AS suggested_value
         FROM {findings} AS f
-        LEFT JOIN reg_values AS v ON v.patient_id = f.patient_id
+        LEFT JOIN (SELECT * FROM reg_values
+                   WHERE patient_id IN (SELECT patient_id FROM {routes})) AS v
+               ON v.patient_id = f.patient_id
         LEFT JOIN (
             SELECT a.patient_id,
                    string_agg(b.patient_id, ', ' ORDER BY b.patient_id) AS others
             FROM reg_values a JOIN reg_values b ON b.enp = a.enp AND b.patient_id <> a.patient_id
             LEFT JOIN {routes} AS ra ON ra.patient_id = a.patient_id
             LEFT JOIN {routes} AS rb ON rb.patient_id = b.patient_id
-            WHERE a.linked_patients > 1 AND (ra.mo_code IS NULL OR rb.mo_code = ra.mo_code)
+            WHERE a.linked_patients > 1 AND b.linked_patients > 1
+              AND a.patient_id IN (SELECT patient_id FROM {routes})
+              AND (ra.mo_code IS NULL OR rb.mo_code = ra.mo_code)
             GROUP BY a.patient_id
         ) AS o ON o.patient_id = f.patient_id"""
 

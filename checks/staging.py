@@ -397,6 +397,21 @@ def build_current_reference(con: duckdb.DuckDBPyConnection, run_id: str,
     return frozenset(r[0] for r in con.execute("SELECT iddoc FROM cur_f008").fetchall())
 
 
+def restage_missing(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime
+                    ) -> list[str]:
+    """Stage again, from the run's raw rows, the stg_* tables of ENTITIES that `con` no longer
+    holds (routing releases those it does not read: findings.release_before_routing), with
+    their STAGED_COLUMNS; returns their names. For readers after routing (the GX cross-check):
+    the tables are what the run staged, typed the same way."""
+    held = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    missing = [e for e in ENTITIES if f"stg_{e}" not in held]
+    for entity in missing:
+        for _ in stage_entity_chunks(con, run_id, entity, as_of, frames=False):
+            pass
+    return [f"stg_{e}" for e in missing]
+
+
 def build_staging(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> frozenset[str]:
     """Every stg_* and cur_* table of one run, keeping no frame; returns the F008 codes valid
     on D. The nightly run uses row_rules.stage_and_check instead, to check each chunk in

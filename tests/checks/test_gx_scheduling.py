@@ -20,7 +20,9 @@ def loaded(tmp_path_factory):
 
 def _checked(db, run_id, as_of):
     con = warehouse.connect(db)
-    _, set_found = pipeline.check_findings(con, run_id, as_of)
+    # as a run with the cross-check: every staging table stays for GX after routing
+    _, set_found = pipeline.check_findings(con, run_id, as_of,
+                                           pipeline.CheckParams(gx_crosscheck=True))
     return con, set_found
 
 
