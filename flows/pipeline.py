@@ -315,23 +315,29 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
                                             spools.get(contract.REGISTRY.name))
         feed_found = feed_job.result()
     progress.step("Routing findings to clinics")
-    routed = route_findings(con, run_id, row_found, pl.concat([set_found, reg_found]), feed_found)
+    # the GX cross-check reads every staging table after routing; else routing drops those
+    # it does not read
+    routed = route_findings(con, run_id, row_found, pl.concat([set_found, reg_found]), feed_found,
+                            keep_staging=params.gx_crosscheck)
     return routed, set_found
 
 
 def route_findings(con: duckdb.DuckDBPyConnection, run_id: str, row_found: pl.DataFrame,
-                   set_found: pl.DataFrame, entity_found: pl.DataFrame | None = None
-                   ) -> pl.DataFrame:
+                   set_found: pl.DataFrame, entity_found: pl.DataFrame | None = None,
+                   keep_staging: bool = False) -> pl.DataFrame:
     """The engines' findings and the quarantine's, routed, masked and stored in `findings`.
-    `entity_found` carries its own `entity` column (feed findings: file or mo)."""
+    `entity_found` carries its own `entity` column (feed findings: file or mo). The TEMP
+    tables routing does not read are dropped first, the staging tables among them unless
+    `keep_staging` (findings.release_before_routing; validate_with_gx stages them again)."""
     from checks import findings
 
     raw = pl.concat([
         row_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         set_found.with_columns(pl.lit(None, pl.String).alias("entity")),
-        findings.quarantine_findings(con, run_id),
+        findings.quarantine_findings(con, run_id),  # reads every stg_* table
         *([entity_found] if entity_found is not None else []),
     ], how="diagonal_relaxed")
+    findings.release_before_routing(con, keep_staging)
     return findings.route_and_store(con, run_id, raw)
 
 
@@ -416,8 +422,13 @@ class BackgroundGx:
                  background: bool | None = None):
         import threading
 
+        from checks import staging
+
         self.seconds: float | None = None
         self._error: BaseException | None = None
+        # the staging tables routing released (route_findings), staged again before they are
+        # measured: GX reads every one (a no-op after check_findings with the cross-check)
+        staging.restage_missing(con, run_id, as_of)
         self.background = staging_fits_in_memory(con) if background is None else background
         self._args = (con, Path(db_path), run_id, as_of, params, set_found)
         self._thread = threading.Thread(target=self._run, name=f"talon-gx-{run_id}", daemon=True)
@@ -454,8 +465,9 @@ def validate_with_gx(con: duckdb.DuckDBPyConnection, db_path: Path, run_id: str,
     warehouse, as long as nothing else uses `con` meanwhile. Writes only this run's rows of
     gx_results, in one short transaction.
     """
-    from checks import gx_suite
+    from checks import gx_suite, staging
 
+    staging.restage_missing(con, run_id, as_of)  # those routing released (route_findings)
     outcome = gx_suite.run_gx_suite(db_path, con, run_id, as_of, params.stale_hours,
                                     params.horizon_days)
     talon_counts = dict(set_found.group_by("check_code").len().iter_rows())
@@ -576,16 +588,19 @@ def write_lists_and_pages(con: duckdb.DuckDBPyConnection, run_id: str, folder: P
                           lang: str) -> None:
     """The clinic fix lists and the auditor report through one process pool: the auditor's
     data is prepared here while the workers write the lists (the GX page is linked; it is
-    written after)."""
+    written after). The report's charts go to the pool first: a worker draws them while this
+    process reads what the lists need (the workers would wait for it meanwhile)."""
     from flows import parallel
     from reports import data
-    from reports.auditor import write_auditor_report
+    from reports.auditor import prepare_charts, write_auditor_report
     from reports.clinic import submit_clinic_reports
 
     loaded = data.load_with_lifecycle(con, run_id)  # the run's findings, read once for both
     with parallel.Pool(parallel.use_pool(data.clinic_count(con, run_id), None)) as pool:
+        drawn = prepare_charts(con, run_id, lang, loaded).submit(pool)
         clinic_files = submit_clinic_reports(con, run_id, folder, lang, pool, loaded)
-        write_auditor_report(con, run_id, folder, lang, gx_page=True, pool=pool, loaded=loaded)
+        write_auditor_report(con, run_id, folder, lang, gx_page=True, pool=pool, loaded=loaded,
+                             drawn=drawn)
         for job in clinic_files:
             job.result()
 

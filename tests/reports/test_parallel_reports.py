@@ -121,6 +121,32 @@ def test_lists_and_pages_read_the_findings_once_and_write_the_serial_files(tmp_p
     assert _contents(shared) == files
 
 
+def test_lists_and_pages_hand_the_charts_to_the_pool_first(tmp_path, pools, monkeypatch):
+    """pipeline.write_lists_and_pages: the report's charts (index, trends, feed page) are the
+    pool's first job, one job for all (vl-convert starts in one worker), so that a worker
+    draws them while this process reads the lists' data; this process draws none."""
+    from flows import pipeline
+    from reports import charts
+
+    con = build_history_warehouse(tmp_path / "wh.duckdb")
+    jobs = []
+    submit, submit_all = parallel.Pool.submit, parallel.Pool.submit_all
+    monkeypatch.setattr(parallel.Pool, "submit",
+                        lambda self, fn, *args: jobs.append(fn) or submit(self, fn, *args))
+    monkeypatch.setattr(parallel.Pool, "submit_all", lambda self, fn, todo, weights: (
+        jobs.extend([fn] * len(todo)) or submit_all(self, fn, todo, weights)))
+
+    def drawn_here(*args, **kwargs):
+        raise AssertionError("a chart drawn in the calling process")
+
+    monkeypatch.setattr(charts.vlc, "vegalite_to_svg", drawn_here)
+    pipeline.write_lists_and_pages(con, HIST_RUN, tmp_path / "out", "ru")
+    con.close()
+    assert jobs[0] is charts.draw and jobs.count(charts.draw) == 1 and len(jobs) > 2
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert html.count("<svg") == 5 and (tmp_path / "out" / "feed.html").is_file()
+
+
 def test_a_failing_job_fails_the_call(pools):
     with parallel.Pool(2) as pool, pytest.raises(ValueError):
         pool.map(int, ["1", "not a number", "3"], [1, 1, 1])
