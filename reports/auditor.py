@@ -352,10 +352,10 @@ def _check_pages(findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict, check
 
 
 def _history(drawn: Charts, findings: pl.DataFrame, fixed: pl.DataFrame, stems: dict,
-             check_stems: dict, names: dict, t: Texts):
-    """Trends per check and per clinic (`drawn`'s: charts not drawn yet), and the changes
-    since the last run, with page links (a check or clinic with nothing open now has no page,
-    so no link)."""
+             check_stems: dict, names: dict, t: Texts) -> dict:
+    """The changes since the last run per check and per clinic, with page links, which
+    `drawn`'s trends get too (a check or clinic with nothing open now has no page, so no
+    link)."""
     with_page = set(findings["mo_code"].unique().to_list())  # stems also has None, always
 
     def clinic_link(key):
@@ -365,10 +365,9 @@ def _history(drawn: Charts, findings: pl.DataFrame, fixed: pl.DataFrame, stems: 
         return f"check/{check_stems[key]}.html" if key in check_stems else None
 
     titles = dict(data.catalogue_texts(t.lang).select("check_code", "title").iter_rows())
-    check_trend, clinic_trend = drawn.check_trend, drawn.clinic_trend
-    for row in check_trend.rows:
+    for row in drawn.check_trend.rows:
         row["href"] = check_link(row["key"])
-    for row in clinic_trend.rows:
+    for row in drawn.clinic_trend.rows:
         row["href"] = clinic_link(row["key"])
     per_check = trends.changes(findings, fixed, "check_code")
     for row in per_check:
@@ -379,7 +378,7 @@ def _history(drawn: Charts, findings: pl.DataFrame, fixed: pl.DataFrame, stems: 
         row |= {"label": key if key is not None else t.unassigned_name,
                 "name": names.get(key, "") if key is not None else t.unassigned_title,
                 "href": clinic_link(key)}
-    return check_trend, clinic_trend, {"check": per_check, "clinic": per_clinic}
+    return {"check": per_check, "clinic": per_clinic}
 
 
 def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
@@ -430,8 +429,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     history = drawn.history
     common = {"T": t, "lang": lang, "run": run}
     where = out.resolve()  # pages may be written by workers with another working directory
-    check_trend, clinic_trend, changes = _history(drawn, findings, fixed, stems, check_stems,
-                                                  names, t)
+    changes = _history(drawn, findings, fixed, stems, check_stems, names, t)
     pages = findings["mo_code"].n_unique() + len(check_stems)
 
     with (nullcontext(pool) if pool is not None
@@ -462,7 +460,8 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
                    .to_dicts())
         context = {
             **common, "links": links, "summary": _summary(findings, fixed),
-            "previous": previous, "check_trend": check_trend, "clinic_trend": clinic_trend,
+            "previous": previous, "check_trend": drawn.check_trend,
+            "clinic_trend": drawn.clinic_trend,
             "changes": changes, "by_clinic": _clinic_table(findings, stems, names, t),
             "by_check": _check_table(findings, check_stems), "by_severity": by_severity,
             "reasons": reasons, "register": _register(con, run_id, findings, stems, names, t),

@@ -29,11 +29,6 @@ def svg(spec: dict | None) -> Markup:
     return Markup(defang_urls(text))
 
 
-def svgs(specs: list[dict | None]) -> list[str]:
-    """`svg` of each spec, as plain strings (a worker process's result)."""
-    return [str(svg(spec)) for spec in specs]
-
-
 def draw(recipes: list[tuple | None]) -> list[str]:
     """The SVG of each recipe, `(a *_spec function of this module, its arguments)` (None: no
     chart), as plain strings: a worker process's job. The spec

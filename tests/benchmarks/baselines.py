@@ -405,12 +405,20 @@ class Spec:
 
         kwargs = dict(self.kwargs)
         if self.where is not None:
-            parts = self.where if isinstance(self.where[0], tuple) else (self.where,)
+            parts = self.conditions
             row_condition = condition(*parts[0])
             for part in parts[1:]:
                 row_condition = row_condition & condition(*part)
             kwargs["row_condition"] = row_condition
         return getattr(gxe, self.expectation)(**kwargs)
+
+    @property
+    def conditions(self) -> tuple:
+        """The row condition as a tuple of (op, column, value), all of which must hold (empty:
+        none); how each engine writes them is its own (GX here, the peers' filters)."""
+        if self.where is None:
+            return ()
+        return self.where if isinstance(self.where[0], tuple) else (self.where,)
 
 
 def _nonempty(column: str, where: tuple | None = None) -> Spec:
@@ -514,13 +522,16 @@ def _current_codes(ref: pd.DataFrame, code: str, d: pd.Timestamp) -> tuple[list,
             ref.loc[period & ~ended, code].dropna().unique().tolist())
 
 
+#: The set rules' value sets of ids: (value set, the file whose distinct patient_ids it holds).
+ID_SETS = (("patient_ids", "patients"), ("policy_patient_ids", "policies"),
+           ("attachment_patient_ids", "attachments"))
+
+
 def gx_value_sets(frames: dict[str, pd.DataFrame], refs: dict[str, pd.DataFrame],
                   ctx: Ctx) -> dict[str, list]:
     """What a team computes in pandas to feed GX's set expectations (part of (a)'s timed
     setup): the other frames' distinct ids and the reference codes current on D."""
-    return {"patient_ids": frames["patients"]["patient_id"].unique().tolist(),
-            "policy_patient_ids": frames["policies"]["patient_id"].unique().tolist(),
-            "attachment_patient_ids": frames["attachments"]["patient_id"].unique().tolist(),
+    return {**{key: frames[name]["patient_id"].unique().tolist() for key, name in ID_SETS},
             **reference_value_sets(refs, ctx)}
 
 
@@ -555,6 +566,14 @@ _ACTIVE = ("'active on D' is a comparison of dates held as text in two formats, 
 _FUTURE = ("'future' (slot_start >= as_of) is a comparison of text in six timestamp formats, "
            "not a row_condition: checked on every {0}slot")
 
+def _patient_orphan(code: str, entity: str) -> GxRule:
+    """A file's rows whose patient_id is not a patient's (the orphan rules: fully expressed)."""
+    return GxRule(code, entity, FULL,
+                  lambda c: [_in_set("patient_id", _set(c, "patient_ids"),
+                                     ref=("patients", "patient_id"))],
+                  "value set: the patients' distinct patient_ids")
+
+
 GX_SET_RULES: tuple[GxRule, ...] = (
     GxRule("PAT.SNILS.DUPLICATE", "patients", PARTIAL,
            lambda c: [_unique("snils", ("!=", "snils", ""))],
@@ -576,10 +595,7 @@ GX_SET_RULES: tuple[GxRule, ...] = (
            "value set: the F002 codes not excluded on D; " + _ACTIVE.format("policy")),
     GxRule("POL.ACTIVE.MULTIPLE", "policies", PARTIAL, lambda c: [_unique("patient_id")],
            _ACTIVE.format("policy")),
-    GxRule("POL.PATIENT.ORPHAN", "policies", FULL,
-           lambda c: [_in_set("patient_id", _set(c, "patient_ids"),
-                              ref=("patients", "patient_id"))],
-           "value set: the patients' distinct patient_ids"),
+    _patient_orphan("POL.PATIENT.ORPHAN", "policies"),
     GxRule("ATT.MO.UNKNOWN", "attachments", PARTIAL,
            lambda c: [_in_set("mo_code", _set(c, "mo"))],
            "value set: the F003 codes; " + _ACTIVE.format("attachment")),
@@ -597,10 +613,7 @@ GX_SET_RULES: tuple[GxRule, ...] = (
                       _regex_any("detach_date", ["^$", *_DATE_RES])],
            "form only; " + _NOT_DATES + " (attach_date <= D, >= the birth date of the patient "
            "in another table, detach_date >= attach_date)"),
-    GxRule("ATT.PATIENT.ORPHAN", "attachments", FULL,
-           lambda c: [_in_set("patient_id", _set(c, "patient_ids"),
-                              ref=("patients", "patient_id"))],
-           "value set: the patients' distinct patient_ids"),
+    _patient_orphan("ATT.PATIENT.ORPHAN", "attachments"),
     GxRule("SCH.MO.UNKNOWN", "slots", PARTIAL,
            lambda c: [_in_set("mo_code", _set(c, "mo_live"))],
            "value set: the F003 codes not excluded on D; " + _FUTURE.format("")),

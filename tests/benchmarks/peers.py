@@ -42,8 +42,8 @@ from pathlib import Path
 
 from checks.identifiers import ENP_FORM
 from flows.extract.contract import FILES
-from tests.benchmarks.baselines import (FULL, GX_RULES, GX_SET_RULES, NONE, PARTIAL, Ctx, Spec,
-                                       reference_value_sets)
+from tests.benchmarks.baselines import (FULL, GX_RULES, GX_SET_RULES, ID_SETS, NONE, PARTIAL,
+                                       Ctx, Spec, reference_value_sets)
 
 #: Peer -> the modules it needs (installed by the `bench` extra: pip install -e '.[bench]').
 PEER_MODULES = {"soda": ("soda_core", "soda_duckdb"), "pointblank": ("pointblank",)}
@@ -138,9 +138,7 @@ def peer_value_sets(peer: str, frames: dict | None, refs: dict, ctx: Ctx) -> dic
     sets = reference_value_sets(refs, ctx)
     if peer == "pointblank":
         sets.update({key: frames[name]["patient_id"].unique().to_list()
-                     for key, name in (("patient_ids", "patients"),
-                                       ("policy_patient_ids", "policies"),
-                                       ("attachment_patient_ids", "attachments"))})
+                     for key, name in ID_SETS})
     return sets
 
 
@@ -164,11 +162,6 @@ def _column(spec: Spec) -> str:
     return spec.kwargs["column"]
 
 
-def _conditions(where: tuple) -> tuple:
-    """A row condition as a tuple of (op, column, value), all of which must hold."""
-    return where if isinstance(where[0], tuple) else (where,)
-
-
 def _one_regex(spec: Spec) -> str:
     if spec.expectation == "ExpectColumnValuesToMatchRegexList":
         return "|".join(f"(?:{p})" for p in spec.kwargs["regex_list"])
@@ -187,11 +180,12 @@ def _sql_literal(v: str) -> str:
     return "'" + str(v).replace("'", "''") + "'"
 
 
-def _soda_filter(where: tuple | None) -> str | None:
-    if where is None:
+def _soda_filter(conditions: tuple) -> str | None:
+    """Spec.conditions as a SQL filter (None: no condition)."""
+    if not conditions:
         return None
     parts = []
-    for op, column, value in _conditions(where):
+    for op, column, value in conditions:
         if op in ("==", "!="):
             parts.append(f"{column} {'=' if op == '==' else '<>'} {_sql_literal(value)}")
         else:
@@ -221,17 +215,16 @@ def _soda_check(spec: Spec, qualifier: str) -> dict:
         raise ValueError(e)
     body = next(iter(check.values()))
     body["qualifier"] = qualifier
-    where = spec.where
-    if spec.ref is not None and where is not None:
+    conditions = spec.conditions
+    if spec.ref is not None and conditions:
         # Soda 4.28 puts a reference check's filter unqualified into a join of the dataset with
         # the reference table, where the compared column is ambiguous: "column != ''" becomes
         # '' counted as missing (not invalid), the same rows checked
         own = ("!=", _column(spec), "")
-        if own in _conditions(where):
+        if own in conditions:
             body["missing_values"] = [""]
-            rest = tuple(c for c in _conditions(where) if c != own)
-            where = rest or None
-    if (flt := _soda_filter(where)) is not None:
+            conditions = tuple(c for c in conditions if c != own)
+    if (flt := _soda_filter(conditions)) is not None:
         body["filter"] = flt
     return check
 
@@ -308,13 +301,14 @@ def load_polars(db_path: Path, run_id: str) -> dict:
                                 "WHERE run_id = ?", params=[run_id]).pl() for f in FILES}
 
 
-def _pl_filter(where: tuple | None):
-    if where is None:
+def _pl_filter(conditions: tuple):
+    """Spec.conditions as a Pointblank `pre=` row filter (None: no condition)."""
+    if not conditions:
         return None
     import polars as pl
 
     expr = None
-    for op, column, value in _conditions(where):
+    for op, column, value in conditions:
         part = (pl.col(column) == value if op == "==" else pl.col(column) != value if op == "!="
                 else pl.col(column).is_in(list(value)))
         expr = part if expr is None else expr & part
@@ -342,7 +336,7 @@ def pointblank_plans(frames: dict, ctx: Ctx, rules: tuple = GX_RULES) -> dict:
                         columns=column, spec=kind,
                         pre=lambda df, c=column, p=form: df.filter(pl.col(c).str.contains(p)))
                 else:
-                    column, pre = spec.kwargs.get("column"), _pl_filter(spec.where)
+                    column, pre = spec.kwargs.get("column"), _pl_filter(spec.conditions)
                     e = spec.expectation
                     if e == "ExpectColumnValueLengthsToBeBetween":
                         v = v.col_vals_str_len(columns=column, min_val=1, pre=pre)
