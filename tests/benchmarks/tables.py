@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 from tests.benchmarks import peers
@@ -43,6 +44,10 @@ RUNS = {"gx": "row + set rules (as far as its built-in expectations express them
                       "express them)",
         "floor_files": "no rules (reads the files)", "floor": "no rules (reads the raw tables)"}
 FLOORS = ("floor", "floor_files")
+#: The developers' next remedy per target (tables.misses quotes it for a missed target).
+REMEDIES = Path(__file__).with_name("remedies.toml")
+#: Stages named in a missed target's profile (the largest first).
+PROFILE_STAGES = 5
 
 
 def _walls(stages: list[dict]) -> dict[str, float]:
@@ -145,6 +150,105 @@ def agreement(size_result: dict) -> dict:
                          for c in peers.coverage(peer, None if _gx_ran_set_rules(result)
                                                  else peers.GX_RULES)}
     return out
+
+
+def remedies(path: Path = REMEDIES) -> dict[str, dict]:
+    """target key -> {"target": wording, "remedy": text} (tests/benchmarks/remedies.toml)."""
+    return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _label(s: dict) -> str:
+    return f"{s['patients']:,} patients, {_profile(s)}"
+
+
+def _top(stages: list[dict], key: str, n: int = PROFILE_STAGES) -> list[dict]:
+    return sorted(stages, key=lambda st: -st[key])[:n]
+
+
+def _time_profile(talon: dict) -> str:
+    stages, e2e = talon["stages"], talon["end_to_end_s"]
+    cpu = sum(st["cpu_s"] for st in stages)
+    return ("largest stages " + ", ".join(
+        f"{st['name']} {st['wall_s']:,.2f} s ({st['wall_s'] / e2e:.0%}; CPU {st['cpu_s']:,.2f} s)"
+        for st in _top(stages, "wall_s")) + f"; the process's CPU {cpu:,.2f} s over "
+        f"{e2e:,.2f} s, {cpu / e2e:,.2f} cores busy on average (report workers not counted)")
+
+
+def misses(info: dict) -> list[dict]:
+    """Every issue 15 target this run misses: {key, run, measured, target, profile} (the
+    run's own numbers: what its time, memory or bytes went to)."""
+    out = []
+    for s in info["sizes"] + info.get("dense", []):
+        talon, run = s["talon"], _label(s)
+        e2e, peak = _e2e(s)
+        target = TARGETS.get(s["patients"])
+        if target and e2e > target[0]:
+            out.append({"key": "time", "run": run, "measured": f"{e2e:,.2f} s",
+                        "target": f"≤ {target[0]} s", "profile": _time_profile(talon)})
+        if target and peak > target[1]:
+            out.append({"key": "memory", "run": run, "measured": f"{peak:,.1f} MB",
+                        "target": f"≤ {target[1]:,} MB", "profile": "largest peaks " + ", ".join(
+                            f"{st['name']} {st['peak_rss_mb']:,.1f} MB"
+                            for st in _top(talon["stages"], "peak_rss_mb", 3))})
+        fr = floor_ratio(s) or {}
+        over = fr.get("end_to_end_over_floor")
+        if over and over > FLOOR_TARGET:
+            f = fr["floor_s"]
+            out.append({"key": "floor", "run": run, "measured": f"{over:,.1f}×",
+                        "target": f"≤ {FLOOR_TARGET}× (≤ {FLOOR_TARGET * f:,.2f} s)",
+                        "profile": f"floor {f:,.2f} s; the largest stages in floors: " + ", ".join(
+                            f"{st['name']} {st['wall_s'] / f:,.1f}×"
+                            for st in _top(talon["stages"], "wall_s"))})
+        speed = _gx_speedup(s)
+        if speed and speed < SPEEDUP_TARGET_VS_GX:
+            parts = {k: v for k, v in _walls(talon["stages"]).items()
+                     if k in COMPARISONS[-1][1]}
+            out.append({"key": "check_stage", "run": run, "measured": f"{speed:,.2f}×",
+                        "target": f"≥ {SPEEDUP_TARGET_VS_GX}×", "profile": "Talon's parts "
+                        + ", ".join(f"{k} {v:,.2f} s" for k, v in parts.items())})
+        per = (talon.get("output") or {}).get("bytes_per_finding", {})
+        if s.get("profile", "default") != "default" and per.get("total") \
+                and per["total"] > OUTPUT_TARGET_BYTES:
+            out.append({"key": "output", "run": run, "measured": f"{per['total']:,.1f} B",
+                        "target": f"≤ {OUTPUT_TARGET_BYTES:,} B", "profile": ", ".join(
+                            f"{k} {v:,.1f} B" for k, v in per.items() if k != "total")})
+    pr = per_row(info)
+    if pr and not pr["met"]:
+        slower = pr["runs"][pr["slower_1m"]]["us_per_row"]
+        out.append({"key": "per_row", "run": "10M against " + pr["slower_1m"],
+                    "measured": f"{pr['us_per_row_10m']:,.3f} µs", "target": f"≤ {slower:,.3f} µs",
+                    "profile": _per_row_profile(info)})
+    return out
+
+
+def _per_row_profile(info: dict) -> str:
+    """The stages whose µs per row grew most from 1M (before 10M) to 10M."""
+    ten = next(s for s in info["sizes"] if s["patients"] == 10_000_000)["talon"]
+    one = next(s for s in info["sizes"] if s["patients"] == 1_000_000)["talon"]
+    before = {st["name"]: _us(st["wall_s"], one["total_rows"]) for st in one["stages"]}
+    grown = sorted(((st["name"], before.get(st["name"], 0.0), _us(st["wall_s"], ten["total_rows"]))
+                    for st in ten["stages"]), key=lambda x: x[1] - x[2])
+    return "µs per row, 1M → 10M: " + ", ".join(f"{n} {a:,.3f} → {b:,.3f}"
+                                               for n, a, b in grown[:PROFILE_STAGES] if b > a)
+
+
+def _misses_lines(info: dict, known: dict | None = None) -> list[str]:
+    found = misses(info)
+    lines = ["## Missed targets: the profile and the next remedy", ""]
+    if not found:
+        return lines + ["Every target of issue 15 is met in this run.", ""]
+    known = remedies() if known is None else known
+    lines += ["Each miss with this run's own profile, and the developers' next remedy "
+              "(tests/benchmarks/remedies.toml).", ""]
+    lines += _table(["target", "run", "measured", "target value", "profile (this run)"],
+                    [[known.get(m["key"], {}).get("target", m["key"]), m["run"], m["measured"],
+                      m["target"], m["profile"]] for m in found])
+    for key in dict.fromkeys(m["key"] for m in found):
+        remedy = known.get(key, {}).get("remedy")
+        lines += [f"**Next remedy ({known.get(key, {}).get('target', key)}):** "
+                  + (" ".join(remedy.split()) if remedy else
+                     f"none recorded: add [{key}] to tests/benchmarks/remedies.toml."), ""]
+    return lines
 
 
 def _runs(info: dict, name: str) -> str:
@@ -252,6 +356,7 @@ def markdown(info: dict) -> str:
               "Talon's text is typed while it is read (`prepare`), not in this stage. End to "
               "end ÷ floor: Talon's whole run ÷ polars reading the same files as text (issue "
               "15's floor).", ""]
+    lines += _misses_lines(info)
     pr = per_row(info)
     if pr:
         lines += ["## Per-row cost, 10M against 1M", "",

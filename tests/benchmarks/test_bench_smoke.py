@@ -235,6 +235,55 @@ def test_per_row_takes_the_slower_1m():
     assert tables.per_row({"sizes": info["sizes"][:1]}) is None
 
 
+def _size(patients: int, e2e: float, peak: float, floor: float, profile="default",
+          bytes_per_finding: float = 1_000.0) -> dict:
+    stages = [{"name": "prepare", "group": "ingest", "wall_s": e2e * 0.6, "cpu_s": e2e * 0.8,
+               "peak_rss_mb": peak * 0.5},
+              {"name": "register", "group": "checks", "wall_s": e2e * 0.4, "cpu_s": e2e * 0.5,
+               "peak_rss_mb": peak}]
+    return {"patients": patients, "profile": profile, "defect_rate": 0.5,
+            "talon": {"end_to_end_s": e2e, "process_peak_mb": peak, "total_rows": patients * 6,
+                      "stages": stages, "output": {"bytes_per_finding": {
+                          "total": bytes_per_finding, "findings_csv": bytes_per_finding / 2}}},
+            "baselines": {"floor_files": {"stages": [{"wall_s": floor}]}}, "ratios": []}
+
+
+def test_missed_targets_carry_the_profile_and_the_remedy():
+    known = tables.remedies()
+    # every target the tables can find missed has its remedy and wording recorded
+    assert set(known) == {"time", "memory", "floor", "check_stage", "per_row", "output"}
+    assert all(v["target"] and v["remedy"] for v in known.values())
+    met = {"sizes": [_size(1_000_000, 30.0, 2048.0, 5.0)],
+           "dense": [_size(1_000_000, 29.0, 1900.0, 5.0, "dense", 1_450.0)]}
+    assert tables.misses(met) == []  # at the boundaries: 30 s, 2 GB, 6x, 1,450 B
+    assert "Every target of issue 15 is met" in "\n".join(tables._misses_lines(met, known))
+    info = {"sizes": [_size(1_000_000, 30.01, 2048.1, 4.9)],
+            "dense": [_size(1_000_000, 29.0, 1900.0, 4.0, "dense", 1_450.1)]}
+    got = {(m["key"], m["run"]): m for m in tables.misses(info)}
+    assert set(got) == {("time", "1,000,000 patients, default"),
+                        ("memory", "1,000,000 patients, default"),
+                        ("floor", "1,000,000 patients, default"),
+                        ("floor", "1,000,000 patients, dense (defect rate 0.5)"),
+                        ("output", "1,000,000 patients, dense (defect rate 0.5)")}
+    assert got[("time", "1,000,000 patients, default")]["profile"].startswith(
+        "largest stages prepare 18.01 s (60%")
+    assert "register 2,048.1 MB" in got[("memory", "1,000,000 patients, default")]["profile"]
+    assert "prepare 3.7×" in got[("floor", "1,000,000 patients, default")]["profile"]
+    md = "\n".join(tables._misses_lines(info, {"time": known["time"]}))
+    assert known["time"]["target"] in md and " ".join(known["time"]["remedy"].split()) in md
+    assert "none recorded: add [floor] to tests/benchmarks/remedies.toml" in md
+    # per row (10M against the slower 1M) and the check stage against (a)
+    one, ten = _size(1_000_000, 24.0, 1800.0, 4.0), _size(10_000_000, 241.0, 5000.0, 41.0)
+    one["ratios"] = [{"baseline": "gx", "talon_part": CHECK_STAGE_LABEL,
+                      "baseline_over_talon": 9.99}]
+    got = {m["key"]: m for m in tables.misses({"sizes": [one, ten]})}
+    assert set(got) == {"per_row", "check_stage"}
+    assert got["per_row"]["measured"] == "4.017 µs" and got["per_row"]["target"] == "≤ 4.000 µs"
+    assert got["per_row"]["profile"].startswith("µs per row, 1M → 10M: prepare 2.400 → 2.410")
+    one["ratios"][0]["baseline_over_talon"] = 10.0
+    assert {m["key"] for m in tables.misses({"sizes": [one, ten]})} == {"per_row"}
+
+
 @pytest.mark.slow
 def test_region_is_reused_until_its_inputs_change(bench_run):
     root, _, _ = bench_run
