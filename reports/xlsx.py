@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import math
 import os
+import struct
+import sys
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain
 from pathlib import Path
-from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+from zipfile import ZIP64_LIMIT, ZIP_DEFLATED, ZIP_FILECOUNT_LIMIT, ZipFile, ZipInfo
 
 import polars as pl
 from xlsxwriter import Workbook
@@ -65,6 +68,13 @@ BULK_MIN_ROWS = 100
 #: region's 280 MB of sheet XML) for files ~0.8% larger (~0.6 byte per finding of the
 #: output's 1,450 allowed; tests/reports/test_output_size.py). The parts are the same bytes.
 ZIP_LEVEL = 5
+#: The deflate of the workbook's parts: zlib-ng where installed (a dependency), zlib's format
+#: in ~60% of zlib's CPU at the same level, its streams ~1% smaller on a dense region's
+#: workbooks (other bytes than zlib's, the same parts once inflated); else zlib.
+try:
+    from zlib_ng import zlib_ng as _deflate
+except ImportError:  # pragma: no cover - an environment installed before the dependency
+    _deflate = zlib
 #: _Workbook._store_workbook mirrors xlsxwriter's own of these versions (3.2, 3.3); with any
 #: other, xlsxwriter's own runs (zlib's default level) rather than a mirror that may miss a
 #: step a later version added.
@@ -332,7 +342,7 @@ class _Packager(Packager):
 
 class _Workbook(Workbook):
     """xlsxwriter's workbook with the faster shared strings writer (`_SharedStrings`), its
-    parts (in memory) deflated at ZIP_LEVEL."""
+    parts (in memory) deflated at ZIP_LEVEL by zlib-ng (`write_zip`)."""
 
     def _get_packager(self):
         return _Packager()
@@ -340,36 +350,79 @@ class _Workbook(Workbook):
     def _store_workbook(self) -> None:
         """xlsxwriter's `_store_workbook` for an in-memory workbook (the only kind written
         here), the same parts in the same order with the same names and timestamps, each
-        deflated at ZIP_LEVEL instead of zlib's default (6)."""
+        deflated at ZIP_LEVEL instead of zlib's default (6), by zlib-ng (`write_zip`)."""
         if not self.in_memory or self.vba_project or not _MIRRORS_XLSXWRITER:
             return super()._store_workbook()
-        with ZipFile(self.filename, "w", compression=ZIP_DEFLATED,
-                     allowZip64=self.allow_zip64) as zip_file:
-            if not self.worksheets():
-                self.add_worksheet()
-            if self.worksheet_meta.activesheet == 0:
-                self.worksheets_objs[0].selected = 1
-                self.worksheets_objs[0].hidden = 0
-            for sheet in self.worksheets():
-                if sheet.index == self.worksheet_meta.activesheet:
-                    sheet.active = 1
-            self._prepare_sst_string_data()
-            self._prepare_vml()
-            self._prepare_defined_names()
-            self._prepare_drawings()
-            self._add_chart_data()
-            self._prepare_tables()
-            self._prepare_metadata()
-            packager = self._get_packager()
-            packager._add_workbook(self)
-            packager._set_tmpdir(self.tmpdir)
-            packager._set_in_memory(True)
-            for part, name, is_binary in packager._create_package():
-                info = ZipInfo(name, (1980, 1, 1, 0, 0, 0))  # Excel's timestamp, as xlsxwriter
+        if not self.worksheets():
+            self.add_worksheet()
+        if self.worksheet_meta.activesheet == 0:
+            self.worksheets_objs[0].selected = 1
+            self.worksheets_objs[0].hidden = 0
+        for sheet in self.worksheets():
+            if sheet.index == self.worksheet_meta.activesheet:
+                sheet.active = 1
+        self._prepare_sst_string_data()
+        self._prepare_vml()
+        self._prepare_defined_names()
+        self._prepare_drawings()
+        self._add_chart_data()
+        self._prepare_tables()
+        self._prepare_metadata()
+        packager = self._get_packager()
+        packager._add_workbook(self)
+        packager._set_tmpdir(self.tmpdir)
+        packager._set_in_memory(True)
+        parts = []
+        for part, name, is_binary in packager._create_package():
+            data = part.getvalue()
+            parts.append((name, data if is_binary else data.encode("utf-8")))
+        write_zip(self.filename, parts, allow_zip64=self.allow_zip64)
+
+
+#: Excel's timestamp of every part, as xlsxwriter writes it (1980-01-01 00:00:00, DOS format).
+_DOS_TIME, _DOS_DATE = 0, (1980 - 1980) << 9 | 1 << 5 | 1
+_LOCAL = struct.Struct("<4s2B4HL2L2H")  # zipfile's structFileHeader
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # structCentralDir
+_END = struct.Struct("<4s4H2LH")  # structEndArchive
+_CREATE_SYSTEM = 0 if sys.platform == "win32" else 3  # as zipfile.ZipInfo
+
+
+def write_zip(path: str | Path, parts: list[tuple[str, bytes]], *, allow_zip64: bool = False,
+              level: int = ZIP_LEVEL, deflate=None) -> None:
+    """A ZIP file of `parts` (name, bytes), each deflated at `level` by `deflate` (a zlib-like
+    module; default: zlib-ng where installed), byte for byte what zipfile writes for
+    `ZipFile(path, "w").writestr(ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data, level)` with
+    `compress_type = ZIP_DEFLATED` for each part in turn, but for the deflate streams
+    (tests/reports/test_xlsx_zip.py compares the bytes with zipfile's, deflated by zlib).
+    zipfile's own deflate is zlib's and fixed: this writes the few records itself rather
+    than replace zipfile's compressor through its internals. Archives that would need ZIP64
+    records (a part of ~2 GB, 65,535 parts) are written by zipfile, deflated by zlib."""
+    deflate = deflate or _deflate
+    if (len(parts) > ZIP_FILECOUNT_LIMIT or sum(len(d) for _, d in parts) * 1.05 > ZIP64_LIMIT
+            or not all(n.isascii() for n, _ in parts)):
+        with ZipFile(path, "w", compression=ZIP_DEFLATED, allowZip64=allow_zip64) as zip_file:
+            for name, data in parts:
+                info = ZipInfo(name, (1980, 1, 1, 0, 0, 0))
                 info.compress_type = ZIP_DEFLATED
-                data = part.getvalue()
-                zip_file.writestr(info, data if is_binary else data.encode("utf-8"),
-                                  compresslevel=ZIP_LEVEL)
+                zip_file.writestr(info, data, compresslevel=level)
+        return
+    chunks, central, offset = [], [], 0
+    for name, data in parts:
+        packer = deflate.compressobj(level, zlib.DEFLATED, -15)
+        stream = packer.compress(data) + packer.flush()
+        crc, encoded = deflate.crc32(data), name.encode("ascii")
+        head = _LOCAL.pack(b"PK\003\004", 20, 0, 0, ZIP_DEFLATED, _DOS_TIME, _DOS_DATE, crc,
+                           len(stream), len(data), len(encoded), 0)
+        central.append(_CENTRAL.pack(b"PK\001\002", 20, _CREATE_SYSTEM, 20, 0, 0, ZIP_DEFLATED,
+                                     _DOS_TIME, _DOS_DATE, crc, len(stream), len(data),
+                                     len(encoded), 0, 0, 0, 0, 0o600 << 16, offset) + encoded)
+        chunks += (head, encoded, stream)
+        offset += len(head) + len(encoded) + len(stream)
+    directory = b"".join(central)
+    chunks += (directory, _END.pack(b"PK\005\006", 0, 0, len(central), len(central),
+                                    len(directory), offset, 0))
+    with open(path, "wb") as fh:
+        fh.writelines(chunks)
 
 
 def _formats(table: Table) -> list[dict]:

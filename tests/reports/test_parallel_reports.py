@@ -333,9 +333,7 @@ def test_workers_freeze_what_they_inherit_and_take_their_share_of_polars_threads
 
 def test_workbook_parts_are_xlsxwriters_deflated_at_zip_level(tmp_path, monkeypatch):
     """The workbook's parts: xlsxwriter's names, timestamps and bytes, in its order, each
-    deflated at xlsx.ZIP_LEVEL (not zlib's default)."""
-    import zlib
-
+    deflated at xlsx.ZIP_LEVEL (not zlib's default) by zlib-ng."""
     many = pl.DataFrame({"Т": [f"строка {i % 97}" for i in range(3000)],
                          "Ч": list(range(3000))})
 
@@ -351,11 +349,47 @@ def test_workbook_parts_are_xlsxwriters_deflated_at_zip_level(tmp_path, monkeypa
     ours = write(tmp_path / "a.xlsx")
     for name, _, _, size, data in ours:
         if name != "docProps/core.xml":
-            deflate = zlib.compressobj(xlsx.ZIP_LEVEL, zlib.DEFLATED, -15)
+            deflate = xlsx._deflate.compressobj(xlsx.ZIP_LEVEL, xlsx._deflate.DEFLATED, -15)
             assert size == len(deflate.compress(data) + deflate.flush()), name
     monkeypatch.setattr(xlsx, "_Workbook", Workbook)
     theirs = write(tmp_path / "b.xlsx")
     assert [(n, t, c, d) for n, t, c, _, d in ours] == [(n, t, c, d) for n, t, c, _, d in theirs]
+
+
+def test_workbooks_are_deflated_by_zlib_ng():
+    """zlib-ng is a dependency: the workbooks' parts are deflated by it, not by zlib (a
+    venv installed before it falls back to zlib quietly; this says so)."""
+    from zlib_ng import zlib_ng
+
+    assert xlsx._deflate is zlib_ng
+
+
+@pytest.mark.parametrize("names", [["[Content_Types].xml", "xl/worksheets/sheet1.xml",
+                                    "docProps/app.xml"], ["один/имя.xml", "b"], []])
+def test_write_zip_writes_zipfiles_bytes(tmp_path, names):
+    """xlsx.write_zip deflating by zlib writes the very bytes of zipfile (xlsxwriter's
+    `writestr` of a ZipInfo at 1980-01-01 per part, deflated at ZIP_LEVEL); by zlib-ng, a
+    ZIP file of the same names, timestamps and parts (another deflate stream)."""
+    import os
+    import zlib
+
+    datas = [b"<row>" * 5000 + os.urandom(3000), b"", "текст".encode() * 999]
+    parts = list(zip(names, datas))
+    xlsx.write_zip(tmp_path / "ours.zip", parts, deflate=zlib)
+    with zipfile.ZipFile(tmp_path / "theirs.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts:
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data, compresslevel=xlsx.ZIP_LEVEL)
+    assert (tmp_path / "ours.zip").read_bytes() == (tmp_path / "theirs.zip").read_bytes()
+    xlsx.write_zip(tmp_path / "ng.zip", parts)
+    with zipfile.ZipFile(tmp_path / "ng.zip") as z, zipfile.ZipFile(tmp_path / "theirs.zip") as t:
+        assert z.testzip() is None
+        assert ([(i.filename, i.date_time, i.compress_type, i.external_attr, i.create_system)
+                 for i in z.infolist()]
+                == [(i.filename, i.date_time, i.compress_type, i.external_attr, i.create_system)
+                    for i in t.infolist()])
+        assert [z.read(n) for n in names] == datas[:len(names)]
 
 
 @pytest.mark.parametrize("text", ["", "plain", "a&b<c>d\"e'f", "&amp;&lt;", "'\"'<<>>&&",
