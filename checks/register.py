@@ -15,7 +15,8 @@ that links (all in DuckDB SQL on the run's TEMP tables, LINK_SQL below):
    or both sex codes in {1, 2} and different) and either (a) the same birth date and every name
    part dl1 (middle names: or either empty), or (b) the same last and first name, the same middle
    name or either empty, and near birth dates. Tier 4 is blocked: (a) joins on the birth date,
-   (b) on (last, first) name, so it never compares all pairs.
+   (b) on (last, first) name, so it never compares all pairs, and each pair meets cheap
+   necessary conditions before the edit distances.
 
 `norm_name()` (reading 19 of the contract) is one polars expression that staging applies to
 both sides (columns nl, nf, nm of stg_patients and stg_registry); `dl1()` is the SQL macro
@@ -85,57 +86,39 @@ MACROS = (
         printf('%02d.%02d.%04d', day(d), month(d), year(d))""",
 )
 
-#: Tier 4 (a): the persons born the same day as the patient whose every name part is dl1 (the
-#: middle names: or either empty); {on}: a further join condition, {where}: a further filter.
-_NEAR_A = """SELECT q.patient_id, r.enp, q.snils_valid AS qv, q.snils_digits AS qd, q.sex AS qs,
-                  r.snils_valid AS rv, r.snils_digits AS rd, r.sex AS rs
-           FROM rest q JOIN reg_persons r ON r.birth_date_d = q.birth_date_d {on}
-           WHERE {where} abs(length(q.nl) - length(r.nl)) <= 1
-             AND abs(length(q.nf) - length(r.nf)) <= 1
-             AND talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
-             AND (talon_dl1(q.nm, r.nm) OR q.nm = '' OR r.nm = '')"""
-
 #: Linking, in order. $run_id and $d are SQL literals (set_rules.render_sql).
 LINK_SQL = (
     # the register persons, names normalised
     # the register persons: a view (a copy of the register cost ~0.5 GB at 1M rows)
     """CREATE OR REPLACE TEMP VIEW reg_persons AS
        SELECT * EXCLUDE (enp_valid) FROM stg_registry WHERE enp_valid""",
-    # tier 1: enp of the first policy (in the contract's order) whose enp is a person's
+    # tier 1: enp of the first policy (in the contract's order) whose enp is a person's (an
+    # ordered aggregate per patient: a row_number() window sorted every pair, ~25% more CPU)
     """CREATE OR REPLACE TEMP TABLE reg_link AS
-       SELECT p.patient_id, p.enp, CAST(1 AS TINYINT) AS tier
+       SELECT p.patient_id,
+              first(p.enp ORDER BY p.is_active DESC, p.date_begin_d DESC NULLS LAST,
+                                   p.policy_id) AS enp,
+              CAST(1 AS TINYINT) AS tier
        FROM stg_policies p
        JOIN reg_persons r ON r.enp = p.enp
        SEMI JOIN stg_patients q ON q.patient_id = p.patient_id
        WHERE p.enp_valid
-       QUALIFY row_number() OVER (PARTITION BY p.patient_id
-                                  ORDER BY p.is_active DESC, p.date_begin_d DESC NULLS LAST,
-                                           p.policy_id) = 1""",
+       GROUP BY p.patient_id""",
     # the patients tier 1 leaves unlinked (about 1% of them): tiers 2 to 4 read only these
     """CREATE OR REPLACE TEMP TABLE reg_rest AS
        SELECT q.patient_id, q.snils_digits, q.snils_valid, q.nl, q.nf, q.nm, q.birth_date_d, q.sex
        FROM stg_patients q ANTI JOIN reg_link l ON l.patient_id = q.patient_id""",
-    # the persons tiers 2, 3 and 4 (b) can link to one of them, in one pass over the register:
-    # every person sharing a valid SNILS or a last and first name with a patient of reg_rest.
-    # Each key those tiers group or join on implies one of these, so a key's group here holds
-    # all the register's persons with that key (the counts of tiers 2 and 3 are the register's).
-    # Not the birth date of tier 4 (a): in a large region nearly every date is some unlinked
-    # patient's, and reg_near would copy most of the register.
-    """CREATE OR REPLACE TEMP TABLE reg_near AS
-       SELECT r.enp, r.nl, r.nf, r.nm, r.birth_date_d, r.sex, r.snils_digits, r.snils_valid
-       FROM reg_persons r
-       WHERE (r.snils_valid AND r.snils_digits IN (SELECT snils_digits FROM reg_rest
-                                                    WHERE snils_valid))
-          OR (r.nl, r.nf) IN (SELECT nl, nf FROM reg_rest)""",
     # tier 2: the valid SNILS of exactly one person; else tier 3: the full name and birth date
     # of exactly one person. Only the keys of reg_rest are grouped (a key's group is whole:
-    # the semi join keeps or drops all of its persons), not all of reg_near.
+    # the semi join keeps or drops all of its persons); the register's persons are probed
+    # against the few unlinked patients' keys, not copied first (a table of the persons
+    # sharing a key with them held 0.9M of 1.07M persons in a dense region, ~0.3 CPU s).
     """INSERT INTO reg_link
-       WITH s AS (SELECT r.snils_digits, min(r.enp) AS enp FROM reg_near r
+       WITH s AS (SELECT r.snils_digits, min(r.enp) AS enp FROM reg_persons r
                   SEMI JOIN reg_rest q ON q.snils_valid AND q.snils_digits = r.snils_digits
                   WHERE r.snils_valid
                   GROUP BY r.snils_digits HAVING count(*) = 1),
-            n AS (SELECT r.nl, r.nf, r.nm, r.birth_date_d, min(r.enp) AS enp FROM reg_near r
+            n AS (SELECT r.nl, r.nf, r.nm, r.birth_date_d, min(r.enp) AS enp FROM reg_persons r
                   SEMI JOIN reg_rest q ON q.nl = r.nl AND q.nf = r.nf AND q.nm = r.nm
                                       AND q.birth_date_d = r.birth_date_d
                   GROUP BY r.nl, r.nf, r.nm, r.birth_date_d HAVING count(*) = 1)
@@ -145,44 +128,45 @@ LINK_SQL = (
        LEFT JOIN n ON n.nl = q.nl AND n.nf = q.nf AND n.nm = q.nm
                   AND n.birth_date_d = q.birth_date_d
        WHERE s.enp IS NOT NULL OR n.enp IS NOT NULL""",
-    # tier 4: exactly one qualifying person, blocked by birth date (a) and by name (b).
-    # Necessary conditions go first so that the costly tests meet few pairs: names within
-    # one edit differ in length by at most one; two near dates (talon_near_dates) share the
-    # year or both month and day (one edit of an ISO date changes one of its three parts, a
-    # day-month exchange keeps the year), so (b) is two equi-joins on those parts. (a) also
-    # joins on a letter of the last name (_NEAR_A): one edit keeps the first or the last letter
-    # unless the name has at most two letters (a substitution in one letter, an insertion into
-    # an empty name, a swap of two letters), so (a) is three equi-joins: the same first
-    # letter, the same last letter, or the patient's last name of at most two letters.
-    # Without the letter, a birth date joins each patient to all persons born that day:
-    # pairs grow with the square of the region (11M pairs at 10M patients).
+    # tier 4: exactly one qualifying person, blocked by birth date (a) and by name (b): one
+    # pass over the register each (every further pass cost ~0.1-0.2 CPU s at 1M persons,
+    # whatever it found). Each pair of the join is tested with cheap necessary conditions
+    # first, inside a CASE so that the optimizer cannot evaluate the costly tests
+    # (damerau_levenshtein, the ISO texts of near dates) first: as plain conjuncts it did, on
+    # every pair of the join (~1.3 us a pair). (a): names within one edit differ in length by
+    # at most one, and share the first letter (unicode(): the code of the first character, -1
+    # for '') or else the edit is at the first letter (a substitution, a deletion, an
+    # insertion in front, a swap of the first two letters), so that the person's last name
+    # ends with the patient's from its third letter on (nl_tail: '' for names of at most two
+    # letters, which every person's name ends with). (b): two near dates (talon_near_dates)
+    # share the year or both month and day (one edit of an ISO date changes one of its three
+    # parts, a day-month exchange keeps the year).
     """INSERT INTO reg_link
        WITH rest AS (
-           SELECT q.*, left(q.nl, 1) AS nl_first, right(q.nl, 1) AS nl_last
+           SELECT q.*, unicode(q.nl) AS nl_first, substr(q.nl, 3) AS nl_tail
            FROM reg_rest q ANTI JOIN reg_link l ON l.patient_id = q.patient_id
            WHERE q.birth_date_d IS NOT NULL
        ),
        candidates AS (
-           """ + _NEAR_A.format(on="AND left(r.nl, 1) = q.nl_first", where="") + """
-           UNION
-           """ + _NEAR_A.format(on="AND right(r.nl, 1) = q.nl_last", where="") + """
-           UNION
-           """ + _NEAR_A.format(on="", where="length(q.nl) <= 2 AND") + """
-           UNION
-           SELECT q.patient_id, r.enp, q.snils_valid, q.snils_digits, q.sex,
-                  r.snils_valid, r.snils_digits, r.sex
-           FROM rest q JOIN reg_near r
-             ON r.nl = q.nl AND r.nf = q.nf AND year(r.birth_date_d) = year(q.birth_date_d)
-           WHERE (q.nm = r.nm OR q.nm = '' OR r.nm = '')
-             AND talon_near_dates(q.birth_date_d, r.birth_date_d)
+           SELECT q.patient_id, r.enp, q.snils_valid AS qv, q.snils_digits AS qd, q.sex AS qs,
+                  r.snils_valid AS rv, r.snils_digits AS rd, r.sex AS rs
+           FROM rest q JOIN reg_persons r ON r.birth_date_d = q.birth_date_d
+           WHERE CASE WHEN (unicode(r.nl) = q.nl_first OR ends_with(r.nl, q.nl_tail))
+                           AND abs(length(q.nl) - length(r.nl)) <= 1
+                           AND abs(length(q.nf) - length(r.nf)) <= 1
+                      THEN talon_dl1(q.nl, r.nl) AND talon_dl1(q.nf, r.nf)
+                           AND (q.nm = '' OR r.nm = '' OR talon_dl1(q.nm, r.nm))
+                      ELSE false END
            UNION
            SELECT q.patient_id, r.enp, q.snils_valid, q.snils_digits, q.sex,
                   r.snils_valid, r.snils_digits, r.sex
-           FROM rest q JOIN reg_near r
-             ON r.nl = q.nl AND r.nf = q.nf AND month(r.birth_date_d) = month(q.birth_date_d)
-                AND day(r.birth_date_d) = day(q.birth_date_d)
-           WHERE (q.nm = r.nm OR q.nm = '' OR r.nm = '')
-             AND talon_near_dates(q.birth_date_d, r.birth_date_d)
+           FROM rest q JOIN reg_persons r ON r.nl = q.nl AND r.nf = q.nf
+           WHERE CASE WHEN (year(r.birth_date_d) = year(q.birth_date_d)
+                            OR (month(r.birth_date_d) = month(q.birth_date_d)
+                                AND day(r.birth_date_d) = day(q.birth_date_d)))
+                           AND (q.nm = r.nm OR q.nm = '' OR r.nm = '')
+                      THEN talon_near_dates(q.birth_date_d, r.birth_date_d)
+                      ELSE false END
        )
        SELECT patient_id, min(enp), 4
        FROM candidates
@@ -359,7 +343,7 @@ def check_register(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
 #: What only linking reads: once reg_values holds the register's values of the linked
 #: patients (routing and suggestions read nothing else of the register), these go, so the
 #: rest of the run does not carry the register's rows (~0.25 GB at 1M patients).
-LINKING_ONLY = ("reg_persons", "reg_link", "reg_rest", "reg_near", "stg_registry")
+LINKING_ONLY = ("reg_persons", "reg_link", "reg_rest", "stg_registry")
 
 
 def release_linking(con: duckdb.DuckDBPyConnection) -> None:
