@@ -418,12 +418,32 @@ def _utf8_mixed(data: bytes, stats: tuple[np.ndarray, np.ndarray] | None = None,
     return text.alias("line"), bad.alias("undecodable")
 
 
+#: cp1251_to_utf8 decodes this many bytes at a time.
+CP1251_PIECE_BYTES = 1024 * 1024
+
+
+def cp1251_to_utf8(data: bytes) -> bytes:
+    """``data.decode(CP1251, "replace").encode("utf-8")``, a piece of CP1251_PIECE_BYTES at a
+    time (a single-byte encoding: any cut gives the same text). Decoding a whole 8 MB block of
+    Cyrillic text built a 16 MB UCS-2 string, and its encoding a 12 MB copy, in fresh pages
+    each block; pieces of 1 MB reuse the same memory, and only the joined result is new (1M
+    registry, decode_lines of its 15 blocks: 0.37-0.48 CPU s and 37-58k page faults before,
+    0.28-0.37 s and 0-7k faults after)."""
+    if len(data) <= CP1251_PIECE_BYTES:
+        return data.decode(CP1251, "replace").encode("utf-8")
+    view = memoryview(data)
+    return b"".join([str(view[i:i + CP1251_PIECE_BYTES], CP1251, "replace").encode("utf-8")
+                     for i in range(0, len(data), CP1251_PIECE_BYTES)])
+
+
 def decode_lines(data: bytes, encoding: str, offsets: np.ndarray | None = None) -> pl.DataFrame:
     """Decode one block into ``line`` (String) and ``undecodable`` (Boolean) per physical line;
     ``offsets``: line_offsets(data) when already known."""
     if encoding == CP1251:
         # Every byte but 0x98 is defined in Windows-1251: U+FFFD can only come from it.
-        lines = split_lines(data.decode(CP1251, "replace").encode("utf-8"))
+        lines = split_lines(cp1251_to_utf8(data))
+        if data.find(b"\x98") < 0:
+            return _valid_utf8_frame(lines)
         return pl.DataFrame({"line": lines,
                              "undecodable": lines.str.contains("\ufffd", literal=True)})
     if _utf8_valid(data):

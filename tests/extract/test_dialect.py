@@ -243,3 +243,21 @@ def test_loaded_frame_types(tmp_path):
     assert r.loaded.schema == {"line_no": pl.Int64, **{c: pl.String for c in PATIENTS.columns}}
     assert r.loaded["last_name"].to_list() == [""]
     assert r.loaded.null_count().sum_horizontal()[0] == 0
+
+
+@pytest.mark.parametrize("data", [
+    b"",
+    "Ё".encode("cp1251"),
+    "Сидоров;\r\nЁж\n".encode("cp1251"),
+    "Сидоров;\r\nЁ\x98ж\n".encode("cp1251", "replace").replace(b"?", b"\x98") + b"x\x98\r",
+    bytes(range(256)) + b"\n" + bytes(range(255, -1, -1)),
+])
+def test_cp1251_is_decoded_in_pieces_as_a_whole(monkeypatch, data):
+    """cp1251_to_utf8 cuts a block into pieces anywhere (a single-byte encoding): the text is
+    the block's decoded at once, 0x98 (undefined) included, and decode_lines flags a line
+    undecodable exactly when it holds one."""
+    monkeypatch.setattr(dialect, "CP1251_PIECE_BYTES", 3)
+    assert dialect.cp1251_to_utf8(data) == data.decode("cp1251", "replace").encode("utf-8")
+    frame = dialect.decode_lines(data, "cp1251")
+    assert frame["undecodable"].to_list() == ["\ufffd" in line for line in frame["line"]]
+    assert frame["undecodable"].any() == (b"\x98" in data)
