@@ -279,7 +279,8 @@ def _csv_texts(keyed: pl.DataFrame, lang: str) -> dict:
 def _write_csv(text: str, path: Path) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(("\ufeff" + text).encode("utf-8"))  # with a BOM (Excel reads it as UTF-8)
+        fh.write(b"\xef\xbb\xbf")  # a BOM (Excel reads the file as UTF-8)
+        fh.write(text.encode("utf-8"))
     return path
 
 
@@ -486,23 +487,15 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
                           "fields", "suggests", *[escaped(pl.col(k)).alias(f"\x00{k}")
                                                   for k in texts])
     specs, shown_by_group = [], []  # (group, its headers, its field shown once)
+    layouts: dict = {}  # a group's columns and headers, by what decides them (few distinct)
     for g in heads.iter_rows(named=True):
-        entities = g["entities"]
-        shown = {k for e in entities for k in ENTITY_IDENTITY.get(e, ())}
-        record = (RECORD_HEADER.get(entities[0], "record_id") if len(entities) == 1
-                  else "record_id")
         fields = [f for f in g["fields"] if f is not None]
-        columns = ["status", "record_id"] + [k for k in IDENTITY_ORDER if k in shown]
-        if len(fields) > 1:
-            columns.append("field")
-        columns.append("value")
-        if g["suggests"]:
-            columns.append("suggested")
-        if g["mo_code"] is None:
-            columns.append("reason")
-        shown_by_group.append(columns)
-        specs.append((g, tuple((k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
-                               for k in columns), fields[0] if len(fields) == 1 else None))
+        key = (tuple(g["entities"]), len(fields) > 1, g["suggests"], g["mo_code"] is None)
+        layout = layouts.get(key)
+        if layout is None:
+            layout = layouts[key] = _layout(*key, t)
+        shown_by_group.append(layout[0])
+        specs.append((g, layout[1], fields[0] if len(fields) == 1 else None))
     if not specs:
         return {}
     flags = pl.DataFrame({
@@ -520,16 +513,41 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
               .iter_rows()}
     out: dict = {}
     severities = t.mapping(SEVERITY)
-    e, heads = _escape_once({}), {}
-    for g, headers, field in specs:
-        g = {**g, **{k: Markup(g[f"\x00{k}"]) for k in texts}, "anchor": f"g{g['order']}"}
+    e, heads, marks = _escape_once({}), {}, {}  # marks: escaped text -> Markup (a check's
+    for g, headers, field in specs:            # texts are the same in every clinic)
+        for k in texts:
+            text = g[f"\x00{k}"]
+            mark = marks.get(text)
+            if mark is None:
+                mark = marks[text] = Markup(text)
+            g[k] = mark
+        g["anchor"] = f"g{g['order']}"
         severity = severities.get(g["severity"], g["severity"])
         section = _section(g, t, severity, headers, field,
                            bodies.get((g["mo_code"], g["order"]), ""), e, heads)
         out.setdefault(g["mo_code"], []).append(Group(
-            **{k: g[k] for k in Group._fields if k not in ("section", "toc")}, section=section,
-            toc=_toc_row(g, severity, e)))
+            g["order"], g["check_code"], g["severity"], g["title"], g["count"], g["blocked"],
+            g["new"], g["anchor"], section, _toc_row(g, severity, e)))
     return out
+
+
+def _layout(entities: tuple, fields: bool, suggests: bool, unassigned: bool,
+            t: Texts) -> tuple[list[str], tuple]:
+    """An HTML group's columns and their (key, header) pairs: the identity of its `entities`,
+    the field where `fields` (several) vary, the suggestion where it `suggests` one, the reason
+    in the `unassigned` list."""
+    shown = {k for e in entities for k in ENTITY_IDENTITY.get(e, ())}
+    record = RECORD_HEADER.get(entities[0], "record_id") if len(entities) == 1 else "record_id"
+    columns = ["status", "record_id"] + [k for k in IDENTITY_ORDER if k in shown]
+    if fields:
+        columns.append("field")
+    columns.append("value")
+    if suggests:
+        columns.append("suggested")
+    if unassigned:
+        columns.append("reason")
+    return columns, tuple((k, t[record] if k == "record_id" else t[_COLUMN_HEADER[k]])
+                          for k in columns)
 
 
 def _toc_row(g: dict, severity: str, e) -> Markup:
