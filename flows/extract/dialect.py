@@ -113,8 +113,28 @@ def iter_blocks(fh: BinaryIO, *, strip_bom: bool, hasher=None, block_bytes: int 
     read = 0  # bytes read from the file so far: the current buffer ends there
     skip: list | None = None  # [head, n_bytes] while inside an overlong line
     skip_cr = False  # that line ended with '\r' at the end of the last read ('\n' may follow)
+    buffer: bytearray | None = None  # see _read_usual
     while True:
-        chunk = fh.read(block_bytes)
+        if pending and not first and skip is None:
+            # the usual case: the block is the pending start of a line and the next read up
+            # to its last terminator (read into one buffer, reused for every block)
+            if buffer is None:
+                buffer = bytearray(block_bytes)
+            n, cut = _read_usual(fh, buffer)
+            if cut:
+                read += n
+                view = memoryview(buffer)
+                if hasher is not None:
+                    hasher.update(view[:n])
+                yield Block(data=b"".join((pending, view[:cut])), start=read - n - len(pending))
+                pending = bytes(view[cut:n])
+                del view
+                if len(pending) > max_line_bytes:
+                    pending, skip, skip_cr = _overlong_start(pending, max_line_bytes)
+                continue
+            chunk = bytes(memoryview(buffer)[:n])
+        else:
+            chunk = fh.read(block_bytes)
         if first:  # the BOM check needs three bytes whatever the block size
             while len(chunk) < len(BOM) and (more := fh.read(block_bytes)):
                 chunk += more
@@ -165,11 +185,27 @@ def iter_blocks(fh: BinaryIO, *, strip_bom: bool, hasher=None, block_bytes: int 
             else:
                 pending = buf
         if len(pending) > max_line_bytes:
-            # pending is the start of one line; a trailing '\r' would be its terminator
-            ends_cr = pending.endswith(b"\r")
-            body = pending[:-1] if ends_cr else pending
-            if len(body) > max_line_bytes:
-                skip, skip_cr, pending = [body[:_HEAD_BYTES], len(body)], ends_cr, b""
+            pending, skip, skip_cr = _overlong_start(pending, max_line_bytes)
+
+
+def _read_usual(fh: BinaryIO, buffer: bytearray) -> tuple[int, int]:
+    """(bytes read into `buffer`, _last_cut of them). One buffer for every read instead of a
+    new 8 MB bytes object per block, whose fresh pages each cost a page fault."""
+    n = fh.readinto(buffer) or 0
+    if not n:
+        return 0, 0
+    return n, max(buffer.rfind(b"\n", 0, n), buffer.rfind(b"\r", 0, n - 1)) + 1
+
+
+def _overlong_start(pending: bytes, max_line_bytes: int) -> tuple[bytes, list | None, bool]:
+    """(pending, skip, skip_cr) once `pending`, the start of one line, is longer than
+    `max_line_bytes`: skipped (only its head kept) when its body is, else kept as it is."""
+    # pending is the start of one line; a trailing '\r' would be its terminator
+    ends_cr = pending.endswith(b"\r")
+    body = pending[:-1] if ends_cr else pending
+    if len(body) > max_line_bytes:
+        return b"", [body[:_HEAD_BYTES], len(body)], ends_cr
+    return pending, None, False
 
 
 # --------------------------------------------------------------------------- lines of a block
