@@ -181,7 +181,7 @@ def _ordered(findings: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     order = groups.select("mo_code", "check_code", "order")
     return (findings.join(order, on=["mo_code", "check_code"], how="left", nulls_equal=True)
             .sort("mo_code", "order", "person", "birth_date", "doctor_id", "slot_date",
-                  "slot_time", "record_id", nulls_last=True))
+                  "slot_time", "record_id", nulls_last=True, multithreaded=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,13 +254,22 @@ def _csv_frame(rows: pl.DataFrame, t: Texts, unassigned: bool) -> pl.DataFrame:
     return rows.select(pl.col(source.get(k, k)).alias(t[k]) for k in keys)
 
 
+#: `_csv_texts` writes each clinic's CSV by its own `write_csv` where the clinics have this
+#: many rows each on average (a call costs ~0.13 ms, cutting one write of all ~0.7 us a row).
+CSV_ROWS_PER_WRITE = 200
+
+
 def _csv_texts(keyed: pl.DataFrame, lang: str) -> dict:
-    """{(mo_code,): CSV text, header first} of a frame keyed by clinic (`_by_clinic`): its
-    rows written by one `write_csv` for all clinics and cut at row ends (a row takes one line
-    plus one for each line break in its values: a value with one is quoted whole), as each
-    clinic's own `write_csv` would write them."""
+    """{(mo_code,): CSV text, header first} of a frame keyed by clinic (`_by_clinic`): each
+    clinic's own `write_csv` where the clinics have CSV_ROWS_PER_WRITE rows each or more
+    (a dense region: ~0.4 CPU s less than cutting); else its rows written by one `write_csv`
+    for all clinics and cut at row ends (a row takes one line plus one for each line break in
+    its values: a value with one is quoted whole), as each clinic's own would write them."""
+    separator = CSV_SEPARATOR[lang]
+    if keyed.height and keyed.height >= CSV_ROWS_PER_WRITE * keyed[_MO].n_unique():
+        return {key: part.write_csv(separator=separator) for key, part in _cut(keyed).items()}
     keyed = keyed.sort(_MO, maintain_order=True, nulls_last=True)  # each clinic's rows together
-    frame, separator = keyed.drop(_MO), CSV_SEPARATOR[lang]
+    frame = keyed.drop(_MO)
     header = frame.clear().write_csv(separator=separator)
     if not frame.height:
         return {}

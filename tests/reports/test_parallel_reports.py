@@ -252,12 +252,15 @@ def test_bulk_rows_with_two_digit_style_numbers_write_xlsxwriters_bytes(tmp_path
     assert fast == write(tmp_path / "b" / "w.xlsx")
 
 
+@pytest.mark.parametrize("per_write", [10**9, 2, 0])
 @pytest.mark.parametrize("lang", ["ru", "en"])
-def test_csv_cut_from_one_write_matches_each_clinics_own(lang):
+def test_csv_cut_from_one_write_matches_each_clinics_own(lang, per_write, monkeypatch):
     """The clinics' CSV texts cut from one `write_csv` of all of them (clinic._csv_texts) are
     what each clinic's own `write_csv` writes: values with line breaks, quotes, separators,
-    nulls, a clinic without code (the unassigned list)."""
+    nulls, a clinic without code (the unassigned list); and so are those written clinic by
+    clinic (from CSV_ROWS_PER_WRITE rows a clinic: 2 and 0 here)."""
     from reports import clinic
+    monkeypatch.setattr(clinic, "CSV_ROWS_PER_WRITE", per_write)
     keyed = pl.DataFrame({
         "Текст": ["a\nb", 'q "x"', "с;,запятой", None, "\r\nz\n", "", "plain", "x\n\ny"],
         "Дней": [1, None, 3, 4, 5, 6, 7, 8],
