@@ -568,13 +568,15 @@ def render_outputs(folder: Path, findings: pl.DataFrame, warehouse_path: Path, r
     from flows import progress
     from flows import parallel
     from reports import data
+    from reports.findings_csv import write_findings_csv
     from reports.validation import write_gx_page
 
     progress.describe("Writing reports")
     with warehouse.connect(warehouse_path) as con:
-        # the report workers start while this process reads what the reports need
+        # the report workers start while findings.csv is written
         parallel.warm_up(data.clinic_count(con, run_id), None)
-        write_lists_and_pages(con, run_id, folder, lang, findings)
+        write_findings_csv(findings, folder / "findings.csv", lang)
+        write_lists_and_pages(con, run_id, folder, lang)
         if gx is not None:
             progress.describe("Waiting for the Great Expectations suite")
             gx.wait()
@@ -583,30 +585,24 @@ def render_outputs(folder: Path, findings: pl.DataFrame, warehouse_path: Path, r
 
 
 def write_lists_and_pages(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path,
-                          lang: str, findings: pl.DataFrame | None = None) -> None:
-    """findings.csv (of `findings`, the routed findings, when given), the clinic fix lists and
-    the auditor report through one process pool: the auditor's data is prepared here while the
-    workers write the lists (the GX page is linked; it is written after). findings.csv and
-    then the report's charts go to the pool first: workers write and draw them while this
+                          lang: str) -> None:
+    """The clinic fix lists and the auditor report through one process pool: the auditor's
+    data is prepared here while the workers write the lists (the GX page is linked; it is
+    written after). The report's charts go to the pool first: a worker draws them while this
     process reads what the lists need (the workers would wait for it meanwhile)."""
     from flows import parallel
     from reports import data
     from reports.auditor import prepare_charts, write_auditor_report
     from reports.clinic import submit_clinic_reports
-    from reports.findings_csv import write_findings_csv
 
+    loaded = data.load_with_lifecycle(con, run_id)  # the run's findings, read once for both
     with parallel.Pool(parallel.use_pool(data.clinic_count(con, run_id), None)) as pool:
-        csv = (pool.submit(write_findings_csv, findings, folder / "findings.csv", lang)
-               if findings is not None else None)
-        loaded = data.load_with_lifecycle(con, run_id)  # the run's findings, read once for both
         drawn = prepare_charts(con, run_id, lang, loaded).submit(pool)
         clinic_files = submit_clinic_reports(con, run_id, folder, lang, pool, loaded)
         write_auditor_report(con, run_id, folder, lang, gx_page=True, pool=pool, loaded=loaded,
-                             drawn=drawn, findings_csv=True if csv is not None else None)
+                             drawn=drawn)
         for job in clinic_files:
             job.result()
-        if csv is not None:
-            csv.result()
 
 
 def publish_step(findings: pl.DataFrame, warehouse_path: Path, run_id: str, as_of: datetime,

@@ -385,13 +385,11 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
                          workers: int | None = None, gx_page: bool | None = None,
                          pool: parallel.Pool | None = None,
                          loaded: pl.DataFrame | None = None,
-                         drawn: Charts | None = None,
-                         findings_csv: bool | None = None) -> Path:
+                         drawn: Charts | None = None) -> Path:
     """Write OUT/index.html and the per-clinic and per-check pages of `run_id`; return index.
 
     `gx_page`: whether OUT/gx/index.html is or will be written (the flow writes it after the
     GX thread is done, so after this page); None: link it if the file is there.
-    `findings_csv`: the same for OUT/findings.csv (a report worker may still be writing it).
 
     `workers`: processes rendering the clinic and check pages
     (default: one per core; small runs stay in this process, see flows.parallel); or
@@ -444,7 +442,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
         if gx_page is None:
             gx_page = (out / GX_INDEX).is_file()
         links = [(GX_INDEX.as_posix(), t.gx_docs)] if gx_page else []
-        if findings_csv or (findings_csv is None and (out / FINDINGS_CSV).is_file()):
+        if (out / FINDINGS_CSV).is_file():
             links.append((FINDINGS_CSV.as_posix(), t.findings_csv))
         _, waiver_counts = write_waivers_page(con, run_id, out, lang,
                                               loaded.drop(*data.LIFECYCLE_COLUMNS), names)

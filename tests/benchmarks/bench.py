@@ -47,7 +47,7 @@ TALON_STAGES = (
     ("imports", "startup"), ("prepare", "ingest"), ("load", "ingest"),
     ("staging_row_rules", "checks"), ("set_rules", "checks"), ("feed", "gx"),
     ("register", "checks"), ("feed_wait", "gx"), ("route_store", "checks"), ("gx_start", "gx"),
-    ("clinic_lists_auditor_report", "reports"),
+    ("findings_csv", "reports"), ("clinic_lists_auditor_report", "reports"),
     ("gx_wait", "gx"), ("gx_page", "reports"),
     ("finish", "reports"),
 )
@@ -366,7 +366,7 @@ def _talon_child(args, work: Path) -> dict:
         from checks import feed, register, row_rules, set_rules, staging
         from flows import pipeline, publish as publish_mod, warehouse
         from reports import auditor, clinic, data as report_data  # noqa: F401
-        from reports import findings_csv  # noqa: F401  (a report worker writes it)
+        from reports.findings_csv import write_findings_csv
         from reports.validation import write_gx_page
     params = pipeline.CheckParams()
     extract = region / "extract"
@@ -441,11 +441,12 @@ def _talon_child(args, work: Path) -> dict:
 
     def render(folder: Path) -> None:  # flows.nightly.publish's render
         with warehouse.connect(db) as con2:
-            # one pool, as render_outputs: a worker writes findings.csv and the auditor report
-            # is prepared while workers write the lists
-            with stage("clinic_lists_auditor_report"):
+            with stage("findings_csv"):  # as render_outputs: the report workers start meanwhile
                 parallel.warm_up(report_data.clinic_count(con2, run_id), None)
-                pipeline.write_lists_and_pages(con2, run_id, folder, lang, routed)
+                write_findings_csv(routed, folder / "findings.csv", lang)
+            # one pool: the auditor report is prepared while workers write the lists
+            with stage("clinic_lists_auditor_report"):
+                pipeline.write_lists_and_pages(con2, run_id, folder, lang)
             with stage("gx_wait") as info:
                 if gx is not None:
                     gx.wait()
