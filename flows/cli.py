@@ -211,12 +211,6 @@ def run(
             if reference is None:
                 raise InputError("--reference is required for a single-region run",
                                  file=str(extracts))
-            from flows import parallel
-
-            # the report workers' forkserver imports the report modules and GX (~4 CPU s) in
-            # its own process while Prefect is imported and its temporary server starts,
-            # instead of while the run reads its files (pipeline.ingested starts it otherwise)
-            parallel.start_forkserver(gx=True)
             from flows.nightly import nightly_flow
 
             bind_temporary_server()  # a temporary Prefect server dies with this process

@@ -355,16 +355,13 @@ def _talon_child(args, work: Path) -> dict:
             yield info
 
     t0 = time.perf_counter()
-    with stage("imports"):  # what a `talon run` imports before it reads
-        # as `talon run`: the report workers' forkserver imports GX meanwhile, in its own
-        # process (the run starts it before Prefect's import and server start, not timed here)
-        from flows import parallel
-        feed_in_worker = parallel.start_forkserver(gx=True)
+    with stage("imports"):  # what a `talon run` imports before it reads (GX comes during reads)
         import polars  # noqa: F401  (imported by the run before anything else)
 
         from checks import findings  # noqa: F401  (imported by pipeline.route_findings)
         from checks import feed, register, row_rules, set_rules, staging
         from flows import pipeline, publish as publish_mod, warehouse
+        from flows import parallel
         from reports import auditor, clinic, data as report_data  # noqa: F401
         from reports.findings_csv import write_findings_csv
         from reports.validation import write_gx_page
@@ -379,6 +376,8 @@ def _talon_child(args, work: Path) -> dict:
     spool_scope = ExitStack()  # rows read and typed, not yet staged: on disk, not in memory
     spool = spool_scope.enter_context(pipeline.spooling(db))
     with stage("prepare"):  # as the flow: files read (and typed) on worker threads
+        # as pipeline.ingested: the workers' forkserver imports GX meanwhile, in its own process
+        feed_in_worker = parallel.start_forkserver(gx=True)
         prepared = pipeline.prepare(extract, region / "reference", spool=spool,
                                     workers=pipeline.READ_WORKERS)
     as_of = prepared.as_of
