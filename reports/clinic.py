@@ -445,19 +445,13 @@ def _escape_once(cache: dict):
     return e
 
 
-#: The texts a section shows besides its group's own (`_section`'s `t`): read from the Texts
-#: once for all groups.
-_SectionLabels = namedtuple("_SectionLabels", "group_findings group_blocked new_count "
-                                              "rule_none field_once message fix rule")
-
-
 def _section(g: dict, t: Texts, severity: str, headers: tuple, field: str | None,
              body: str, e=escape, heads: dict | None = None) -> Markup:
     """A group's section of the page: what is wrong, how to fix it, the rule (`g`'s texts
     escaped already) and its table. Written here rather than by the template: a list has
     thousands of groups, and the template would escape and join some fifty values each.
-    `t`: the Texts, or their _SectionLabels; `e`: the escape to use (`_escape_once`); `heads`:
-    the table heads built so far, by `headers`."""
+    `e`: the escape to use (`_escape_once`); `heads`: the table heads built so far, by
+    `headers`."""
     anchor, code, count = g["anchor"], g["check_code"], num(g["count"])
     counts = f'<span>{e(t.group_findings)}: <b>{count}</b></span>'
     if g["severity"] == "blocker":
@@ -528,7 +522,6 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
               .iter_rows()}
     out: dict = {}
     severities = t.mapping(SEVERITY)
-    labels = _SectionLabels(*(getattr(t, k) for k in _SectionLabels._fields))
     e, heads, marks = _escape_once({}), {}, {}  # marks: escaped text -> Markup (a check's
     for g, headers, field in specs:            # texts are the same in every clinic)
         for k in texts:
@@ -539,11 +532,11 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
             g[k] = mark
         g["anchor"] = f"g{g['order']}"
         severity = severities.get(g["severity"], g["severity"])
-        section = _section(g, labels, severity, headers, field,
+        section = _section(g, t, severity, headers, field,
                            bodies.get((g["mo_code"], g["order"]), ""), e, heads)
         out.setdefault(g["mo_code"], []).append(Group(
-            g["order"], g["check_code"], g["severity"], g["title"], g["count"], g["blocked"],
-            g["new"], g["anchor"], section, _toc_row(g, severity, e)))
+            **{k: g[k] for k in Group._fields if k not in ("section", "toc")}, section=section,
+            toc=_toc_row(g, severity, e)))
     return out
 
 
