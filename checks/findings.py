@@ -119,6 +119,22 @@ def _duplicate_keys(routed: pl.DataFrame) -> pl.DataFrame | None:
 ROUTING_KEEPS = ("stg_patients", "stg_attachments", "cur_", "reg_values")
 
 
+def release_before_register(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Drop the staging tables that neither the register step (register.STAGING_READS) nor
+    routing (ROUTING_KEEPS) reads, once quarantine_findings has read them: stg_slots. Whoever
+    reads them later stages them again (staging.restage_missing)."""
+    from checks.register import STAGING_READS
+    from checks.staging import STAGING_TABLES
+
+    held = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    dropped = [t for t in STAGING_TABLES if t in held and t not in STAGING_READS
+               and not t.startswith(ROUTING_KEEPS)]
+    for name in dropped:
+        con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+    return dropped
+
+
 def release_before_routing(con: duckdb.DuckDBPyConnection, keep_staging: bool = False
                            ) -> list[str]:
     """Drop the connection's TEMP tables that routing does not read, once the checks and

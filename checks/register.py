@@ -52,6 +52,11 @@ REG_RULES: dict[str, str] = {code: (SQL_DIR / f"{code}.sql").read_text(encoding=
 #: The table a REG rule's `$batch` stands for, by the entity the catalogue declares.
 REG_TABLES = {"patient": "stg_patients", "policy": "stg_policies", "attachment": "stg_attachments"}
 
+#: The staging tables the register step reads: linking reads stg_patients and stg_policies,
+#: the REG rules their REG_TABLES (findings.release_before_register drops the others first).
+STAGING_READS: tuple[str, ...] = tuple(sorted({"stg_patients", "stg_policies",
+                                               *REG_TABLES.values()}))
+
 #: Register rows typed at a time: no rule reads the typed frames (every REG rule is SQL), so
 #: small chunks cost nothing and keep polars' share of the peak small (1M rows in one chunk
 #: took ~0.9 GB more at 1M patients).

@@ -309,24 +309,41 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     # GX validates the feed in a worker process while the register checks use `con`.
     with feed.start_feed(con, run_id, as_of, params.feed or feed.FeedParams(),
                          params.horizon_days, worker=True) as feed_job:
+        # the last reading of every staging table; those neither the register nor routing
+        # reads go before the register (unless the GX cross-check reads them after routing)
+        quarantined = release_before_register(con, run_id, keep_staging=params.gx_crosscheck)
         progress.step("Register reconciliation (SQL)")
         reg_found = register.check_register(con, run_id, as_of,
                                             pl.concat([row_found, set_found]),
                                             spools.get(contract.REGISTRY.name))
         feed_found = feed_job.result()
     progress.step("Routing findings to clinics")
-    # the GX cross-check reads every staging table after routing; else routing drops those
-    # it does not read
     routed = route_findings(con, run_id, row_found, pl.concat([set_found, reg_found]), feed_found,
-                            keep_staging=params.gx_crosscheck)
+                            quarantined, keep_staging=params.gx_crosscheck)
     return routed, set_found
 
 
+def release_before_register(con: duckdb.DuckDBPyConnection, run_id: str,
+                            keep_staging: bool = False) -> pl.DataFrame:
+    """The run's quarantine findings (findings.quarantine_findings, the last reader of every
+    staging table), then (unless `keep_staging`) the staging tables that neither the register
+    step nor routing reads dropped (findings.release_before_register: stg_slots, ~1.5 GB
+    of DuckDB's memory at 10M patients, which made the register spill). Returns the
+    quarantine findings, for route_findings."""
+    from checks import findings
+
+    quarantined = findings.quarantine_findings(con, run_id)
+    if not keep_staging:
+        findings.release_before_register(con)
+    return quarantined
+
+
 def route_findings(con: duckdb.DuckDBPyConnection, run_id: str, row_found: pl.DataFrame,
-                   set_found: pl.DataFrame, entity_found: pl.DataFrame | None = None,
-                   keep_staging: bool = False) -> pl.DataFrame:
-    """The engines' findings and the quarantine's, routed, masked and stored in `findings`.
-    `entity_found` carries its own `entity` column (feed findings: file or mo). The TEMP
+                   set_found: pl.DataFrame, entity_found: pl.DataFrame | None,
+                   quarantined: pl.DataFrame, keep_staging: bool = False) -> pl.DataFrame:
+    """The engines' findings and the quarantine's (`quarantined`: release_before_register's),
+    routed, masked and stored in `findings`. `entity_found` carries its own `entity` column
+    (feed findings: file or mo). The TEMP
     tables routing does not read are dropped first, the staging tables among them unless
     `keep_staging` (findings.release_before_routing; validate_with_gx stages them again)."""
     from checks import findings
@@ -334,7 +351,7 @@ def route_findings(con: duckdb.DuckDBPyConnection, run_id: str, row_found: pl.Da
     raw = pl.concat([
         row_found.with_columns(pl.lit(None, pl.String).alias("entity")),
         set_found.with_columns(pl.lit(None, pl.String).alias("entity")),
-        findings.quarantine_findings(con, run_id),  # reads every stg_* table
+        quarantined,
         *([entity_found] if entity_found is not None else []),
     ], how="diagonal_relaxed")
     findings.release_before_routing(con, keep_staging)

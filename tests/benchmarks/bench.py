@@ -416,6 +416,9 @@ def _talon_child(args, work: Path) -> dict:
         info["expectations"] = len(json.loads(plan)["expectations"])
         info["in_worker"] = feed_in_worker
     with stage("register") as info:  # staging the register, linking, the REG rules
+        # as the flow: the quarantine's findings, then what the register does not read goes
+        quarantined = pipeline.release_before_register(con, run_id,
+                                                       keep_staging=args.gx_crosscheck)
         reg_found = register.check_register(con, run_id, as_of,
                                             polars.concat([row_found, set_found]),
                                             spools.get("registry"))
@@ -428,7 +431,8 @@ def _talon_child(args, work: Path) -> dict:
         info["findings"] = feed_found.height
     with stage("route_store"):
         routed = pipeline.route_findings(con, run_id, row_found,
-                                         polars.concat([set_found, reg_found]), feed_found)
+                                         polars.concat([set_found, reg_found]), feed_found,
+                                         quarantined, keep_staging=args.gx_crosscheck)
     del row_found
     with stage("gx_start") as info:  # GX on `con`: in the background or at once (as the flow)
         gx = (pipeline.BackgroundGx(con, db, run_id, as_of, params, set_found)

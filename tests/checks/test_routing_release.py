@@ -73,3 +73,35 @@ def test_gx_cross_check_after_a_released_routing_agrees(loaded):
         assert check.execute("SELECT count(*) FROM gx_results WHERE run_id = ? AND error IS NULL "
                              "AND unexpected_count = talon_count", [run_id]).fetchall() \
             == [(20,)]
+
+
+def test_the_register_step_runs_without_what_it_does_not_read(loaded, monkeypatch):
+    """stg_slots (the largest staging table) goes before the register step, after the
+    quarantine's findings have read it; with the GX cross-check it stays."""
+    from checks import register
+
+    db, run_id, as_of = loaded
+    seen: list[set[str]] = []
+    real = register.check_register
+
+    def spy(con, *args, **kwargs):
+        seen.append(_temp_tables(con))
+        return real(con, *args, **kwargs)
+
+    monkeypatch.setattr(register, "check_register", spy)
+    for crosscheck in (False, True):
+        con = warehouse.connect(db)
+        try:
+            pipeline.check_findings(con, run_id, as_of,
+                                    pipeline.CheckParams(gx_crosscheck=crosscheck))
+        finally:
+            con.close()
+    without, with_gx = seen
+    assert set(register.STAGING_READS) <= without and "stg_slots" not in without
+    assert {f"stg_{e}" for e in staging.ENTITIES} <= with_gx
+    # the slots' duplicate ids were read before: a duplicated slot id still routes to its clinic
+    with warehouse.connect(db) as con:
+        dup = con.execute(
+            "SELECT count(*), count(mo_code) FROM findings WHERE run_id = ? "
+            "AND check_code = 'ROW.DUPLICATE_ID' AND entity = 'slot'", [run_id]).fetchall()[0]
+    assert dup[0] > 0 and dup[1] == dup[0]
