@@ -51,12 +51,19 @@ cur_keys AS (  -- the reported run's keys, numbered: the heavy steps below work 
     SELECT *, row_number() OVER () AS kid
     FROM (SELECT DISTINCT check_code, entity, record_id FROM findings WHERE run_id = $run_id)
 ),
-seen AS (  -- every history appearance of those keys
+before AS (  -- appearances of those keys in the history runs before R
     SELECT DISTINCT k.kid, h.pos, h.as_of
     FROM findings f
     JOIN h ON h.run_id = f.run_id
     JOIN cur_keys k ON k.check_code = f.check_code AND k.entity = f.entity
                    AND k.record_id = f.record_id
+    CROSS JOIN cur
+    WHERE h.pos < cur.cur_pos AND f.run_id <> $run_id  -- (implied; lets the scan drop R's rows)
+),
+seen AS (  -- every history appearance of the keys seen before R, R's own included
+    SELECT kid, pos, as_of FROM before
+    UNION ALL
+    SELECT DISTINCT kid, cur.cur_pos, cur.cur_as_of FROM before CROSS JOIN cur
 ),
 islands AS (  -- consecutive appearances share pos - rank (gaps and islands)
     SELECT kid, pos, as_of, pos - row_number() OVER (PARTITION BY kid ORDER BY pos) AS grp
@@ -66,19 +73,28 @@ streaks AS (
     SELECT kid, min(pos) AS start_pos, max(pos) AS end_pos, min(as_of) AS start_as_of
     FROM islands GROUP BY kid, grp
 ),
-ever AS (SELECT kid, min(pos) AS first_pos, min(as_of) AS first_seen_ever FROM seen GROUP BY kid)
+ever AS (SELECT kid, min(pos) AS first_pos, min(as_of) AS first_seen_ever FROM seen GROUP BY kid),
+known AS (  -- the streak ending at R of each key seen before R
+    SELECT s.kid, s.start_pos, s.start_as_of, e.first_pos, e.first_seen_ever
+    FROM streaks s JOIN ever e USING (kid) CROSS JOIN cur
+    WHERE s.end_pos = cur.cur_pos
+)
+-- A key not seen before R (no `known` row) is new: its streak and first sighting are R itself.
+-- Only the keys seen before go through the gaps and islands: a first night's findings (all of
+-- them) or a night's new ones no longer join R's own rows back to its keys and number every
+-- appearance (dense 1M region, 503k findings, no earlier ones: 0.54 -> 0.25 CPU s; with three
+-- earlier runs of 213k-478k findings each: 1.03 -> 0.89 CPU s).
 SELECT k.check_code, k.entity, k.record_id,
-       CASE WHEN s.start_pos < cur.cur_pos THEN 'open'
-            WHEN e.first_pos < cur.cur_pos THEN 'reopened'
+       CASE WHEN n.start_pos < cur.cur_pos THEN 'open'
+            WHEN n.first_pos < cur.cur_pos THEN 'reopened'
             ELSE 'new' END AS status,
-       s.start_as_of AS first_seen,
-       e.first_seen_ever,
-       date_diff('day', CAST(s.start_as_of AS DATE), CAST(cur.cur_as_of AS DATE)) AS days_open
-FROM streaks s
-JOIN ever e USING (kid)
-JOIN cur_keys k USING (kid)
+       coalesce(n.start_as_of, cur.cur_as_of) AS first_seen,
+       coalesce(n.first_seen_ever, cur.cur_as_of) AS first_seen_ever,
+       date_diff('day', CAST(coalesce(n.start_as_of, cur.cur_as_of) AS DATE),
+                 CAST(cur.cur_as_of AS DATE)) AS days_open
+FROM cur_keys k
+LEFT JOIN known n USING (kid)
 CROSS JOIN cur
-WHERE s.end_pos = cur.cur_pos
 ORDER BY k.check_code, k.entity, k.record_id
 """
 

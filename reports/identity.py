@@ -50,9 +50,19 @@ def _date(column: str) -> str:
             f"try_strptime({column}, '%d.%m.%Y'))::DATE")
 
 
+# Whether a policy is active on D: began on or before D and has no end or ends on or after it.
+# Written as CASE, not `coalesce(begin <= D AND (end = '' OR _date(end) >= D), false)` (the same
+# truth table, as `end = ''` is never null): DuckDB evaluates both sides of an AND/OR in a
+# projection, CASE only the rows its branch takes, and most policies have no end date, whose
+# '' failed both formats of try_strptime on every row. Dense 1M region: the `pol` step
+# 0.72 -> 0.58 CPU s.
+_ACTIVE = (f"CASE WHEN coalesce(begin_d <= $d, false) "
+           f"THEN CASE WHEN trim(coalesce(date_end, '')) = '' THEN true "
+           f"ELSE coalesce({_date('date_end')} >= $d, false) END ELSE false END")
+
+
 _SQL = f"""
 WITH k AS (SELECT DISTINCT entity, record_id FROM $keys),
-ids AS (SELECT record_id FROM k),
 att AS (
     SELECT attachment_id AS record_id, arg_min(patient_id, line_no) AS pid,
            arg_min(area_code, line_no) AS area
@@ -88,15 +98,16 @@ pat AS (
     GROUP BY patient_id
 ),
 pol AS (  -- each patient's active policy on D, else the one that began last
+    -- only for the patients of patient and attachment keys: a policy key shows its own policy
+    -- (keyed below), so its patient's other policies need not be read (dense 1M region: 288k
+    -- patients' policies -> 204k)
     SELECT patient_id AS pid,
-           arg_max(policy, struct_pack(a := active, b := begin_d, l := line_no)) AS policy
+           arg_max(policy, struct_pack(a := {_ACTIVE}, b := begin_d, l := line_no)) AS policy
     FROM (SELECT patient_id, line_no, {_POLICY_TEXT.format(p='')} AS policy,
-                 {_date('date_begin')} AS begin_d,
-                 coalesce({_date('date_begin')} <= $d
-                          AND (trim(coalesce(date_end, '')) = '' OR {_date('date_end')} >= $d),
-                          false) AS active
+                 {_date('date_begin')} AS begin_d, date_end
           FROM raw_policies
-          WHERE run_id = $run_id AND patient_id IN (SELECT pid FROM pids))
+          WHERE run_id = $run_id
+            AND patient_id IN (SELECT pid FROM pk WHERE entity <> 'policy' AND pid IS NOT NULL))
     GROUP BY patient_id
 ),
 v021 AS (  -- one name per code: the latest period's
@@ -165,14 +176,19 @@ def identities(con: duckdb.DuckDBPyConnection, run_id: str, keys: pl.DataFrame,
         con.unregister(name)
     if frame.is_empty():
         return pl.DataFrame(schema=_EMPTY)
-    frame = frame.cast({c: pl.String for c in frame.columns})
-    start, end = parse_timestamp(pl.col("slot_start")), parse_timestamp(pl.col("slot_end"))
+    # Parsed once into columns: an eager select evaluates every use of an expression again
+    # (parse_timestamp, six regex-guarded formats, was used seven times per row; dense 1M
+    # region, 392k keys: 0.107 -> 0.063 CPU s).
+    frame = frame.cast({c: pl.String for c in frame.columns}).with_columns(
+        parse_date(pl.col("birth_text")).alias("_birth"),
+        parse_timestamp(pl.col("slot_start")).alias("_start"),
+        parse_timestamp(pl.col("slot_end")).alias("_end"))
+    birth, start, end = pl.col("_birth"), pl.col("_start"), pl.col("_end")
     same_day = end.dt.date() == start.dt.date()
     return frame.select(
         "entity", "record_id", "person",
-        parse_date(pl.col("birth_text")).alias("birth_date"),
-        pl.when(parse_date(pl.col("birth_text")).is_null()).then(pl.col("birth_text"))
-        .alias("birth_text"),
+        birth.alias("birth_date"),
+        pl.when(birth.is_null()).then(pl.col("birth_text")).alias("birth_text"),
         "policy", "area", "doctor_id", "specialty",
         start.dt.date().alias("slot_date"),
         pl.when(start.is_null()).then(None)

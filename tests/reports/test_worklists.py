@@ -288,6 +288,32 @@ def test_identities_read_only_the_named_records(wh):
     assert other["person"].null_count() == other.height  # another run's rows are not read
 
 
+def test_identity_policy_active_on_the_run_date(wh):
+    """A policy key shows its own policy, its patient's keys the policy active on D (ends
+    empty, on or after D, in either format), else the one that began last; an end date that
+    does not parse, or a begin after D, is not active."""
+    add_raw_rows(wh)
+    rows = [  # policy_id, patient_id, enp, date_begin, date_end
+        ("Q1", "P20", "1000000000000001", "2010-01-01", "2015-12-31"),  # ended
+        ("Q2", "P20", "1000000000000002", "01.01.2016", "25.11.2026"),  # ends on D: active
+        ("Q3", "P20", "1000000000000003", "2020-01-01", "31.02.2030"),  # end does not parse
+        ("Q4", "P21", "1000000000000004", "2016-01-01", "2020-01-01"),  # ended
+        ("Q5", "P21", "1000000000000005", "2026-12-01", ""),  # begins after D: began last
+        ("Q6", "P22", "1000000000000006", "2016-01-01", "  "),  # blank end: active
+        ("Q7", "P22", "1000000000000007", "2020-01-01", "2019-01-01"),  # ended before D
+    ]
+    write_raw(wh, "raw_policies", pl.DataFrame(
+        [dict(zip(("policy_id", "patient_id", "enp", "date_begin", "date_end"), r)) for r in rows],
+        orient="row").with_columns(run_id=pl.lit(RUN), line_no=pl.int_range(100, 100 + len(rows))))
+    keys = pl.DataFrame({"entity": ["policy", "patient", "patient", "patient", "policy", "policy"],
+                         "record_id": ["Q1", "P20", "P21", "P22", "POL1OLD", "Q5"]})
+    found = identity.identities(wh, RUN, keys, datetime(2026, 11, 25, 23))
+    by = {(r["entity"], r["record_id"]): r["policy"] for r in found.iter_rows(named=True)}
+    assert by == {("policy", "Q1"): "1000000000000001", ("patient", "P20"): "1000000000000002",
+                  ("patient", "P21"): "1000000000000005", ("patient", "P22"): "1000000000000006",
+                  ("policy", "POL1OLD"): "7700000000000001", ("policy", "Q5"): "1000000000000005"}
+
+
 # --------------------------------------------------------------------------- waivers, all clear
 
 
