@@ -488,6 +488,24 @@ def route(con, reg: Reg, raw: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["check_code"], r["record_id"]): r for r in out.to_dicts()}
 
 
+def test_name_suggestion_is_the_register_name_as_written(con):
+    """reg_values holds the register's name as written only where it is not the normalised
+    one; the suggestion is the name as written either way."""
+    e = [enp(i) for i in range(4)]
+    reg = (Reg()
+           .patient("P1").policy("X1", "P1", enp=e[1])
+           .person(e[1], last_name="Семёнова", first_name="Анна", middle_name="Петровна")
+           .patient("P2").policy("X2", "P2", enp=e[2])
+           .person(e[2], last_name="ПЕТРОВ", first_name="ПЁТР", middle_name="")
+           .patient("P3").policy("X3", "P3", enp=e[3])
+           .person(e[3], last_name="СИДОРОВ", first_name="ИВАН", middle_name="ИВАНОВИЧ"))
+    rows = route(con, reg, [])
+    assert {pid: rows[("REG.NAME.MISMATCH", pid)]["suggested_value"] for pid in ("P1", "P2", "P3")} \
+        == {"P1": "Семёнова Анна Петровна", "P2": "ПЕТРОВ ПЁТР", "P3": "СИДОРОВ ИВАН ИВАНОВИЧ"}
+    stored = dict(con.execute("SELECT patient_id, name FROM reg_values").fetchall())
+    assert stored == {"P1": "Семёнова Анна Петровна", "P2": "ПЕТРОВ ПЁТР", "P3": None}
+
+
 def test_suggestions_forms_and_masks(con):
     e = [enp(i) for i in range(20)]
     reg = (Reg()
