@@ -46,6 +46,17 @@ def parse_date(expr: pl.Expr) -> pl.Expr:
     return _parse(expr, _DATE_FORMATS, pl.Date())
 
 
+def sql_date(column: str) -> str:
+    """parse_date as a DuckDB SQL expression on `column` (a VARCHAR column or expression):
+    the same regex guards, then try_strptime (NULL for impossible calendar dates), so SQL that
+    must agree with the typing (reports/identity.py) reads dates exactly as the checks do.
+    DuckDB's try_strptime alone is lenient: it reads `2020-1-5`, ` 2020-01-05` and
+    `20-01-05` (year 20)."""
+    cases = " ".join(f"WHEN regexp_matches({column}, '{pattern}') "
+                     f"THEN try_strptime({column}, '{fmt}')" for pattern, fmt in _DATE_FORMATS)
+    return f"CAST(CASE {cases} END AS DATE)"
+
+
 def parse_timestamp(expr: pl.Expr) -> pl.Expr:
     """Datetime('us') from `YYYY-MM-DD[ T]HH:MM[:SS]` or `DD.MM.YYYY HH:MM[:SS]`; null otherwise."""
     return _parse(expr, _TS_FORMATS, pl.Datetime("us"))

@@ -24,7 +24,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from checks.parsing import parse_date, parse_timestamp
+from checks.parsing import parse_date, parse_timestamp, sql_date
 
 #: The identity columns `identities` adds, with their types.
 COLUMNS: dict[str, pl.DataType] = {
@@ -45,19 +45,19 @@ _POLICY_TEXT = ("CASE WHEN trim(coalesce({p}enp, '')) <> '' THEN trim({p}enp) "
                 "nullif(trim({p}policy_number), ''))) END")
 
 
-def _date(column: str) -> str:
-    return (f"coalesce(try_strptime({column}, '%Y-%m-%d'), "
-            f"try_strptime({column}, '%d.%m.%Y'))::DATE")
+# Dates read as the checks read them (checks.parsing.sql_date: parse_date's guards and formats);
+# DuckDB's try_strptime alone reads `2020-1-5` or `20-01-05` (year 20), which the checks reject.
+_date = sql_date
 
 
-# Whether a policy is active on D: began on or before D and has no end or ends on or after it.
-# Written as CASE, not `coalesce(begin <= D AND (end = '' OR _date(end) >= D), false)` (the same
-# truth table, as `end = ''` is never null): DuckDB evaluates both sides of an AND/OR in a
-# projection, CASE only the rows its branch takes, and most policies have no end date, whose
-# '' failed both formats of try_strptime on every row. Dense 1M region: the `pol` step
-# 0.72 -> 0.58 CPU s.
+# Whether a policy is active on D, as staging decides it (checks.staging.stage_policies): began
+# on or before D and has no end (the empty text; a blank one is an end that does not parse) or
+# ends on or after it. Written as CASE, not `coalesce(begin <= D AND (end = '' OR _date(end) >=
+# D), false)` (the same truth table, as `end = ''` is never null): DuckDB evaluates both sides
+# of an AND/OR in a projection, CASE only the rows its branch takes, and most policies have no
+# end date. Dense 1M region: the `pol` step 0.72 -> 0.58 CPU s.
 _ACTIVE = (f"CASE WHEN coalesce(begin_d <= $d, false) "
-           f"THEN CASE WHEN trim(coalesce(date_end, '')) = '' THEN true "
+           f"THEN CASE WHEN coalesce(date_end, '') = '' THEN true "
            f"ELSE coalesce({_date('date_end')} >= $d, false) END ELSE false END")
 
 

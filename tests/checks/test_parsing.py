@@ -4,18 +4,26 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+import duckdb
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks.parsing import parse_date, parse_timestamp
+from checks.parsing import parse_date, parse_timestamp, sql_date
 from flows.asof import parse_timestamp as py_parse_timestamp
 
 
 def _dates(values: list[str | None]) -> list[date | None]:
     return pl.DataFrame({"s": values}, schema={"s": pl.Utf8}).select(
         parse_date(pl.col("s"))).to_series().to_list()
+
+
+def _sql_dates(values: list[str | None]) -> list[date | None]:
+    """sql_date in DuckDB, in the values' order."""
+    rows = duckdb.sql(f"SELECT {sql_date('v')} FROM unnest($1) WITH ORDINALITY AS t(v, i) "
+                      "ORDER BY i", params=[values]).fetchall()
+    return [r[0] for r in rows]
 
 
 def _timestamps(values: list[str | None]) -> list[datetime | None]:
@@ -34,6 +42,7 @@ def _timestamps(values: list[str | None]) -> list[datetime | None]:
 ])
 def test_parse_date_accepts_contract_formats(text, expected):
     assert _dates([text]) == [expected]
+    assert _sql_dates([text]) == [expected]
 
 
 @pytest.mark.parametrize("text", [
@@ -44,6 +53,7 @@ def test_parse_date_accepts_contract_formats(text, expected):
 ])
 def test_parse_date_rejects(text):
     assert _dates([text]) == [None]
+    assert _sql_dates([text]) == [None]  # DuckDB's try_strptime alone reads several of these
 
 
 def test_parse_date_null_stays_null():
@@ -145,6 +155,7 @@ def _py_date(text: str) -> date | None:
                 min_size=10, max_size=40))
 def test_parse_date_agrees_with_reference(values):
     assert _dates(values) == [_py_date(v) for v in values]
+    assert _sql_dates(values) == _dates(values)  # the SQL form (sql_date) reads the same
     # and with the --as-of parser wherever that one reads a bare date
     for v, d in zip(values, _dates(values)):
         if d is not None:
@@ -180,3 +191,4 @@ def test_parse_date_sweep_agrees_with_reference():
     expected = [_py_date(v) for v in values]
     assert sum(e is not None for e in expected) > 2_000
     assert _dates(values) == expected
+    assert _sql_dates(values) == expected

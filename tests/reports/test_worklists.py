@@ -291,7 +291,8 @@ def test_identities_read_only_the_named_records(wh):
 def test_identity_policy_active_on_the_run_date(wh):
     """A policy key shows its own policy, its patient's keys the policy active on D (ends
     empty, on or after D, in either format), else the one that began last; an end date that
-    does not parse, or a begin after D, is not active."""
+    does not parse (a blank one too, or one the checks' strict parser rejects), or a begin
+    after D, is not active: active as staging decides it (stage_policies' is_active)."""
     add_raw_rows(wh)
     rows = [  # policy_id, patient_id, enp, date_begin, date_end
         ("Q1", "P20", "1000000000000001", "2010-01-01", "2015-12-31"),  # ended
@@ -299,19 +300,31 @@ def test_identity_policy_active_on_the_run_date(wh):
         ("Q3", "P20", "1000000000000003", "2020-01-01", "31.02.2030"),  # end does not parse
         ("Q4", "P21", "1000000000000004", "2016-01-01", "2020-01-01"),  # ended
         ("Q5", "P21", "1000000000000005", "2026-12-01", ""),  # begins after D: began last
-        ("Q6", "P22", "1000000000000006", "2016-01-01", "  "),  # blank end: active
+        ("Q6", "P22", "1000000000000006", "2016-01-01", "  "),  # blank end: not active
         ("Q7", "P22", "1000000000000007", "2020-01-01", "2019-01-01"),  # ended before D
+        ("Q8", "P23", "1000000000000008", "2016-1-1", ""),  # begin not strict: not active
+        ("Q9", "P23", "1000000000000009", "2010-01-01", "30-01-01"),  # end not strict
+        ("QA", "P23", "1000000000000010", "2008-01-01", ""),  # active
     ]
     write_raw(wh, "raw_policies", pl.DataFrame(
         [dict(zip(("policy_id", "patient_id", "enp", "date_begin", "date_end"), r)) for r in rows],
         orient="row").with_columns(run_id=pl.lit(RUN), line_no=pl.int_range(100, 100 + len(rows))))
-    keys = pl.DataFrame({"entity": ["policy", "patient", "patient", "patient", "policy", "policy"],
-                         "record_id": ["Q1", "P20", "P21", "P22", "POL1OLD", "Q5"]})
-    found = identity.identities(wh, RUN, keys, datetime(2026, 11, 25, 23))
+    keys = pl.DataFrame({"entity": ["policy", "patient", "patient", "patient", "patient",
+                                    "policy", "policy"],
+                         "record_id": ["Q1", "P20", "P21", "P22", "P23", "POL1OLD", "Q5"]})
+    as_of = datetime(2026, 11, 25, 23)
+    found = identity.identities(wh, RUN, keys, as_of)
     by = {(r["entity"], r["record_id"]): r["policy"] for r in found.iter_rows(named=True)}
     assert by == {("policy", "Q1"): "1000000000000001", ("patient", "P20"): "1000000000000002",
-                  ("patient", "P21"): "1000000000000005", ("patient", "P22"): "1000000000000006",
+                  ("patient", "P21"): "1000000000000005", ("patient", "P22"): "1000000000000007",
+                  ("patient", "P23"): "1000000000000010",
                   ("policy", "POL1OLD"): "7700000000000001", ("policy", "Q5"): "1000000000000005"}
+    # the active ones are exactly those staging types as active
+    from checks.staging import stage_policies
+    staged = stage_policies(pl.DataFrame(
+        [dict(zip(("policy_id", "patient_id", "enp", "date_begin", "date_end"), r)) for r in rows],
+        orient="row"), as_of)
+    assert set(staged.filter("is_active")["policy_id"]) == {"Q2", "QA"}
 
 
 # --------------------------------------------------------------------------- waivers, all clear
