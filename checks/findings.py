@@ -119,20 +119,29 @@ def _duplicate_keys(routed: pl.DataFrame) -> pl.DataFrame | None:
 ROUTING_KEEPS = ("stg_patients", "stg_attachments", "cur_", "reg_values")
 
 
-def release_before_register(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Drop the staging tables that neither the register step (register.STAGING_READS) nor
-    routing (ROUTING_KEEPS) reads, once quarantine_findings has read them: stg_slots. Whoever
-    reads them later stages them again (staging.restage_missing)."""
-    from checks.register import STAGING_READS
-    from checks.staging import STAGING_TABLES
-
-    held = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
-    dropped = [t for t in STAGING_TABLES if t in held and t not in STAGING_READS
-               and not t.startswith(ROUTING_KEEPS)]
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection, drop) -> list[str]:
+    """Drop the connection's TEMP tables whose name `drop(name)` accepts; their names, sorted."""
+    names = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name"
+    ).fetchall()]
+    dropped = [n for n in names if drop(n)]
     for name in dropped:
         con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
     return dropped
+
+
+def release_before_register(con: duckdb.DuckDBPyConnection, keep_staging: bool = False
+                            ) -> list[str]:
+    """Drop the staging tables that neither the register step (register.STAGING_READS) nor
+    routing (ROUTING_KEEPS) reads, once quarantine_findings has read them (stg_slots), unless
+    `keep_staging`. Whoever reads them later stages them again (staging.restage_missing)."""
+    from checks.register import STAGING_READS
+    from checks.staging import STAGING_TABLES
+
+    if keep_staging:
+        return []
+    return _drop_temp_tables(con, lambda n: n in STAGING_TABLES and n not in STAGING_READS
+                             and not n.startswith(ROUTING_KEEPS))
 
 
 def release_before_routing(con: duckdb.DuckDBPyConnection, keep_staging: bool = False
@@ -144,13 +153,7 @@ def release_before_routing(con: duckdb.DuckDBPyConnection, keep_staging: bool = 
     patients). Whoever reads a dropped staging table later stages it again
     (staging.restage_missing: the GX cross-check)."""
     keeps = ROUTING_KEEPS + (("stg_",) if keep_staging else ())
-    names = [r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name"
-    ).fetchall()]
-    dropped = [n for n in names if not n.startswith(keeps)]
-    for name in dropped:
-        con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
-    return dropped
+    return _drop_temp_tables(con, lambda n: not n.startswith(keeps))
 
 
 def route_and_store(con: duckdb.DuckDBPyConnection, run_id: str, raw: pl.DataFrame) -> pl.DataFrame:

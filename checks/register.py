@@ -192,12 +192,16 @@ LINK_SQL = (
 #: linked_patients: the links per enp, counted
 #: only for the few persons linked more than once (d, joined as a small table; a count per
 #: link joined back on every link took ~0.15 CPU s more at 1M dense patients).
-VALUES_SQL = """CREATE OR REPLACE TEMP TABLE reg_values AS
+#: The normalised full name of a reg_values row `v` (or a register row), as the name as
+#: written reads when it has nothing to normalise.
+_NORM_NAME = "concat_ws(' ', {p}nl, {p}nf, NULLIF({p}nm, ''))"
+
+VALUES_SQL = f"""CREATE OR REPLACE TEMP TABLE reg_values AS
        WITH d AS (SELECT enp, count(*) AS linked_patients FROM reg_link
                   GROUP BY enp HAVING count(*) > 1)
        SELECT l.patient_id, l.tier, r.enp, r.nl, r.nf, r.nm,
               NULLIF(concat_ws(' ', r.last_name, r.first_name, NULLIF(r.middle_name, '')),
-                     concat_ws(' ', r.nl, r.nf, NULLIF(r.nm, ''))) AS name,
+                     {_NORM_NAME.format(p='r.')}) AS name,
               r.birth_date_d, r.snils_digits, r.snils_valid, r.smo_code, r.policy_end_d,
               r.death_date_d, r.attach_mo_code,
               coalesce(r.death_date_d <= $d, false) AS deceased,
@@ -235,7 +239,7 @@ _SNILS_FORM = ("substr({d}, 1, 3) || '-' || substr({d}, 4, 3) || '-' || substr({
 #: `o` is the list of the other patients linked to the same person.
 SUGGESTION_SQL = {
     "snils": f"CASE WHEN v.snils_valid THEN {_SNILS_FORM.format(d='v.snils_digits')} END",
-    "name": "coalesce(v.name, concat_ws(' ', v.nl, v.nf, NULLIF(v.nm, '')))",
+    "name": f"coalesce(v.name, {_NORM_NAME.format(p='v.')})",
     "birth_date": "talon_dmy(v.birth_date_d)",
     "enp": "v.enp",
     "enp_if_insured": "CASE WHEN NOT (v.deceased OR v.closed) THEN v.enp END",

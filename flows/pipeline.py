@@ -311,7 +311,7 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
                          params.horizon_days, worker=True) as feed_job:
         # the last reading of every staging table; those neither the register nor routing
         # reads go before the register (unless the GX cross-check reads them after routing)
-        quarantined = release_before_register(con, run_id, keep_staging=params.gx_crosscheck)
+        quarantined = quarantine_and_release(con, run_id, keep_staging=params.gx_crosscheck)
         progress.step("Register reconciliation (SQL)")
         reg_found = register.check_register(con, run_id, as_of,
                                             pl.concat([row_found, set_found]),
@@ -323,25 +323,24 @@ def check_findings(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime,
     return routed, set_found
 
 
-def release_before_register(con: duckdb.DuckDBPyConnection, run_id: str,
-                            keep_staging: bool = False) -> pl.DataFrame:
+def quarantine_and_release(con: duckdb.DuckDBPyConnection, run_id: str,
+                           keep_staging: bool = False) -> pl.DataFrame:
     """The run's quarantine findings (findings.quarantine_findings, the last reader of every
-    staging table), then (unless `keep_staging`) the staging tables that neither the register
-    step nor routing reads dropped (findings.release_before_register: stg_slots, ~1.5 GB
-    of DuckDB's memory at 10M patients, which made the register spill). Returns the
-    quarantine findings, for route_findings."""
+    staging table), then the staging tables that neither the register step nor routing reads
+    dropped (findings.release_before_register: stg_slots, ~1.5 GB of DuckDB's memory at 10M
+    patients, which made the register spill). Returns the quarantine findings, for
+    route_findings."""
     from checks import findings
 
     quarantined = findings.quarantine_findings(con, run_id)
-    if not keep_staging:
-        findings.release_before_register(con)
+    findings.release_before_register(con, keep_staging)
     return quarantined
 
 
 def route_findings(con: duckdb.DuckDBPyConnection, run_id: str, row_found: pl.DataFrame,
                    set_found: pl.DataFrame, entity_found: pl.DataFrame | None,
                    quarantined: pl.DataFrame, keep_staging: bool = False) -> pl.DataFrame:
-    """The engines' findings and the quarantine's (`quarantined`: release_before_register's),
+    """The engines' findings and the quarantine's (`quarantined`: quarantine_and_release's),
     routed, masked and stored in `findings`. `entity_found` carries its own `entity` column
     (feed findings: file or mo). The TEMP
     tables routing does not read are dropped first, the staging tables among them unless

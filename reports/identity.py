@@ -45,20 +45,17 @@ _POLICY_TEXT = ("CASE WHEN trim(coalesce({p}enp, '')) <> '' THEN trim({p}enp) "
                 "nullif(trim({p}policy_number), ''))) END")
 
 
-# Dates read as the checks read them (checks.parsing.sql_date: parse_date's guards and formats);
-# DuckDB's try_strptime alone reads `2020-1-5` or `20-01-05` (year 20), which the checks reject.
-_date = sql_date
-
-
-# Whether a policy is active on D, as staging decides it (checks.staging.stage_policies): began
-# on or before D and has no end (the empty text; a blank one is an end that does not parse) or
-# ends on or after it. Written as CASE, not `coalesce(begin <= D AND (end = '' OR _date(end) >=
-# D), false)` (the same truth table, as `end = ''` is never null): DuckDB evaluates both sides
-# of an AND/OR in a projection, CASE only the rows its branch takes, and most policies have no
-# end date. Dense 1M region: the `pol` step 0.72 -> 0.58 CPU s.
+# Dates are read as the checks read them (checks.parsing.sql_date; DuckDB's try_strptime
+# alone reads `2020-1-5` or `20-01-05` as year 20). Whether a policy is active on D, as staging
+# decides it (checks.staging.stage_policies): began on or before D and has no end (the empty
+# text; a blank one is an end that does not parse) or ends on or after it. Written as CASE,
+# not `coalesce(begin <= D AND (end = '' OR sql_date(end) >= D), false)` (the same truth
+# table, as `end = ''` is never null): DuckDB evaluates both sides of an AND/OR in a
+# projection, CASE only the rows its branch takes, and most policies have no end date. Dense
+# 1M region: the `pol` step 0.72 -> 0.58 CPU s.
 _ACTIVE = (f"CASE WHEN coalesce(begin_d <= $d, false) "
            f"THEN CASE WHEN coalesce(date_end, '') = '' THEN true "
-           f"ELSE coalesce({_date('date_end')} >= $d, false) END ELSE false END")
+           f"ELSE coalesce({sql_date('date_end')} >= $d, false) END ELSE false END")
 
 
 _SQL = f"""
@@ -104,7 +101,7 @@ pol AS (  -- each patient's active policy on D, else the one that began last
     SELECT patient_id AS pid,
            arg_max(policy, struct_pack(a := {_ACTIVE}, b := begin_d, l := line_no)) AS policy
     FROM (SELECT patient_id, line_no, {_POLICY_TEXT.format(p='')} AS policy,
-                 {_date('date_begin')} AS begin_d, date_end
+                 {sql_date('date_begin')} AS begin_d, date_end
           FROM raw_policies
           WHERE run_id = $run_id
             AND patient_id IN (SELECT pid FROM pk WHERE entity <> 'policy' AND pid IS NOT NULL))

@@ -417,8 +417,8 @@ def _talon_child(args, work: Path) -> dict:
         info["in_worker"] = feed_in_worker
     with stage("register") as info:  # staging the register, linking, the REG rules
         # as the flow: the quarantine's findings, then what the register does not read goes
-        quarantined = pipeline.release_before_register(con, run_id,
-                                                       keep_staging=args.gx_crosscheck)
+        quarantined = pipeline.quarantine_and_release(con, run_id,
+                                                      keep_staging=args.gx_crosscheck)
         reg_found = register.check_register(con, run_id, as_of,
                                             polars.concat([row_found, set_found]),
                                             spools.get("registry"))
