@@ -160,11 +160,10 @@ def transcode_extract(extract: Path, out: Path) -> dict[str, dict]:
     return files
 
 
-def run_file_floor(files: dict[str, dict]) -> dict[str, dict]:
-    """Read every transcoded file into memory with polars: every column as text, quotes not
-    interpreted (one row per line), rows with more fields than the header cut. All frames
-    stay alive until the end (the files in memory). Per file: rows (lines after the header)
-    and bytes."""
+def read_file_floor(files: dict[str, dict]) -> tuple[dict, dict[str, dict]]:
+    """Every transcoded file read into memory with polars: every column as text, quotes not
+    interpreted (one row per line), rows with more fields than the header cut. The frames
+    (all alive at the end: the files in memory) and per file: rows and bytes."""
     import polars as pl
 
     frames = {name: pl.read_csv(info["path"], separator=info["separator"], quote_char=None,
@@ -173,7 +172,29 @@ def run_file_floor(files: dict[str, dict]) -> dict[str, dict]:
     out = {name: {"rows": frame.height, "columns": frame.width,
                   "bytes": Path(files[name]["path"]).stat().st_size}
            for name, frame in frames.items()}
-    del frames
+    return frames, out
+
+
+def type_file_floor(frames: dict, as_of) -> dict[str, dict]:
+    """Not the floor, beside it: the floor's frames typed by Talon's own typing
+    (checks.staging.typer, what the reader applies to each block), for the owner's decision on
+    whether the floor should count typing. Approximate: the frames were split without reading
+    quotes, so in a fully quoted file the quotes are cut off each field first (one more pass)
+    and a quoted value holding the delimiter shifts that row's fields (its dates then do not
+    parse). Per file: rows and typed columns."""
+    import polars as pl
+
+    from checks import staging
+
+    register = "registry" in frames
+    out = {}
+    for name, frame in frames.items():
+        if frame.columns and frame.columns[0].startswith('"'):
+            frame = frame.rename({c: c.strip('"') for c in frame.columns}).with_columns(
+                pl.all().str.strip_prefix('"').str.strip_suffix('"'))
+        typed = staging.typer(name, as_of, register=register)(frame)
+        out[name] = {"rows": typed.height, "typed_columns": typed.width - frame.width}
+        frames[name] = typed  # kept in memory, as the floor keeps its frames
     return out
 
 
@@ -723,7 +744,7 @@ def gx_coverage(rules: tuple[GxRule, ...] = GX_RULES) -> list[dict]:
 
 
 __all__ = ["Ctx", "load_pandas", "run_context", "floor_sql", "run_floor", "transcode_extract",
-           "run_file_floor", "PANDAS_RULES",
+           "read_file_floor", "type_file_floor", "PANDAS_RULES",
            "pandera_schemas", "run_pandera", "GX_RULES", "GX_SET_RULES", "gx_context",
            "gx_setup", "gx_setup_set_rules", "gx_value_sets", "load_reference", "run_gx",
            "gx_coverage"]

@@ -548,7 +548,12 @@ def _baseline_child(args, work: Path) -> dict:
         region = region_dir(work, args.size, args.seed, args.defect_rate)
         files = bl.transcode_extract(region / "extract", region / "floor-utf8")  # untimed
         with rec.stage("read_files", "baseline"):
-            result["read"] = bl.run_file_floor(files)
+            frames, result["read"] = bl.read_file_floor(files)
+        # beside the floor, not in it: Talon's typing of its frames (tables.typed_floor)
+        as_of = bl.run_context(db, args.run_id).as_of
+        with rec.stage("type_files", "baseline"):
+            result["typed"] = bl.type_file_floor(frames, as_of)
+        del frames
     elif args.child in PEERS:
         result.update(_peer_child(args, db, rec))
     else:

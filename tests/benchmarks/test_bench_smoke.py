@@ -23,7 +23,7 @@ MISSING_PEERS = tuple(p for p in bench.PEERS if p not in PEERS)
 DENSE = bench.generator_takes_defect_rate()
 STEPS = {"gx": ["load_pandas", "setup", "validate", *tables.GX_SET_STEPS],
          "pandera": ["load_pandas", "setup", "validate"], "floor": ["one_pass"],
-         "floor_files": ["read_files"],
+         "floor_files": ["read_files", "type_files"],
          **{p: ["load", "setup", "validate", *tables.GX_SET_STEPS] for p in PEERS}}
 CHECK_STAGE_LABEL = tables.COMPARISONS[-1][0]
 needs_peers = pytest.mark.skipif(not PEERS, reason="neither peer is installed (the `bench` "
@@ -100,6 +100,25 @@ def test_file_floor_reads_every_line_of_every_file(bench_run):
         assert r["rows"] == text.count(b"\n") - 1  # the header line
     ratio = tables.floor_ratio(size)
     assert ratio["end_to_end_over_floor"] > 1 and ratio["target"] == tables.FLOOR_TARGET
+    steps = {s["name"]: s["wall_s"] for s in size["baselines"]["floor_files"]["stages"]}
+    assert ratio["floor_s"] == round(steps["read_files"], 3)  # the floor is the read alone
+
+
+@pytest.mark.slow
+def test_typed_floor_types_every_file_beside_the_floor(bench_run):
+    """Beside the floor (not in it): the floor's frames typed by Talon's own typing, every
+    row kept and the typed columns added; end to end ÷ (floor + typing) is smaller than ÷ the
+    floor and carries no target."""
+    _, info, md = bench_run
+    [size] = info["sizes"]
+    typed = size["baselines"]["floor_files"]["typed"]
+    read = size["baselines"]["floor_files"]["read"]
+    assert {k: v["rows"] for k, v in typed.items()} == {k: v["rows"] for k, v in read.items()}
+    assert all(v["typed_columns"] > 0 for v in typed.values())
+    ratio = tables.floor_ratio(size)
+    assert ratio["typed_floor_s"] > ratio["floor_s"]
+    assert 0 < ratio["end_to_end_over_typed_floor"] < ratio["end_to_end_over_floor"]
+    assert "End to end ÷ (floor + Talon's typing of its frames; no target)" in md
 
 
 @needs_peers
@@ -236,7 +255,7 @@ def test_per_row_takes_the_slower_1m():
 
 
 def _size(patients: int, e2e: float, peak: float, floor: float, profile="default",
-          bytes_per_finding: float = 1_000.0) -> dict:
+          bytes_per_finding: float = 1_000.0, typing: float | None = None) -> dict:
     stages = [{"name": "prepare", "group": "ingest", "wall_s": e2e * 0.6, "cpu_s": e2e * 0.8,
                "peak_rss_mb": peak * 0.5},
               {"name": "register", "group": "checks", "wall_s": e2e * 0.4, "cpu_s": e2e * 0.5,
@@ -245,7 +264,9 @@ def _size(patients: int, e2e: float, peak: float, floor: float, profile="default
             "talon": {"end_to_end_s": e2e, "process_peak_mb": peak, "total_rows": patients * 6,
                       "stages": stages, "output": {"bytes_per_finding": {
                           "total": bytes_per_finding, "findings_csv": bytes_per_finding / 2}}},
-            "baselines": {"floor_files": {"stages": [{"wall_s": floor}]}}, "ratios": []}
+            "baselines": {"floor_files": {"stages": [{"name": "read_files", "wall_s": floor}] + (
+                [{"name": "type_files", "wall_s": typing}] if typing is not None else [])}},
+            "ratios": []}
 
 
 def test_missed_targets_carry_the_profile_and_the_remedy():
@@ -257,7 +278,7 @@ def test_missed_targets_carry_the_profile_and_the_remedy():
            "dense": [_size(1_000_000, 29.0, 1900.0, 5.0, "dense", 1_450.0)]}
     assert tables.misses(met) == []  # at the boundaries: 30 s, 2 GB, 6x, 1,450 B
     assert "Every target of issue 15 is met" in "\n".join(tables._misses_lines(met, known))
-    info = {"sizes": [_size(1_000_000, 30.01, 2048.1, 4.9)],
+    info = {"sizes": [_size(1_000_000, 30.01, 2048.1, 4.9, typing=1.1)],
             "dense": [_size(1_000_000, 29.0, 1900.0, 4.0, "dense", 1_450.1)]}
     got = {(m["key"], m["run"]): m for m in tables.misses(info)}
     assert set(got) == {("time", "1,000,000 patients, default"),
@@ -269,6 +290,12 @@ def test_missed_targets_carry_the_profile_and_the_remedy():
         "largest stages prepare 18.01 s (60%")
     assert "register 2,048.1 MB" in got[("memory", "1,000,000 patients, default")]["profile"]
     assert "prepare 3.7×" in got[("floor", "1,000,000 patients, default")]["profile"]
+    # the floor is the read alone; the typing beside it only informs (6.00 s: 30.01 s is 5.0x)
+    assert got[("floor", "1,000,000 patients, default")]["measured"] == "6.1×"
+    assert got[("floor", "1,000,000 patients, default")]["profile"].endswith(
+        "with Talon's typing of its frames the floor is 6.00 s, end to end 5.0× that")
+    assert "with Talon's typing" not in got[("floor", "1,000,000 patients, dense (defect "
+                                             "rate 0.5)")]["profile"]
     md = "\n".join(tables._misses_lines(info, {"time": known["time"]}))
     assert known["time"]["target"] in md and " ".join(known["time"]["remedy"].split()) in md
     assert "none recorded: add [floor] to tests/benchmarks/remedies.toml" in md
