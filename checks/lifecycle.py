@@ -10,14 +10,30 @@ Definitions (for the run being reported, R):
   'replacing' runs other than R never count: a failed run between two completed ones neither
   fixes nor reopens anything.
 - The previous run P = the history run just before R.
+- A finding is waived in a run when a clinic's answer "not an error" covered it there
+  (`findings.waiver_id` set by that run's routing, flows/waivers.py): it was left out of that
+  run's fix list. A warehouse without the column has no waived findings.
 - status of each finding of R:
-    `new`      never seen in any history run before R;
-    `open`     also present in P;
+    `new`          never seen in any history run before R;
+    `open`         present in P, and not waived in P unless it is waived in R too (on P's
+                   list and on R's, or waived in both);
+    `waiver_ended` not waived in R, but present in P and waived there: the clinic's answer
+                   covered it on P's night and no longer does on R's (the waiver expired,
+                   `until` < R's as_of date, or was removed), so it is back on the clinic's
+                   list although the clinic never saw it there as open. Only the stored
+                   findings decide it (each run's waiver_id is what its list showed), not the
+                   waivers' or events' times: a waiver added after P and ended before R never
+                   took a finding off a list (P's list had it, R's has it: `open`), and a key
+                   absent in P is `reopened` whatever waived it earlier;
     `reopened` absent in P but present in some earlier history run.
-- streak = the longest run of consecutive history runs ending at R in which the key is present.
+- streak = the longest run of consecutive history runs ending at R in which the key is present
+  and, for a key not waived in R, not waived (days on the clinic's list: the nights it was
+  answered do not count, so a `waiver_ended` finding starts again at R and is `open` with its
+  days counted from R the night after; a key waived in R counts every presence, as before).
   first_seen = as_of of the first run of that streak (so a reopened finding starts again at R),
   first_seen_ever = as_of of the first history run that had the key at all,
-  days_open = (date of R's as_of) - (date of first_seen), in days; 0 for new and reopened.
+  days_open = (date of R's as_of) - (date of first_seen), in days; 0 for new, reopened and
+  waiver_ended.
 - fixed = keys present in P and absent in R (listed with P's row: clinic, severity, value...).
   A key that moved to another clinic is not fixed (it is still present).
 - trend = number of findings (open findings: not waived) per run of the history up to R, by
@@ -28,7 +44,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-STATUSES = ("new", "open", "reopened")
+STATUSES = ("new", "open", "reopened", "waiver_ended")
+WAIVER_ENDED = "waiver_ended"
 FIXED = "fixed"
 KEY = ("check_code", "entity", "record_id")
 
@@ -49,19 +66,22 @@ _STATUS_SQL = f"""
 WITH {_HISTORY},
 cur_keys AS (  -- the reported run's keys, numbered: the heavy steps below work on integers
     SELECT *, row_number() OVER () AS kid
-    FROM (SELECT DISTINCT check_code, entity, record_id FROM findings WHERE run_id = $run_id)
+    FROM (SELECT check_code, entity, record_id, bool_or({{waived}}) AS waived
+          FROM findings WHERE run_id = $run_id GROUP BY ALL)
 ),
-before AS (  -- appearances of those keys in the history runs before R
-    SELECT DISTINCT k.kid, h.pos, h.as_of
+before AS (  -- appearances of those keys in the history runs before R, waived or not
+    SELECT k.kid, h.pos, h.as_of, bool_or({{f_waived}}) AS waived,
+           any_value(k.waived) AS cur_waived
     FROM findings f
     JOIN h ON h.run_id = f.run_id
     JOIN cur_keys k ON k.check_code = f.check_code AND k.entity = f.entity
                    AND k.record_id = f.record_id
     CROSS JOIN cur
     WHERE h.pos < cur.cur_pos AND f.run_id <> $run_id  -- (implied; lets the scan drop R's rows)
+    GROUP BY k.kid, h.pos, h.as_of
 ),
-seen AS (  -- every history appearance of the keys seen before R, R's own included
-    SELECT kid, pos, as_of FROM before
+seen AS (  -- the appearances that make a streak (a key open in R: those on a list), R's own
+    SELECT kid, pos, as_of FROM before WHERE cur_waived OR NOT waived
     UNION ALL
     SELECT DISTINCT kid, cur.cur_pos, cur.cur_as_of FROM before CROSS JOIN cur
 ),
@@ -73,9 +93,13 @@ streaks AS (
     SELECT kid, min(pos) AS start_pos, max(pos) AS end_pos, min(as_of) AS start_as_of
     FROM islands GROUP BY kid, grp
 ),
-ever AS (SELECT kid, min(pos) AS first_pos, min(as_of) AS first_seen_ever FROM seen GROUP BY kid),
+ever AS (  -- every appearance before R, waived ones too; P's: waived there?
+    SELECT kid, min(pos) AS first_pos, min(as_of) AS first_seen_ever,
+           bool_or(waived AND NOT cur_waived) FILTER (WHERE pos = cur.cur_pos - 1) AS ended
+    FROM before CROSS JOIN cur GROUP BY kid
+),
 known AS (  -- the streak ending at R of each key seen before R
-    SELECT s.kid, s.start_pos, s.start_as_of, e.first_pos, e.first_seen_ever
+    SELECT s.kid, s.start_pos, s.start_as_of, e.first_pos, e.first_seen_ever, e.ended
     FROM streaks s JOIN ever e USING (kid) CROSS JOIN cur
     WHERE s.end_pos = cur.cur_pos
 )
@@ -86,6 +110,7 @@ known AS (  -- the streak ending at R of each key seen before R
 -- earlier runs of 213k-478k findings each: 1.03 -> 0.89 CPU s).
 SELECT k.check_code, k.entity, k.record_id,
        CASE WHEN n.start_pos < cur.cur_pos THEN 'open'
+            WHEN n.ended THEN 'waiver_ended'
             WHEN n.first_pos < cur.cur_pos THEN 'reopened'
             ELSE 'new' END AS status,
        coalesce(n.start_as_of, cur.cur_as_of) AS first_seen,
@@ -152,11 +177,19 @@ def previous_run(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
     return rows[0][0] if rows else None
 
 
+def _waived(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL true for a waived finding ("FALSE" before the warehouse had waivers)."""
+    columns = {r[0] for r in con.execute("DESCRIBE findings").fetchall()}
+    return "(waiver_id IS NOT NULL)" if "waiver_id" in columns else "FALSE"
+
+
 def finding_status(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """One row per finding of `run_id`: check_code, entity, record_id, status (new | open |
-    reopened), first_seen, first_seen_ever (TIMESTAMP, as_of of those runs), days_open."""
+    reopened | waiver_ended), first_seen, first_seen_ever (TIMESTAMP, as_of of those runs), days_open."""
     _require_run(con, run_id)
-    frame = con.sql(_STATUS_SQL, params={"run_id": run_id}).pl()
+    waived = _waived(con)
+    sql = _STATUS_SQL.format(waived=waived, f_waived=waived.replace("waiver_id", "f.waiver_id"))
+    frame = con.sql(sql, params={"run_id": run_id}).pl()
     return frame.cast(STATUS_SCHEMA) if frame.height else pl.DataFrame(schema=STATUS_SCHEMA)
 
 

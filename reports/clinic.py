@@ -16,7 +16,10 @@ patient, doctor, slot date and time, record id.
 - HTML: a table of contents of the groups with their counts, then each group stating once what
   is wrong (the catalogue's message: it says what the patient meets on the portal), how to fix
   it and the official rule, followed by a compact table of its records (status, the record and
-  its identity, the current and suggested values). It fits a 1400-px window and prints on A4
+  its identity, the current and suggested values). The status is the lifecycle's
+  (checks/lifecycle.py); a `waiver_ended` finding (back on the list because the clinic's
+  answer "not an error" expired or was removed) says which and its date, and the summary
+  counts and explains them; the XLSX and CSV status columns carry the same labels. It fits a 1400-px window and prints on A4
   landscape (reports/static/talon.css).
 - XLSX: a summary sheet (how to use the workbook and how to answer, the run's counts, the checks
   in order with their counts, booking impact and texts, each text once), then one findings sheet
@@ -55,7 +58,8 @@ from checks import lifecycle
 from flows import parallel
 from reports import data, identity
 from reports.html import escaped, num, render
-from reports.i18n import CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, Texts
+from reports.i18n import (CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, WAIVER_END,
+                          Texts)
 from reports.safe import inside, neutralise_frame, neutralise_text, safe_stem
 from reports.xlsx import (Page, Rows, Sheet, Summary, Table, bulk_rows, longest_by,
                           write_workbook)
@@ -147,13 +151,29 @@ def work_findings(con, run_id: str, run: data.Run, lang: str,
         loaded = data.load_with_lifecycle(con, run_id)
     waived = loaded.filter(pl.col(data.WAIVER_COLUMN).is_not_null())
     waived_counts = dict(waived.group_by("mo_code").len().iter_rows())
-    findings = data.open_findings(loaded)
+    findings = _with_ended(con, run_id, data.open_findings(loaded))
     if texts:
         findings = data.with_texts(findings, lang)
     found = identity.identities(con, run_id, findings.select("entity", "record_id"), run.as_of)
     findings = findings.join(found, on=["entity", "record_id"], how="left",
                              maintain_order="left")
     return findings, waived_counts
+
+
+_ENDED = ("ended_how", "ended_until", "ended_on")
+
+
+def _with_ended(con, run_id: str, findings: pl.DataFrame) -> pl.DataFrame:
+    """`findings` with how the answer of each `waiver_ended` one ended (data.ended_answers:
+    ended_how, ended_until, ended_on; null on every other finding), in their order. The
+    previous run's waivers are read only where the run has such findings."""
+    ended = pl.col("status") == lifecycle.WAIVER_ENDED
+    if not findings.height or not findings.select(ended.any()).item():
+        return findings.with_columns(pl.lit(None, data.ENDED_SCHEMA[c]).alias(c)
+                                     for c in _ENDED)
+    answers = data.ended_answers(con, run_id)
+    joined = findings.join(answers, on=list(lifecycle.KEY), how="left", maintain_order="left")
+    return joined.with_columns(pl.when(ended).then(pl.col(c)).alias(c) for c in _ENDED)
 
 
 def _groups(findings: pl.DataFrame) -> pl.DataFrame:
@@ -214,23 +234,36 @@ class FixList:
 
 
 SUMMARY_KEYS = ("findings_total", "blockers", "warnings", "patients_affected",
-                "patients_blocked", "new_count", "reopened_count", "fixed_since_last",
-                "waived_count")
+                "patients_blocked", "new_count", "reopened_count", "waiver_ended_count",
+                "fixed_since_last", "waived_count")
 _ZERO = dict.fromkeys(SUMMARY_KEYS, 0)
 
 
 def _labelled(rows: pl.DataFrame, t: Texts) -> pl.DataFrame:
     """Display texts: labels, dates DD.MM.YYYY (the raw text where one does not parse), the
     lifecycle status with its days."""
-    status = pl.col("status").replace_strict(t.mapping(LIFECYCLE), default=pl.col("status"))
+    removed = (pl.col("status") == lifecycle.WAIVER_ENDED) & (pl.col("ended_how") == "removed")
+    status = (pl.when(removed).then(pl.lit(t.mapping(WAIVER_END)["removed"]))
+              .otherwise(pl.col("status").replace_strict(t.mapping(LIFECYCLE),
+                                                         default=pl.col("status"))))
     before, after = t.open_days.split("{n}")
     open_days = pl.concat_str(pl.lit(before), pl.col("days_open").cast(pl.String), pl.lit(after))
+
+    def dated(text: str, day: str) -> pl.Expr:  # `text` with {d}: the day as DD.MM.YYYY
+        head, tail = text.split("{d}")
+        return pl.concat_str(pl.lit(head), pl.col(day).dt.strftime("%d.%m.%Y"), pl.lit(tail))
+
+    # a waiver_ended finding's cell says how its answer ended and when (null: the label only)
+    ended = pl.when(removed).then(dated(t.answer_removed_on, "ended_on")).otherwise(
+        dated(t.answer_expired_until, "ended_until"))
+    status_days = (pl.when(pl.col("status") == "open").then(open_days)
+                   .when(pl.col("status") == lifecycle.WAIVER_ENDED)
+                   .then(pl.coalesce(ended, status)).otherwise(status))
     return rows.with_columns(
         pl.col("severity").replace_strict(t.mapping(SEVERITY), default=pl.col("severity"))
         .alias("severity_label"),
         status.alias("status_label"),
-        pl.when(pl.col("status") == "open").then(open_days).otherwise(status)
-        .alias("status_days"),
+        status_days.alias("status_days"),
         pl.col("entity").replace_strict(t.mapping(ENTITY), default=pl.col("entity"))
         .alias("entity_label"),
         pl.col("unassigned_reason").replace_strict(t.mapping(REASON),

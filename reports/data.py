@@ -195,7 +195,8 @@ def summaries(findings: pl.DataFrame, fixed_rows: pl.DataFrame, by: str) -> dict
         pl.col("patient_id").drop_nulls().n_unique().alias("patients_affected"),
         pl.col("patient_id").filter(blocker).drop_nulls().n_unique().alias("patients_blocked"),
         (pl.col("status") == "new").sum().alias("new_count"),
-        (pl.col("status") == "reopened").sum().alias("reopened_count"))
+        (pl.col("status") == "reopened").sum().alias("reopened_count"),
+        (pl.col("status") == lifecycle.WAIVER_ENDED).sum().alias("waiver_ended_count"))
     fixed_counts = dict(fixed_rows.group_by(by).len().iter_rows())
     out = {}
     for row in counts.iter_rows(named=True):
@@ -226,7 +227,7 @@ LIFECYCLE_COLUMNS = ("status", "first_seen", "days_open")
 
 def with_lifecycle(con: duckdb.DuckDBPyConnection, run_id: str,
                    findings: pl.DataFrame) -> pl.DataFrame:
-    """Add status (new | open | reopened), first_seen and days_open to the run's findings,
+    """Add status (new | open | reopened | waiver_ended), first_seen and days_open to the run's findings,
     keeping their order."""
     status = lifecycle.finding_status(con, run_id).select(*lifecycle.KEY, *LIFECYCLE_COLUMNS)
     joined = findings.join(status, on=list(lifecycle.KEY), how="left", maintain_order="left")
@@ -244,16 +245,48 @@ def load_with_lifecycle(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataF
     return with_lifecycle(con, run_id, load_findings(con, run_id))
 
 
+ENDED_SCHEMA = {"check_code": pl.String, "entity": pl.String, "record_id": pl.String,
+                "ended_how": pl.String, "ended_until": pl.Date, "ended_on": pl.Date}
+
+
+def ended_answers(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """The answers that covered the previous run's waived findings (checks.lifecycle: a
+    `waiver_ended` finding of `run_id` is one of those keys, not waived now): per key, how its
+    waiver ended (`ended_how`: the waiver's status, expired | removed; active where the key
+    left the waiver behind, e.g. moved entity), its `until` (`ended_until`, the last day it
+    applied) and the day of its latest expired or removed event (`ended_on`). One query over
+    the previous run's waived findings only (a few per clinic); empty without a previous run,
+    the waiver column or the waiver tables."""
+    previous = lifecycle.previous_run(con, run_id)
+    if (previous is None or WAIVER_COLUMN not in _columns(con, "findings")
+            or not con.execute("SELECT count(*) FROM information_schema.tables "
+                               "WHERE table_name = 'waivers'").fetchall()[0][0]):
+        return pl.DataFrame(schema=ENDED_SCHEMA)
+    frame = query(con, """
+        SELECT p.check_code, p.entity, p.record_id, min(w.status) AS ended_how,
+               max(w.until) AS ended_until,
+               CAST(max(e."at") FILTER (WHERE e.event IN ('expired', 'removed')) AS DATE)
+                 AS ended_on
+        FROM findings p
+        JOIN waivers w ON w.waiver_id = p.waiver_id
+        LEFT JOIN waiver_events e ON e.waiver_id = w.waiver_id
+        WHERE p.run_id = ? AND p.waiver_id IS NOT NULL
+        GROUP BY ALL""", [previous])
+    return frame.cast(ENDED_SCHEMA) if frame.height else pl.DataFrame(schema=ENDED_SCHEMA)
+
+
 def fixed(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """Findings of the previous run that this run no longer has (checks.lifecycle)."""
     return sort_findings(lifecycle.fixed_findings(con, run_id))
 
 
 def lifecycle_summary(findings: pl.DataFrame, fixed_rows: pl.DataFrame) -> dict[str, int]:
-    """new / reopened counts of `findings` (with_lifecycle) and the fixed count."""
+    """new / reopened / waiver_ended counts of `findings` (with_lifecycle) and the fixed
+    count."""
     return {
         "new_count": findings.filter(pl.col("status") == "new").height,
         "reopened_count": findings.filter(pl.col("status") == "reopened").height,
+        "waiver_ended_count": findings.filter(pl.col("status") == lifecycle.WAIVER_ENDED).height,
         "fixed_since_last": fixed_rows.height,
     }
 

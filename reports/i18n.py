@@ -131,17 +131,35 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "days_open": ("Дней открыто", "Days open"),
     "new_count": ("Новых", "New"),
     "reopened_count": ("Открыто повторно", "Reopened"),
+    "waiver_ended_count": ("Снова в списке: ответ «не ошибка» истёк или отменён",
+                           "Back on the list: the answer \"not an error\" expired or was "
+                           "withdrawn"),
+    "waiver_ended_note": (
+        "Снова в списке, потому что ваш ответ «не ошибка» истёк или отменён: {n}. Такие "
+        "строки отмечены в столбце «Статус» (с датой, до которой ответ действовал). Исправьте "
+        "запись или, если это по-прежнему не ошибка, ответьте снова в файле Excel этого списка.",
+        "Back on the list because your answer \"not an error\" expired or was withdrawn: {n}. "
+        "The Status column marks these rows (with the date the answer applied until). Fix the "
+        "record or, if it is still not an error, answer again in this list's Excel file."),
+    #: A `waiver_ended` finding's status cell in the HTML list ({d}: DD.MM.YYYY).
+    "answer_expired_until": ("Ответ истёк (действовал до {d})",
+                             "Answer expired (applied until {d})"),
+    "answer_removed_on": ("Ответ отменён {d}", "Answer withdrawn on {d}"),
     "fixed_since_last": ("Исправлено с прошлого запуска", "Fixed since the last run"),
     "previous_run": ("Предыдущий запуск", "Previous run"),
     "no_previous_run": ("нет (первый запуск)", "none (first run)"),
     "open_now": ("Открыто сейчас", "Open now"),
     "lifecycle_note": (
         "«Новое» — замечание появилось впервые; «Открыто» — было и в прошлом запуске; "
-        "«Повторно» — было исправлено, но появилось снова. «Дней открыто» — дней с даты данных "
-        "запуска, начиная с которого замечание присутствует без перерыва.",
+        "«Повторно» — было исправлено, но появилось снова; «Ответ истёк» или «Ответ отменён» — "
+        "в прошлый раз замечание не входило в список, потому что вы ответили «не ошибка», но "
+        "срок ответа закончился или ответ отменён. «Дней открыто» — дней с даты данных "
+        "запуска, начиная с которого замечание присутствует в списке без перерыва.",
         "\"New\": seen for the first time; \"Open\": also in the last run; \"Reopened\": it "
-        "was fixed and came back. \"Days open\": days since the data date of the run from which "
-        "the finding has been present without a break."),
+        "was fixed and came back; \"Answer expired\" or \"Answer withdrawn\": last time it was "
+        "not on the list because you answered \"not an error\", but the answer's end date has "
+        "passed or it was withdrawn. \"Days open\": days since the data date of the run from "
+        "which the finding has been on the list without a break."),
     "fixed_list": ("Исправлено с прошлого запуска", "Fixed since the last run"),
     "fixed_list_note": ("Эти замечания были в прошлом запуске ({run}) и больше не найдены.",
                         "These findings were in the last run ({run}) and are no longer found."),
@@ -301,7 +319,13 @@ LIFECYCLE: dict[str, tuple[str, str]] = {
     "new": ("Новое", "New"),
     "open": ("Открыто", "Open"),
     "reopened": ("Повторно", "Reopened"),
+    "waiver_ended": ("Ответ истёк", "Answer expired"),
     "fixed": ("Исправлено", "Fixed"),
+}
+#: How a `waiver_ended` finding's answer ended (flows/waivers.py statuses): the status column's
+#: text where it differs from LIFECYCLE's (a waiver removed by the data steward).
+WAIVER_END: dict[str, tuple[str, str]] = {
+    "removed": ("Ответ отменён", "Answer withdrawn"),
 }
 
 SEVERITY: dict[str, tuple[str, str]] = {
