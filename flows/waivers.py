@@ -56,6 +56,14 @@ ANSWER_HEADERS = ("Ответ МО: не ошибка — причина", "Clin
 UNTIL_HEADERS = ("Ответ МО: до (ДД.ММ.ГГГГ)", "Answer: until (DD.MM.YYYY)")
 #: The workbook's custom document properties that identify a Talon fix list.
 PROP_FIXLIST, PROP_MO, PROP_RUN = "talon_fixlist", "talon_mo_code", "talon_run_id"
+#: A clinic code longer than a custom property may be (Excel: 255 UTF-16 units; xlsxwriter
+#: warns) is stored in parts instead of PROP_MO: PROP_MO_PARTS holds their number n (2 or
+#: more) and PROP_MO_PART.format(i) for i = 1..n the code's consecutive pieces of at most
+#: MO_PART_CHARS characters (at most 254 UTF-16 units even of characters outside the BMP).
+#: A workbook has either PROP_MO or the parts, never both (`fixlist_mo_properties`).
+PROP_MO_PARTS, PROP_MO_PART = "talon_mo_code_parts", "talon_mo_code_{}"
+MO_PART_CHARS = 127
+MAX_MO_PARTS = 64
 
 CSV_REQUIRED = ("check_code", "record_id", "reason")
 CSV_OPTIONAL = ("until", "by", "mo_code")
@@ -266,9 +274,52 @@ def workbook_properties(path: Path) -> dict[str, str]:
     return props
 
 
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fixlist_mo_properties(mo_code: str | None) -> dict[str, str]:
+    """The custom properties naming a fix list's clinic (None or "": the unassigned list):
+    PROP_MO where the code fits a property (255 UTF-16 units), else its parts (PROP_MO_PARTS
+    and PROP_MO_PART): `fixlist_mo_code` reads either back to the same code."""
+    code = mo_code or ""
+    if _utf16_len(code) <= 255:
+        return {PROP_MO: code}
+    parts = [code[i:i + MO_PART_CHARS] for i in range(0, len(code), MO_PART_CHARS)]
+    return {PROP_MO_PARTS: str(len(parts))} | {PROP_MO_PART.format(i): part
+                                                for i, part in enumerate(parts, start=1)}
+
+
+def fixlist_mo_code(props: dict[str, str], file: str | None = None) -> str | None:
+    """The clinic a fix list's custom properties name (`fixlist_mo_properties`; None: the
+    unassigned list). Refuses a workbook whose properties name none, or name it both ways, or
+    whose parts are not 2..MAX_MO_PARTS consecutive pieces (a part missing, empty or one too
+    many): it is not a list Talon wrote."""
+    parts = props.get(PROP_MO_PARTS)
+    extra = [k for k in props if k.startswith(PROP_MO_PART.format(""))
+             and k != PROP_MO_PARTS]
+    if parts is None:
+        if PROP_MO not in props or extra:
+            raise AnswerError("not a Talon fix list (the workbook lacks Talon's document "
+                              f"properties {PROP_FIXLIST}, {PROP_MO}, {PROP_RUN}): answer in "
+                              "the XLSX that Talon sent", file=file)
+        return props[PROP_MO].strip() or None
+    bad = AnswerError(f"not a Talon fix list (its clinic code properties {PROP_MO_PARTS} and "
+                      f"{PROP_MO_PART.format('N')} do not fit together): answer in the XLSX "
+                      "that Talon sent", file=file)
+    if PROP_MO in props or not parts.strip().isdigit():
+        raise bad
+    n = int(parts)
+    names = [PROP_MO_PART.format(i) for i in range(1, n + 1)]
+    if not 2 <= n <= MAX_MO_PARTS or sorted(extra) != sorted(names) or not all(
+            props[k] for k in names):
+        raise bad
+    return "".join(props[k] for k in names).strip() or None
+
+
 @dataclass(frozen=True)
 class FixListWorkbook:
-    mo_code: str | None  # None: the unassigned list (talon_mo_code "")
+    mo_code: str | None  # None: the unassigned list (talon_mo_code ""); fixlist_mo_code
     run_id: str
     answers: list[Answer]
 
@@ -279,11 +330,11 @@ def read_answers_xlsx(path: Path) -> FixListWorkbook:
     path = Path(path)
     file = str(path)
     props = workbook_properties(path)
-    if props.get(PROP_FIXLIST) != "1" or PROP_MO not in props or not props.get(PROP_RUN):
+    if props.get(PROP_FIXLIST) != "1" or not props.get(PROP_RUN):
         raise AnswerError("not a Talon fix list (the workbook lacks Talon's document properties "
                           f"{PROP_FIXLIST}, {PROP_MO}, {PROP_RUN}): answer in the XLSX that "
                           "Talon sent", file=file)
-    mo_code = props[PROP_MO].strip() or None
+    mo_code = fixlist_mo_code(props, file)
     try:
         sheets = pl.read_excel(path, sheet_id=0, engine="calamine", infer_schema_length=0,
                                drop_empty_rows=False, raise_if_empty=False)

@@ -32,7 +32,8 @@ patient, doctor, slot date and time, record id.
   most five where per-check sheets would be ~50 tabs of a few rows. Each findings sheet is one
   Excel table with one header row carrying the answer columns of design13.md (the waiver import
   reads them back), and the workbook has the custom properties talon_fixlist, talon_mo_code and
-  talon_run_id.
+  talon_run_id (a clinic code too long for one property, over 255 characters, is stored in
+  parts instead: flows/waivers.py `fixlist_mo_properties`).
 - CSV: one row per finding for machine import (UTF-8 with BOM, `;` in Russian, `,` in English)
   with the identity and suggested-value columns. The catalogue's message and fix paragraphs are
   not repeated on every row (they would be most of the file): the check_code column keys them,
@@ -56,6 +57,7 @@ from markupsafe import Markup, escape
 
 from checks import lifecycle
 from flows import parallel
+from flows import waivers as wv
 from reports import data, identity
 from reports.html import escaped, num, render
 from reports.i18n import (CSV_SEPARATOR, ENTITY, LIFECYCLE, REASON, SEVERITY, WAIVER_END,
@@ -419,8 +421,8 @@ def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, heading: str
         path, summary=summary, sheets=sheets, page=page, neutralised=True,
         properties={"title": "Talon fix list", "subject": heading, "author": "Talon",
                     "comments": f"{t.fixlist_title}: {heading}; {t.run_id} {run.run_id}"},
-        custom={"talon_fixlist": "1", "talon_mo_code": job.mo_code or "",
-                "talon_run_id": run.run_id})
+        custom={wv.PROP_FIXLIST: "1", **wv.fixlist_mo_properties(job.mo_code),
+                wv.PROP_RUN: run.run_id})
 
 
 def _date_text(t: Texts) -> dict[str, str]:
