@@ -34,7 +34,8 @@ Definitions (for the run being reported, R):
   first_seen_ever = as_of of the first history run that had the key at all,
   days_open = (date of R's as_of) - (date of first_seen), in days; 0 for new, reopened and
   waiver_ended.
-- fixed = keys present in P and absent in R (listed with P's row: clinic, severity, value...).
+- fixed = keys present in P, not waived there, and absent in R (listed with P's row: clinic,
+  severity, value...): a key P had waived was on no list, so its going is no fix of a clinic's.
   A key that moved to another clinic is not fixed (it is still present).
 - trend = number of findings (open findings: not waived) per run of the history up to R, by
   check or clinic.
@@ -134,7 +135,7 @@ prev AS (SELECT h.run_id FROM h, cur WHERE h.pos = cur.cur_pos - 1)
 SELECT p.run_id AS previous_run_id, p.check_code, p.severity, p.entity, p.record_id,
        p.mo_code, p.unassigned_reason, p.field, p.value, p.value_masked, p.patient_id
 FROM findings p
-JOIN prev ON prev.run_id = p.run_id
+JOIN prev ON prev.run_id = p.run_id{{open}}
 WHERE NOT EXISTS (SELECT 1 FROM findings c
                   WHERE c.run_id = $run_id AND c.check_code = p.check_code
                     AND c.entity = p.entity AND c.record_id = p.record_id)
@@ -194,10 +195,11 @@ def finding_status(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
 
 
 def fixed_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
-    """Findings of the previous run absent from `run_id` (the previous run's rows, so `mo_code`
-    is the clinic that was asked to fix them). Empty for the first run."""
+    """Open findings of the previous run absent from `run_id` (the previous run's rows, so
+    `mo_code` is the clinic that was asked to fix them; a finding the previous run had waived
+    was on no list, so it is not "fixed"). Empty for the first run."""
     _require_run(con, run_id)
-    frame = con.sql(_FIXED_SQL, params={"run_id": run_id}).pl()
+    frame = con.sql(_FIXED_SQL.format(open=_open(con, "p")), params={"run_id": run_id}).pl()
     return frame.cast({c: pl.String for c in FIXED_COLUMNS}).select(FIXED_COLUMNS)
 
 

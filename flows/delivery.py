@@ -214,9 +214,7 @@ def _changes(con: duckdb.DuckDBPyConnection, run_id: str, findings: pl.DataFrame
         return {}, {}, set(), None
     fresh = lifecycle.finding_status(con, run_id).filter(pl.col("status") != "open")
     new = findings.join(fresh, on=_KEY, how="semi").group_by("mo_code").len()
-    fixed = (lifecycle.fixed_findings(con, run_id)
-             .join(waived_keys(con, previous_run), on=_KEY, how="anti")
-             .group_by("mo_code").len())
+    fixed = lifecycle.fixed_findings(con, run_id).group_by("mo_code").len()
     open_sql = " AND waiver_id IS NULL" if has_waivers(con) else ""
     had = {row[0] for row in con.execute(
         f"SELECT DISTINCT mo_code FROM findings WHERE run_id = ? AND mo_code IS NOT NULL{open_sql}",

@@ -116,18 +116,6 @@ def _register(con, run_id: str, findings: pl.DataFrame, stems: dict, names: dict
                       "by_clinic": by_clinic.to_dicts()}
 
 
-def _not_waived(con, previous: str | None, fixed: pl.DataFrame) -> pl.DataFrame:
-    """The fixed findings less those the previous run had waived (they were not open then)."""
-    if previous is None or not data.open_sql(con):
-        return fixed
-    waived = data.query(con, "SELECT DISTINCT check_code, entity, record_id FROM findings "
-                             "WHERE run_id = ? AND waiver_id IS NOT NULL", [previous])
-    if not waived.height:
-        return fixed
-    return fixed.join(waived.cast(pl.String), on=list(lifecycle.KEY), how="anti",
-                      maintain_order="left")
-
-
 def _summary(frame: pl.DataFrame, fixed: pl.DataFrame) -> dict[str, int]:
     s = data.summary(frame) | data.lifecycle_summary(frame, fixed)
     s["clinics_with_findings"] = frame["mo_code"].drop_nulls().n_unique()
@@ -418,7 +406,7 @@ def write_auditor_report(con, run_id: str, out: Path, lang: str = "ru",
     loaded = loaded.drop(*FULL_VALUES)
     findings = data.mask_record_ids(data.with_texts(data.open_findings(loaded), lang))
     previous = lifecycle.previous_run(con, run_id)
-    fixed = data.mask_record_ids(_not_waived(con, previous, data.fixed(con, run_id).drop("value")))
+    fixed = data.mask_record_ids(data.fixed(con, run_id).drop("value"))
     names = data.clinic_names(con, run_id)
     stems = clinic_stems(findings["mo_code"].unique().to_list())
     check_stems = {c: safe_stem(c) for c in findings["check_code"].unique().to_list()}

@@ -183,3 +183,14 @@ def test_run_without_findings_fixes_everything_of_the_previous_run(con):
     assert lifecycle.finding_status(con, "r4").height == 0
     assert lifecycle.finding_status(con, "r4").schema == pl.Schema(lifecycle.STATUS_SCHEMA)
     assert lifecycle.fixed_findings(con, "r4").height == 6  # every finding of r3
+
+
+def test_a_finding_the_previous_run_had_waived_is_not_fixed(con):
+    """G was answered "not an error" in r3 (on no list then), then gone in r4: no clinic fixed
+    it, so no list, page or message counts it as fixed; I, open in r3, still is."""
+    con.execute("UPDATE findings SET waiver_id = 'w1' WHERE run_id = 'r3' AND record_id = 'G'")
+    fixed = lifecycle.fixed_findings(con, "r4")
+    assert sorted(zip(fixed["entity"], fixed["record_id"])) == [("patient", "I")]
+    # a waiver in an earlier run than the previous one changes nothing (C: open in r2)
+    con.execute("UPDATE findings SET waiver_id = 'w2' WHERE run_id = 'r1' AND record_id = 'C'")
+    assert sorted(lifecycle.fixed_findings(con, "r3")["record_id"]) == ["C", "H"]
