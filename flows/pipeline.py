@@ -675,8 +675,9 @@ def ingested(extracts: Path, reference: Path, warehouse_path: Path, as_of: str |
     """Read and load one batch (the caller holds the warehouse lock): recover what a killed
     run left, read through spool files, load; yields (prepared, run_id, reconciliation) while
     the spool still holds the typed rows (typed_spools), and removes it when the block ends.
-    The report workers' forkserver starts first and imports GX meanwhile, in its own process
-    (the feed-health suite is validated in a worker); where no worker may run, or with `gx`
+    The report workers' forkserver starts first (unless `talon run` started it already, before
+    Prefect's temporary server) and imports GX meanwhile, in its own process (the feed-health
+    suite is validated in a worker); where no worker may run, or with `gx`
     (the GX cross-check, which runs in this process), GX is imported here on a thread of its
     own while DuckDB loads. Without `checks` (ingest only) neither happens."""
     from flows import parallel

@@ -224,3 +224,25 @@ def test_progress_bar_ends_full(prefect_server, region, tmp_path, register):
                      tmp_path / "w.duckdb", None, 24, 14, "en")
     done, total = map(int, re.findall(r"(\d+)/(\d+)", buffer.getvalue())[-1])
     assert (done, total) == (progress.run_steps(5 if register else 4),) * 2
+
+
+def test_single_region_run_starts_the_workers_forkserver_before_the_flow(monkeypatch, region,
+                                                                         tmp_path):
+    """`talon run` starts the report workers' forkserver (preloading GX) before it calls the
+    nightly flow, i.e. before Prefect's temporary server starts, so the preload runs during the
+    server's start; the national run (Dask workers, no forkserver) does not."""
+    from flows import nightly, parallel
+
+    order = []
+    monkeypatch.setattr(parallel, "start_forkserver",
+                        lambda gx=False: order.append(("forkserver", gx)) or True)
+
+    def fake_flow(*args, **kwargs):
+        order.append(("flow",))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(nightly, "nightly_flow", fake_flow)
+    result = runner.invoke(app, ["run", "--extracts", str(region / "extract"), "--reference",
+                                 str(region / "reference"), "--out", str(tmp_path / "o"),
+                                 "--warehouse", str(tmp_path / "w.duckdb")])
+    assert result.exit_code != 0 and order == [("forkserver", True), ("flow",)]
