@@ -177,7 +177,8 @@ def _top(stages: list[dict], key: str, n: int = PROFILE_STAGES) -> list[dict]:
 def _time_profile(talon: dict) -> str:
     stages, e2e = talon["stages"], talon["end_to_end_s"]
     cpu = sum(st["cpu_s"] for st in stages)
-    return ("largest stages " + ", ".join(
+    runs = _runs_text(talon)
+    return ((f"{runs}; " if runs else "") + "largest stages " + ", ".join(
         f"{st['name']} {st['wall_s']:,.2f} s ({st['wall_s'] / e2e:.0%}; CPU {st['cpu_s']:,.2f} s)"
         for st in _top(stages, "wall_s")) + f"; the process's CPU {cpu:,.2f} s over "
         f"{e2e:,.2f} s, {cpu / e2e:,.2f} cores busy on average (report workers not counted)")
@@ -280,8 +281,19 @@ def _gx_ran_set_rules(gx: dict) -> bool:
 
 
 def _e2e(size_result: dict) -> tuple[float, float]:
+    """End to end of the reported (median) run; the peak RSS of the largest of the runs."""
     talon = size_result["talon"]
-    return talon["end_to_end_s"], talon["process_peak_mb"]
+    peaks = [r["process_peak_mb"] for r in talon.get("runs", ())] or [talon["process_peak_mb"]]
+    return talon["end_to_end_s"], max(peaks)
+
+
+def _runs_text(talon: dict) -> str:
+    """'median of 3 runs: 25.1, 26.3, 31.0 s (in run order)', or '' for a single run."""
+    runs = talon.get("runs")
+    if not runs:
+        return ""
+    return (f"median of {len(runs)} runs: "
+            + ", ".join(f"{r['end_to_end_s']:,.2f}" for r in runs) + " s, in run order")
 
 
 def _gx_speedup(size_result: dict, baseline: str = "gx") -> float | None:
@@ -362,7 +374,9 @@ def markdown(info: dict) -> str:
                      "vs (d) Soda ×", "vs (e) Pointblank ×", "floor s (polars reads the files)",
                      "end to end ÷ floor", f"≤ {FLOOR_TARGET}×",
                      "floor + typing s (no target)", "end to end ÷ (floor + typing)"], rows)
-    lines += ["Check stage vs a baseline: the baseline's load + setup + validate ÷ Talon's "
+    lines += ["End to end: the median of Talon's runs of the size (`--repeat`, 3 by default "
+              "below 10M; each run is listed in the size's section), peak RSS the largest of "
+              "them. Check stage vs a baseline: the baseline's load + setup + validate ÷ Talon's "
               "staging + row rules + set rules (above 1: Talon is faster). What each baseline "
               "runs there: " + "; ".join(f"{BASELINE_NAMES[k]} {_runs(info, k)}" for k in RUNS)
               + " (what GX and the peers leave out: the tables at the end). The row rules "
@@ -459,8 +473,13 @@ def _size_section(s: dict) -> list[str]:
     lines = [f"## {title}", "",
              "Loaded rows: " + ", ".join(f"{k} {v:,}" for k, v in talon["rows"].items())
              + f"; total {rows:,}. Warehouse file {talon['warehouse_mb']} MB; "
-             f"{talon['findings']:,} findings; {talon['report_files']:,} report files.", "",
-             "### Talon, stage by stage", ""]
+             f"{talon['findings']:,} findings; {talon['report_files']:,} report files.", ""]
+    if talon.get("runs"):
+        lines += [f"Talon ran {len(talon['runs'])} times; the stages below are the median run's "
+                  f"({_runs_text(talon)}; peak RSS of each: "
+                  + ", ".join(f"{r['process_peak_mb']:,.1f}" for r in talon["runs"])
+                  + " MB, the largest counts against the target).", ""]
+    lines += ["### Talon, stage by stage", ""]
     body = _stage_rows(talon["stages"], rows)
     stage_sum = round(sum(st["wall_s"] for st in talon["stages"]), 3)
     body.append(["**end to end** (sum of stages " + _fmt(stage_sum) + ")", "", talon["end_to_end_s"],
