@@ -130,9 +130,9 @@ def run_size(size: int, work: Path, seed: int, baselines: tuple[str, ...], verif
     label = f"{size:,}" + ("" if defect_rate is None else f" dense ({defect_rate:g})")
     print(f"[bench] {label} patients: region", flush=True)
     generation = ensure_region(work, size, seed, defect_rate)
-    runs = []
-    for i in range(repeat if size < TEN_M else 1):
-        print(f"[bench] {label}: Talon run" + (f" {i + 1} of {repeat}" if repeat > 1 else ""),
+    runs, times = [], repeat if size < TEN_M else 1
+    for i in range(times):
+        print(f"[bench] {label}: Talon run" + (f" {i + 1} of {times}" if times > 1 else ""),
               flush=True)
         runs.append(spawn("talon", size, work, seed, verify=verify, profile=profile or None,
                           no_registry=no_registry, gx_crosscheck=gx_crosscheck,
