@@ -178,18 +178,23 @@ def previous_run(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-def _waived(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL true for a waived finding ("FALSE" before the warehouse had waivers)."""
-    columns = {r[0] for r in con.execute("DESCRIBE findings").fetchall()}
-    return "(waiver_id IS NOT NULL)" if "waiver_id" in columns else "FALSE"
+def _has_waivers(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `findings` has waiver_id (a warehouse from before the waivers has none)."""
+    return any(r[0] == "waiver_id" for r in con.execute("DESCRIBE findings").fetchall())
+
+
+def _waived(con: duckdb.DuckDBPyConnection, alias: str = "") -> str:
+    """SQL true for a waived finding (`alias`: its table's, if any); "FALSE" before the
+    warehouse had waivers."""
+    column = f"{alias}.waiver_id" if alias else "waiver_id"
+    return f"({column} IS NOT NULL)" if _has_waivers(con) else "FALSE"
 
 
 def finding_status(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """One row per finding of `run_id`: check_code, entity, record_id, status (new | open |
     reopened | waiver_ended), first_seen, first_seen_ever (TIMESTAMP, as_of of those runs), days_open."""
     _require_run(con, run_id)
-    waived = _waived(con)
-    sql = _STATUS_SQL.format(waived=waived, f_waived=waived.replace("waiver_id", "f.waiver_id"))
+    sql = _STATUS_SQL.format(waived=_waived(con), f_waived=_waived(con, "f"))
     frame = con.sql(sql, params={"run_id": run_id}).pl()
     return frame.cast(STATUS_SCHEMA) if frame.height else pl.DataFrame(schema=STATUS_SCHEMA)
 
@@ -222,8 +227,7 @@ def open_trend(con: duckdb.DuckDBPyConnection, run_id: str, by: str, last: int =
 def _open(con: duckdb.DuckDBPyConnection, alias: str) -> str:
     """A join condition that keeps open findings only: a waived one (a clinic's answer "not
     an error", flows/waivers.py) is not open ("" before the warehouse had waivers)."""
-    columns = {r[0] for r in con.execute("DESCRIBE findings").fetchall()}
-    return f" AND {alias}.waiver_id IS NULL" if "waiver_id" in columns else ""
+    return f" AND {alias}.waiver_id IS NULL" if _has_waivers(con) else ""
 
 
 def status_counts(status: pl.DataFrame, fixed: pl.DataFrame, by: str | None = None) -> pl.DataFrame:

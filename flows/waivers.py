@@ -290,6 +290,12 @@ def fixlist_mo_properties(mo_code: str | None) -> dict[str, str]:
                                                 for i, part in enumerate(parts, start=1)}
 
 
+def _lacks_properties(file: str | None) -> AnswerError:
+    return AnswerError("not a Talon fix list (the workbook lacks Talon's document properties "
+                       f"{PROP_FIXLIST}, {PROP_MO}, {PROP_RUN}): answer in the XLSX that "
+                       "Talon sent", file=file)
+
+
 def fixlist_mo_code(props: dict[str, str], file: str | None = None) -> str | None:
     """The clinic a fix list's custom properties name (`fixlist_mo_properties`; None: the
     unassigned list). Refuses a workbook whose properties name none, or name it both ways, or
@@ -300,9 +306,7 @@ def fixlist_mo_code(props: dict[str, str], file: str | None = None) -> str | Non
              and k != PROP_MO_PARTS]
     if parts is None:
         if PROP_MO not in props or extra:
-            raise AnswerError("not a Talon fix list (the workbook lacks Talon's document "
-                              f"properties {PROP_FIXLIST}, {PROP_MO}, {PROP_RUN}): answer in "
-                              "the XLSX that Talon sent", file=file)
+            raise _lacks_properties(file)
         return props[PROP_MO].strip() or None
     bad = AnswerError(f"not a Talon fix list (its clinic code properties {PROP_MO_PARTS} and "
                       f"{PROP_MO_PART.format('N')} do not fit together): answer in the XLSX "
@@ -331,9 +335,7 @@ def read_answers_xlsx(path: Path) -> FixListWorkbook:
     file = str(path)
     props = workbook_properties(path)
     if props.get(PROP_FIXLIST) != "1" or not props.get(PROP_RUN):
-        raise AnswerError("not a Talon fix list (the workbook lacks Talon's document properties "
-                          f"{PROP_FIXLIST}, {PROP_MO}, {PROP_RUN}): answer in the XLSX that "
-                          "Talon sent", file=file)
+        raise _lacks_properties(file)
     mo_code = fixlist_mo_code(props, file)
     try:
         sheets = pl.read_excel(path, sheet_id=0, engine="calamine", infer_schema_length=0,
