@@ -231,14 +231,16 @@ def _open(con: duckdb.DuckDBPyConnection, alias: str) -> str:
 
 
 def status_counts(status: pl.DataFrame, fixed: pl.DataFrame, by: str | None = None) -> pl.DataFrame:
-    """Counts of open (all current), new, reopened and fixed findings, overall or per `by`.
+    """Counts of open (all current), new, reopened, waiver_ended (back on the list: their
+    answer "not an error" ended) and fixed findings, overall or per `by`.
 
     `status` must carry the `by` column (join it onto the findings first); `fixed` has it.
     """
     keys = [by] if by else []
     agg = [pl.len().alias("open_now"),
            (pl.col("status") == "new").sum().alias("new"),
-           (pl.col("status") == "reopened").sum().alias("reopened")]
+           (pl.col("status") == "reopened").sum().alias("reopened"),
+           (pl.col("status") == WAIVER_ENDED).sum().alias("waiver_ended")]
     if keys:
         current = status.group_by(keys).agg(agg)
         gone = fixed.group_by(keys).agg(pl.len().alias("fixed"))
@@ -246,4 +248,4 @@ def status_counts(status: pl.DataFrame, fixed: pl.DataFrame, by: str | None = No
     else:
         both = status.select(agg).with_columns(pl.lit(fixed.height).alias("fixed"))
     return both.with_columns(pl.col(c).fill_null(0).cast(pl.Int64)
-                             for c in ("open_now", "new", "reopened", "fixed"))
+                             for c in ("open_now", "new", "reopened", "waiver_ended", "fixed"))

@@ -161,6 +161,7 @@ class Clinic:
     e_mail: str | None = None
     waived: int = 0  # its findings of this run answered "not an error" (not counted above)
     all_clear: bool = False  # open findings in the previous run, none now
+    back: int = 0  # its findings back on the list: answered "not an error" last time, no longer
     feed: dict = field(default_factory=dict)  # its own open FEED.MO.* findings: code -> value
 
 
@@ -203,23 +204,30 @@ def waived_keys(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
 
 
 def _changes(con: duckdb.DuckDBPyConnection, run_id: str, findings: pl.DataFrame
-             ) -> tuple[dict, dict, set[str], str | None]:
-    """Per clinic: open findings absent from the previous run (new or reopened), open findings
-    of the previous run absent now (fixed), as the lifecycle of checks/lifecycle.py defines them,
-    and the clinics with open findings in the previous run. `findings`: this run's open ones."""
+             ) -> tuple[dict, dict, dict, set[str], str | None]:
+    """Per clinic: open findings absent from the previous run (new or reopened), findings
+    back on the list because their answer "not an error" ended (waiver_ended: on no list last
+    time, but not new either), open findings of the previous run absent now (fixed), as the
+    lifecycle of checks/lifecycle.py defines them, and the clinics with open findings in the
+    previous run. `findings`: this run's open ones."""
     from checks import lifecycle
 
     previous_run = lifecycle.previous_run(con, run_id)
     if previous_run is None:
-        return {}, {}, set(), None
-    fresh = lifecycle.finding_status(con, run_id).filter(pl.col("status") != "open")
-    new = findings.join(fresh, on=_KEY, how="semi").group_by("mo_code").len()
+        return {}, {}, {}, set(), None
+    status = lifecycle.finding_status(con, run_id)
+
+    def per_clinic(statuses: tuple[str, ...]) -> dict:
+        keys = status.filter(pl.col("status").is_in(statuses))
+        return dict(findings.join(keys, on=_KEY, how="semi").group_by("mo_code").len().iter_rows())
+
+    new, back = per_clinic(("new", "reopened")), per_clinic((lifecycle.WAIVER_ENDED,))
     fixed = lifecycle.fixed_findings(con, run_id).group_by("mo_code").len()
     open_sql = " AND waiver_id IS NULL" if has_waivers(con) else ""
     had = {row[0] for row in con.execute(
         f"SELECT DISTINCT mo_code FROM findings WHERE run_id = ? AND mo_code IS NOT NULL{open_sql}",
         [previous_run]).fetchall()}
-    return dict(new.iter_rows()), dict(fixed.iter_rows()), had, previous_run
+    return new, back, dict(fixed.iter_rows()), had, previous_run
 
 
 def load_run_data(con: duckdb.DuckDBPyConnection, where: RunFolder) -> RunData:
@@ -242,7 +250,7 @@ def load_run_data(con: duckdb.DuckDBPyConnection, where: RunFolder) -> RunData:
     waived_by = dict(waived.group_by("mo_code").len().iter_rows())
     names = data.clinic_names(con, where.run_id)
     emails = dict(con.execute(_EMAIL_SQL, [where.run_id]).fetchall())
-    new, fixed, had, previous_run = _changes(con, where.run_id, findings)
+    new, back, fixed, had, previous_run = _changes(con, where.run_id, findings)
     parts = {mo: frame for (mo,), frame in
              findings.partition_by("mo_code", as_dict=True).items()}
     current = {row[0] for row in con.execute(
@@ -259,7 +267,7 @@ def load_run_data(con: duckdb.DuckDBPyConnection, where: RunFolder) -> RunData:
                       data.summary(frame) if frame is not None else dict(empty),
                       new.get(mo, 0) if previous_run else None,
                       fixed.get(mo, 0) if previous_run else None, emails.get(mo),
-                      waived_by.get(mo, 0), all_clear=frame is None,
+                      waived_by.get(mo, 0), all_clear=frame is None, back=back.get(mo, 0),
                       feed=feed_mail.own_feed(frame) if frame is not None else {})
 
     lists = {mo: clinic(mo, frame) for mo, frame in parts.items()}
@@ -293,6 +301,7 @@ _TEXTS = {
         "blockers": "Блокирующих замечаний", "warnings": "Предупреждений",
         "patients": "Затронуто пациентов", "new": "Новых с прошлого запуска",
         "fixed": "Исправлено с прошлого запуска",
+        "back": "Снова в списке: ответ «не ошибка» истёк или отменён",
         "waived": "Снято по ответу МО («не ошибка»)",
         "subject_clear": "Talon: замечаний нет — МО {code} на {date}",
         "clear_intro": "Talon, ночная проверка данных для онлайн-записи к врачу, больше не "
@@ -343,6 +352,7 @@ _TEXTS = {
         "blockers": "Blockers", "warnings": "Warnings",
         "patients": "Patients affected", "new": "New since the last run",
         "fixed": "Fixed since the last run",
+        "back": "Back on the list: the answer \"not an error\" expired or was withdrawn",
         "waived": "Answered \"not an error\" by the clinic",
         "subject_clear": "Talon: all clear for MO {code} as of {date}",
         "clear_intro": "Talon, the nightly data check for online booking, no longer finds "
@@ -429,6 +439,8 @@ def _counts_lines(t: dict, c: Clinic) -> list[str]:
              f"{t['patients']}: {c.counts['patients_affected']}"]
     if c.new is not None:
         lines += [f"{t['new']}: {c.new}", f"{t['fixed']}: {c.fixed}"]
+    if c.back:
+        lines.append(f"{t['back']}: {c.back}")
     if c.waived:
         lines.append(f"{t['waived']}: {c.waived}")
     return lines

@@ -185,7 +185,7 @@ def prepare_charts(con, run_id: str, lang: str, loaded: pl.DataFrame) -> Charts:
                   prepare_feed_page(con, run_id, lang, loaded))
 
 
-_STATUS_SORT = {"new": "0", "reopened": "1", "open": "2"}
+_STATUS_SORT = {"new": "0", "reopened": "1", "waiver_ended": "1", "open": "2"}
 
 
 def _text(name: str) -> pl.Expr:

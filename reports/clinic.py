@@ -188,6 +188,7 @@ def _groups(findings: pl.DataFrame) -> pl.DataFrame:
                 pl.len().alias("count"),
                 pl.col("patient_id").filter(blocker).drop_nulls().n_unique().alias("blocked"),
                 (pl.col("status") == "new").sum().alias("new"),
+                (pl.col("status") == lifecycle.WAIVER_ENDED).sum().alias("back"),
                 pl.col("entity").unique().sort().alias("entities"),
                 pl.col("field").unique().alias("fields"),
                 (pl.col("suggested_value").fill_null("") != "").any().alias("suggests"))
@@ -244,8 +245,11 @@ _ZERO = dict.fromkeys(SUMMARY_KEYS, 0)
 def _labelled(rows: pl.DataFrame, t: Texts) -> pl.DataFrame:
     """Display texts: labels, dates DD.MM.YYYY (the raw text where one does not parse), the
     lifecycle status with its days."""
-    removed = (pl.col("status") == lifecycle.WAIVER_ENDED) & (pl.col("ended_how") == "removed")
-    status = (pl.when(removed).then(pl.lit(t.mapping(WAIVER_END)["removed"]))
+    ended_status = pl.col("status") == lifecycle.WAIVER_ENDED
+    removed = ended_status & (pl.col("ended_how") == "removed")
+    expired = ended_status & (pl.col("ended_how") == "expired")
+    status = (pl.when(ended_status & pl.col("ended_how").is_in(list(WAIVER_END)))
+              .then(pl.col("ended_how").replace_strict(t.mapping(WAIVER_END), default=None))
               .otherwise(pl.col("status").replace_strict(t.mapping(LIFECYCLE),
                                                          default=pl.col("status"))))
     before, after = t.open_days.split("{n}")
@@ -256,8 +260,8 @@ def _labelled(rows: pl.DataFrame, t: Texts) -> pl.DataFrame:
         return pl.concat_str(pl.lit(head), pl.col(day).dt.strftime("%d.%m.%Y"), pl.lit(tail))
 
     # a waiver_ended finding's cell says how its answer ended and when (null: the label only)
-    ended = pl.when(removed).then(dated(t.answer_removed_on, "ended_on")).otherwise(
-        dated(t.answer_expired_until, "ended_until"))
+    ended = (pl.when(removed).then(dated(t.answer_removed_on, "ended_on"))
+             .when(expired).then(dated(t.answer_expired_until, "ended_until")))
     status_days = (pl.when(pl.col("status") == "open").then(open_days)
                    .when(pl.col("status") == lifecycle.WAIVER_ENDED)
                    .then(pl.coalesce(ended, status)).otherwise(status))
@@ -368,6 +372,7 @@ def _checks_frame(groups: pl.DataFrame, t: Texts) -> pl.DataFrame:
         sheet.list.join(", ").alias(t.sheet_col),
         pl.col("count").alias(t.group_findings), pl.col("blocked").alias(t.group_blocked),
         pl.col("new").alias(t.new_count),
+        pl.col("back").alias(t.waiver_ended_col),  # dropped from a list without any
         pl.col("message").alias(t.message), pl.col("fix").alias(t.fix),
         pl.when(pl.col("rule") == "").then(pl.lit(t.rule_none)).otherwise(pl.col("rule"))
         .alias(t.rule))
@@ -409,6 +414,8 @@ def _write_xlsx(path: Path, job: FixList, common: Common, t: Texts, heading: str
                         c: max(map(len, facts[c])) for c in facts.columns}))]
     if job.groups:
         checks, longest = job.checks
+        if not job.summary["waiver_ended_count"]:
+            checks = checks.drop(t.waiver_ended_col)
         blocks.append((t.checks_table, Table(checks, "checks", wrap=wrap, caps=caps,
                                              longest=longest)))
     else:
@@ -466,7 +473,7 @@ def _cell(key: str, value: pl.Expr, empty: str) -> pl.Expr:
 #: dictionary-attribute lookup each): what its line of the table of contents shows (texts
 #: escaped already: Markup), that line (`_toc_row`) and its whole section (`_section`).
 Group = namedtuple("Group",
-                   "order check_code severity title count blocked new anchor section toc")
+                   "order check_code severity title count blocked new back anchor section toc")
 
 
 def _escape_once(cache: dict):
@@ -493,6 +500,8 @@ def _section(g: dict, t: Texts, severity: str, headers: tuple, field: str | None
         counts += f' <span>{e(t.group_blocked)}: <b>{num(g["blocked"])}</b></span>'
     if g["new"]:
         counts += f' <span>{e(t.new_count)}: <b>{num(g["new"])}</b></span>'
+    if g["back"]:
+        counts += f' <span>{e(t.waiver_ended_col)}: <b>{num(g["back"])}</b></span>'
     rule = f'<code>{g["rule"]}</code>' if g["rule"] else e(t.rule_none)
     shown_field = (f'<dt>{e(t.field_once)}</dt><dd class="field"><code>{e(field)}</code></dd>'
                    if field else "")
@@ -527,7 +536,8 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
     pre-wrapped value cell); the texts escaped by polars a column at a time."""
     empty = escape(t.empty_value)
     texts = ("title", "message", "fix", "rule", "check_code")
-    heads = groups.select("mo_code", "order", "severity", "count", "blocked", "new", "entities",
+    heads = groups.select("mo_code", "order", "severity", "count", "blocked", "new", "back",
+                          "entities",
                           "fields", "suggests", *[escaped(pl.col(k)).alias(f"\x00{k}")
                                                   for k in texts])
     specs, shown_by_group = [], []  # (group, its headers, its field shown once)
@@ -557,6 +567,8 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
               .iter_rows()}
     out: dict = {}
     severities = t.mapping(SEVERITY)
+    # the lists with findings back on them (answer ended) have a column for them in the TOC
+    with_back = set(groups.filter(pl.col("back") > 0)["mo_code"].unique().to_list())
     e, heads, marks = _escape_once({}), {}, {}  # marks: escaped text -> Markup (a check's
     for g, headers, field in specs:            # texts are the same in every clinic)
         for k in texts:
@@ -571,7 +583,7 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
                            bodies.get((g["mo_code"], g["order"]), ""), e, heads)
         out.setdefault(g["mo_code"], []).append(Group(
             **{k: g[k] for k in Group._fields if k not in ("section", "toc")}, section=section,
-            toc=_toc_row(g, severity, e)))
+            toc=_toc_row(g, severity, e, g["mo_code"] in with_back)))
     return out
 
 
@@ -594,15 +606,17 @@ def _layout(entities: tuple, fields: bool, suggests: bool, unassigned: bool,
                           for k in columns)
 
 
-def _toc_row(g: dict, severity: str, e) -> Markup:
+def _toc_row(g: dict, severity: str, e, back: bool = False) -> Markup:
     """A group's row of the table of contents (as the template wrote it: every value
-    escaped, counts by `num`, the blocked count only of a blocker check)."""
+    escaped, counts by `num`, the blocked count only of a blocker check; `back`: the list
+    has a column of findings back on it because their answer ended)."""
     blocked = num(g["blocked"]) if g["severity"] == "blocker" else ""
     return Markup(
         f'<tr class="t-{e(g["severity"])}"><td class="num">{g["order"]}</td>'
         f'<td><a href="#{e(g["anchor"])}">{g["title"]}</a></td><td><code>{g["check_code"]}'
         f'</code></td><td class="sev">{e(severity)}</td><td class="num">{num(g["count"])}</td>'
-        f'<td class="num">{blocked}</td><td class="num">{num(g["new"])}</td></tr>')
+        f'<td class="num">{blocked}</td><td class="num">{num(g["new"])}</td>'
+        + (f'<td class="num">{num(g["back"])}</td>' if back else "") + '</tr>')
 
 
 def write_fix_list(common: Common, job: FixList) -> list[Path]:

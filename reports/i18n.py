@@ -149,16 +149,18 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "previous_run": ("Предыдущий запуск", "Previous run"),
     "no_previous_run": ("нет (первый запуск)", "none (first run)"),
     "open_now": ("Открыто сейчас", "Open now"),
+    #: a table column: findings back on the list because their answer "not an error" ended
+    "waiver_ended_col": ("Снова в списке", "Back on the list"),
     "lifecycle_note": (
         "«Новое» — замечание появилось впервые; «Открыто» — было и в прошлом запуске; "
-        "«Повторно» — было исправлено, но появилось снова; «Ответ истёк» или «Ответ отменён» — "
-        "в прошлый раз замечание не входило в список, потому что вы ответили «не ошибка», но "
-        "срок ответа закончился или ответ отменён. «Дней открыто» — дней с даты данных "
+        "«Повторно» — было исправлено, но появилось снова; «Снова в списке» («Ответ истёк», "
+        "«Ответ отменён») — в прошлый раз замечание не входило в список, потому что на него "
+        "ответили «не ошибка», но срок ответа закончился или ответ отменён. «Дней открыто» — дней с даты данных "
         "запуска, начиная с которого замечание присутствует в списке без перерыва.",
         "\"New\": seen for the first time; \"Open\": also in the last run; \"Reopened\": it "
-        "was fixed and came back; \"Answer expired\" or \"Answer withdrawn\": last time it was "
-        "not on the list because you answered \"not an error\", but the answer's end date has "
-        "passed or it was withdrawn. \"Days open\": days since the data date of the run from "
+        "was fixed and came back; \"Back on the list\" (\"Answer expired\", \"Answer "
+        "withdrawn\"): last time it was not on the list because it was answered \"not an "
+        "error\", but the answer's end date has passed or it was withdrawn. \"Days open\": days since the data date of the run from "
         "which the finding has been on the list without a break."),
     "fixed_list": ("Исправлено с прошлого запуска", "Fixed since the last run"),
     "fixed_list_note": ("Эти замечания были в прошлом запуске ({run}) и больше не найдены.",
@@ -319,12 +321,15 @@ LIFECYCLE: dict[str, tuple[str, str]] = {
     "new": ("Новое", "New"),
     "open": ("Открыто", "Open"),
     "reopened": ("Повторно", "Reopened"),
-    "waiver_ended": ("Ответ истёк", "Answer expired"),
+    # how its answer ended is in WAIVER_END; this is the label where that is not known
+    "waiver_ended": ("Снова в списке", "Back on the list"),
     "fixed": ("Исправлено", "Fixed"),
 }
-#: How a `waiver_ended` finding's answer ended (flows/waivers.py statuses): the status column's
-#: text where it differs from LIFECYCLE's (a waiver removed by the data steward).
+#: How a `waiver_ended` finding's answer ended (flows/waivers.py statuses: it expired, or the
+#: data steward removed it): the clinic list's status text. Any other end (the waiver is still
+#: active, but no longer covers the finding) keeps LIFECYCLE's label.
 WAIVER_END: dict[str, tuple[str, str]] = {
+    "expired": ("Ответ истёк", "Answer expired"),
     "removed": ("Ответ отменён", "Answer withdrawn"),
 }
 

@@ -163,7 +163,7 @@ def test_status_counts(con):
                       "mo": ["M1", "M1", "M2", "M2", None, "M1", "M1", "M2"]}), on="record_id")
     fixed = lifecycle.fixed_findings(con, "r4").rename({"mo_code": "mo"})
     total = lifecycle.status_counts(status, fixed).row(0, named=True)
-    assert total == {"open_now": 8, "new": 3, "reopened": 1, "fixed": 2}
+    assert total == {"open_now": 8, "new": 3, "reopened": 1, "waiver_ended": 0, "fixed": 2}
     per = {r["mo"]: r for r in lifecycle.status_counts(status, fixed, "mo").iter_rows(named=True)}
     assert (per["M2"]["open_now"], per["M2"]["new"], per["M2"]["reopened"],
             per["M2"]["fixed"]) == (3, 1, 1, 1)

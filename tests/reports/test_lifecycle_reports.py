@@ -131,7 +131,7 @@ def test_first_run_has_everything_new_and_nothing_fixed(tmp_path):
     facts = _facts(tmp_path / "out" / "clinics" / "500101.xlsx")
     assert facts[RU.fixed_since_last] == "0" and facts[RU.previous_run] == RU.no_previous_run
     tables = html_tables(index)
-    assert {r[0]: r[5] for r in tables["table-changes-check"]} == {
+    assert {r[0]: r[6] for r in tables["table-changes-check"]} == {
         "PAT.SNILS.CHECKSUM": "0", "PAT.SEX.INVALID": "0", "POL.ENP.CHECKSUM": "0",
         "SCH.SLOT.INVALID": "0"}
     trend = html_tables(index)["table-trend-clinic"]
@@ -143,18 +143,20 @@ def test_auditor_index_counts_changes_since_the_last_run(hist):
     for metric, n in (("new_count", 2), ("reopened_count", 1), ("fixed_since_last", 3)):
         assert f'data-metric="{metric}"><span class="n">{n}</span>' in html
     tables = html_tables(hist / "index.html")
-    # check: open now, new, reopened, fixed since the last run
+    # check: open now, new, reopened, back on the list (none: no waivers here), fixed since
+    # the last run
     per_check = {r[0]: tuple(int(x) for x in r[2:]) for r in tables["table-changes-check"]}
     assert per_check == {
-        "PAT.SNILS.CHECKSUM": (2, 0, 0, 0), "PAT.SEX.INVALID": (1, 0, 1, 0),
-        "SCH.STALE": (1, 1, 0, 0), "POL.ENP.CHECKSUM": (0, 0, 0, 1),
-        "SCH.DOUBLE_BOOKING": (1, 0, 0, 1), "ATT.MO.UNKNOWN": (1, 0, 0, 0),
-        "PAT.NAME.INVALID": (0, 0, 0, 1), "PAT.SNILS.FORMAT": (1, 1, 0, 0)}
+        "PAT.SNILS.CHECKSUM": (2, 0, 0, 0, 0), "PAT.SEX.INVALID": (1, 0, 1, 0, 0),
+        "SCH.STALE": (1, 1, 0, 0, 0), "POL.ENP.CHECKSUM": (0, 0, 0, 0, 1),
+        "SCH.DOUBLE_BOOKING": (1, 0, 0, 0, 1), "ATT.MO.UNKNOWN": (1, 0, 0, 0, 0),
+        "PAT.NAME.INVALID": (0, 0, 0, 0, 1), "PAT.SNILS.FORMAT": (1, 1, 0, 0, 0)}
     per_clinic = {r[0]: tuple(int(x) for x in r[2:]) for r in tables["table-changes-clinic"]}
-    assert per_clinic == {"500101": (3, 1, 1, 1), "500102": (3, 1, 0, 1),
-                          "Нераспределённые": (1, 0, 0, 1)}
+    assert per_clinic == {"500101": (3, 1, 1, 0, 1), "500102": (3, 1, 0, 0, 1),
+                          "Нераспределённые": (1, 0, 0, 0, 1)}
+    assert 'data-metric="waiver_ended_count"' not in html  # the card only where there are any
     # Most fixed first; a check with nothing open has no page, so no link.
-    assert [r[5] for r in tables["table-changes-check"]][:3] == ["1", "1", "1"]
+    assert [r[6] for r in tables["table-changes-check"]][:3] == ["1", "1", "1"]
     assert 'href="check/POL.ENP.CHECKSUM.html"' not in html
     assert 'href="check/SCH.DOUBLE_BOOKING.html"' in html
     assert f"{RU.previous_run}: <code>h3</code>" in html

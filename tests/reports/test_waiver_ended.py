@@ -1,8 +1,10 @@
 """A finding whose waiver ended (checks/lifecycle.py `waiver_ended`): the clinic answered it
 "not an error", the waiver covered it on the previous night and no longer does (expired, or
 removed by the steward), so it is back on the clinic's list. Its status says so in the HTML
-(row class, badge text with the answer's end), the XLSX and the CSV; the summary counts it and
-explains; the next night it is `open` with its days counted from its return.
+(row class, badge text with the answer's end), the XLSX and the CSV; the summary, the table of
+contents and the checks table count it; the auditor report counts it apart from new and
+reopened findings, and so does the clinic's message; the next night it is `open` with its days
+counted from its return.
 
 Warehouse built by hand, each night's `findings.waiver_id` set by the routing's own code
 (checks.findings._waive: expiry, then the waivers that apply on the run's D) and the waivers
@@ -25,13 +27,15 @@ import pytest
 
 from checks import lifecycle
 from checks.findings import _waive
+from flows import delivery
 from flows import waivers as wv
 from flows import warehouse
-from report_fixtures import findings_frame
+from report_fixtures import findings_frame, html_tables
 from reports import data
+from reports.auditor import write_auditor_report
 from reports.clinic import write_clinic_reports
 from reports.i18n import Texts
-from worklist_pages import groups
+from worklist_pages import groups, read_worklist
 
 RU, EN = Texts("ru"), Texts("en")
 MO = "500101"
@@ -82,16 +86,19 @@ def _build(path, last: str = "r2"):
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
-    """r2's fix lists in Russian and English (r3 is in the warehouse: runs after the reported
-    one are ignored)."""
+    """r2's fix lists in Russian and English and its Russian auditor report (r3 is in the
+    warehouse: runs after the reported one are ignored); "wh": the warehouse, "ru_out": the
+    Russian run folder."""
     root = tmp_path_factory.mktemp("waiver_ended")
     con = _build(root / "wh.duckdb", last="r3")
     try:
         for lang in ("ru", "en"):
             write_clinic_reports(con, "r2", root / lang, lang, workers=1)
+        write_auditor_report(con, "r2", root / "ru", "ru", workers=1, gx_page=False)
     finally:
         con.close()
-    return {lang: root / lang / "clinics" / MO for lang in ("ru", "en")}
+    return {**{lang: root / lang / "clinics" / MO for lang in ("ru", "en")},
+            "wh": root / "wh.duckdb", "ru_out": root / "ru"}
 
 
 def _status(con, run_id: str) -> dict[str, tuple[str, int]]:
@@ -180,7 +187,7 @@ def test_csv_status_column(outputs):
         frame = pl.read_csv(outputs[lang].with_suffix(".csv"), separator=sep,
                             infer_schema=False, encoding="utf8")
         status = dict(zip(frame[t.check_code], frame[t.status]))
-        assert status[A[0]] == t.status_of("waiver_ended")
+        assert status[A[0]] == ("Ответ истёк" if lang == "ru" else "Answer expired")
         assert status[F[0]] == ("Ответ отменён" if lang == "ru" else "Answer withdrawn")
         assert status[B[0]] == status[G[0]] == t.status_of("open")
         assert C[0] not in status and D[0] not in status
@@ -199,3 +206,94 @@ def test_ended_answers_reads_the_previous_runs_waivers(tmp_path):
     assert ended[A[0]]["ended_on"] is not None  # the expiry event of r2's routing
     assert (ended[F[0]]["ended_how"], ended[F[0]]["ended_on"]) == ("removed", date(2026, 11, 25))
     assert ended[C[0]]["ended_how"] == "active"  # still waived in r2: not waiver_ended there
+
+
+def test_table_of_contents_and_sections_count_the_findings_back_on_the_list(outputs):
+    page = read_worklist(outputs["ru"].with_suffix(".html"))
+    html = outputs["ru"].with_suffix(".html").read_text(encoding="utf-8")
+    assert f'<th class="num">{RU.waiver_ended_col}</th></tr></thead>' in html
+    back = {row[2]: row[-1] for row in page.toc}  # check code -> its last cell
+    assert back == {A[0]: "1", F[0]: "1", B[0]: "0", G[0]: "0"}
+
+    def section(code: str) -> str:
+        start = html.index(f'data-code="{code}"')
+        return html[start:html.index("</section>", start)]
+
+    assert f"<span>{RU.waiver_ended_col}: <b>1</b></span>" in section(A[0])
+    assert RU.waiver_ended_col not in section(B[0])
+    en = read_worklist(outputs["en"].with_suffix(".html"))
+    assert {row[2]: row[-1] for row in en.toc}[F[0]] == "1"
+
+
+def test_xlsx_checks_table_counts_them(outputs):
+    wb = openpyxl.load_workbook(outputs["ru"].with_suffix(".xlsx"))
+    rows = [r for r in wb["Сводка"].iter_rows(values_only=True)]
+    header = next(r for r in rows if r and RU.waiver_ended_col in r)
+    col, code = header.index(RU.waiver_ended_col), header.index(RU.check_code)
+    after = rows[rows.index(header) + 1:]
+    back = {r[code]: r[col] for r in after if r[code] in {x[0] for x in ALL}}
+    assert back == {A[0]: 1, F[0]: 1, B[0]: 0, G[0]: 0}
+
+
+def test_a_list_without_them_has_no_such_column(tmp_path):
+    con = _build(tmp_path / "wh.duckdb")
+    try:
+        write_clinic_reports(con, "r1", tmp_path / "out", "ru", workers=1)  # nothing ended yet
+    finally:
+        con.close()
+    stem = tmp_path / "out" / "clinics" / MO
+    html = stem.with_suffix(".html").read_text(encoding="utf-8")
+    assert f'<th class="num">{RU.new_count}</th></tr></thead>' in html  # the TOC ends there
+    assert f"<span>{RU.waiver_ended_col}:" not in html
+    wb = openpyxl.load_workbook(stem.with_suffix(".xlsx"))
+    assert not any(RU.waiver_ended_col in r for r in wb["Сводка"].iter_rows(values_only=True))
+
+
+def test_an_answer_still_active_but_no_longer_covering_keeps_the_plain_label(tmp_path):
+    """ended_how 'active' (data.ended_answers: the finding left its waiver behind): neither
+    'expired' nor 'withdrawn' is true, so the list says only that it is back."""
+    con = _build(tmp_path / "wh.duckdb")
+    try:
+        con.execute("UPDATE waivers SET status = 'active', until = NULL WHERE check_code = ?",
+                    [A[0]])
+        write_clinic_reports(con, "r2", tmp_path / "out", "ru", workers=1)
+    finally:
+        con.close()
+    stem = tmp_path / "out" / "clinics" / MO
+    frame = pl.read_csv(stem.with_suffix(".csv"), separator=";", infer_schema=False)
+    status = dict(zip(frame[RU.check_code], frame[RU.status]))
+    assert status[A[0]] == RU.status_of("waiver_ended") == "Снова в списке"
+    assert status[F[0]] == "Ответ отменён"  # control: removed is still said
+    assert _html_rows(stem)[A[0]] == ("st-waiver_ended", "Снова в списке")
+
+
+def test_auditor_report_counts_them_apart_from_new_and_reopened(outputs):
+    index = outputs["ru_out"] / "index.html"
+    html = index.read_text(encoding="utf-8")
+    assert 'data-metric="waiver_ended_count"><span class="n">2</span>' in html
+    assert 'data-metric="new_count"><span class="n">0</span>' in html
+    tables = html_tables(index)
+    # open now, new, reopened, back on the list, fixed since the last run
+    per_check = {r[0]: tuple(int(x) for x in r[2:]) for r in tables["table-changes-check"]}
+    assert per_check[A[0]] == per_check[F[0]] == (1, 0, 0, 1, 0)
+    assert per_check[B[0]] == (1, 0, 0, 0, 0)
+    per_clinic = {r[0]: tuple(int(x) for x in r[2:]) for r in tables["table-changes-clinic"]}
+    assert per_clinic[MO] == (4, 0, 0, 2, 0)
+    clinic_page = next((outputs["ru_out"] / "clinic").glob("*.html")).read_text(encoding="utf-8")
+    assert 'data-metric="waiver_ended_count"><span class="n">2</span>' in clinic_page
+    # the auditor does not know how each answer ended: the neutral label, never "expired"
+    assert '<span class="badge st-waiver_ended">Снова в списке</span>' in clinic_page
+    assert "Ответ истёк" not in clinic_page.replace(RU.lifecycle_note, "")
+
+
+def test_the_clinic_message_counts_them_apart_from_new(outputs):
+    con = warehouse.connect(outputs["wh"], read_only=True)
+    try:
+        run = delivery.load_run_data(con, delivery.RunFolder("x", "r2", outputs["ru_out"]))
+    finally:
+        con.close()
+    (clinic,) = run.clinics
+    assert (clinic.new, clinic.back, clinic.waived, clinic.fixed) == (0, 2, 2, 0)
+    lines = delivery._counts_lines(delivery._TEXTS["ru"], clinic)
+    assert "Новых с прошлого запуска: 0" in lines
+    assert "Снова в списке: ответ «не ошибка» истёк или отменён: 2" in lines
