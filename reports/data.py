@@ -161,16 +161,19 @@ def with_texts(findings: pl.DataFrame, lang: str) -> pl.DataFrame:
 
 
 def history(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
-    """Completed runs (and the one being reported, whatever its status) with counts of open
-    findings (waived ones are not counted)."""
-    return query(con,
-        f"""SELECT r.run_id, r.as_of, r.started_at,
+    """Completed runs up to the one being reported (that one whatever its status), in the
+    lifecycle's order (checks.lifecycle: as_of, then start), with counts of open findings
+    (waived ones are not counted). Runs after it (a past night run again with its own as_of)
+    are left out, as the lifecycle leaves them out."""
+    return con.sql(
+        f"""WITH {lifecycle._HISTORY}
+           SELECT h.run_id, h.as_of, h.started_at,
                   count(f.check_code) AS findings,
                   count(f.check_code) FILTER (WHERE f.severity = 'blocker') AS blockers,
                   count(f.check_code) FILTER (WHERE f.severity = 'warning') AS warnings
-           FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id{open_sql(con, "f")}
-           WHERE r.status = 'completed' OR r.run_id = ?
-           GROUP BY ALL ORDER BY r.as_of, r.started_at, r.run_id""", [run_id])
+           FROM h LEFT JOIN findings f ON f.run_id = h.run_id{open_sql(con, "f")}
+           GROUP BY h.run_id, h.as_of, h.started_at, h.pos ORDER BY h.pos""",
+        params={"run_id": run_id}).pl()
 
 
 def summary(findings: pl.DataFrame) -> dict[str, int]:

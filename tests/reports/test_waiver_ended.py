@@ -297,3 +297,18 @@ def test_the_clinic_message_counts_them_apart_from_new(outputs):
     lines = delivery._counts_lines(delivery._TEXTS["ru"], clinic)
     assert "Новых с прошлого запуска: 0" in lines
     assert "Снова в списке: ответ «не ошибка» истёк или отменён: 2" in lines
+
+
+def test_the_reported_runs_history_ends_with_it(outputs):
+    """r3 (a later night) is in the warehouse when r2 is reported: not in r2's history table
+    or trend, as it is not in r2's lifecycle."""
+    con = warehouse.connect(outputs["wh"], read_only=True)
+    try:
+        r2, r3 = data.history(con, "r2"), data.history(con, "r3")
+    finally:
+        con.close()
+    assert r2["run_id"].to_list() == ["r0", "r1", "r2"]
+    assert r3["run_id"].to_list() == ["r0", "r1", "r2", "r3"]
+    assert r2["findings"].to_list() == [6, 2, 4]  # open ones: r1 had four answered
+    trend = html_tables(outputs["ru_out"] / "index.html")["table-trend"]
+    assert [row[0] for row in trend] == ["r0", "r1", "r2"]
