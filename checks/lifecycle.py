@@ -178,23 +178,32 @@ def previous_run(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-def _has_waivers(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether `findings` has waiver_id (a warehouse from before the waivers has none)."""
+def has_waivers(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `findings` has waiver_id (a warehouse from before the waivers of issue 13 has
+    none): the one test of it for the lifecycle, the reports and delivery."""
     return any(r[0] == "waiver_id" for r in con.execute("DESCRIBE findings").fetchall())
 
 
-def _waived(con: duckdb.DuckDBPyConnection, alias: str = "") -> str:
+def waived_sql(con: duckdb.DuckDBPyConnection, alias: str = "") -> str:
     """SQL true for a waived finding (`alias`: its table's, if any); "FALSE" before the
     warehouse had waivers."""
     column = f"{alias}.waiver_id" if alias else "waiver_id"
-    return f"({column} IS NOT NULL)" if _has_waivers(con) else "FALSE"
+    return f"({column} IS NOT NULL)" if has_waivers(con) else "FALSE"
+
+
+def open_sql(con: duckdb.DuckDBPyConnection, alias: str = "") -> str:
+    """` AND <alias.>waiver_id IS NULL`, to keep open findings only in SQL over `findings`: a
+    waived one (a clinic's answer "not an error", flows/waivers.py) is not open ("" before the
+    warehouse had waivers)."""
+    column = f"{alias}.waiver_id" if alias else "waiver_id"
+    return f" AND {column} IS NULL" if has_waivers(con) else ""
 
 
 def finding_status(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """One row per finding of `run_id`: check_code, entity, record_id, status (new | open |
     reopened | waiver_ended), first_seen, first_seen_ever (TIMESTAMP, as_of of those runs), days_open."""
     _require_run(con, run_id)
-    sql = _STATUS_SQL.format(waived=_waived(con), f_waived=_waived(con, "f"))
+    sql = _STATUS_SQL.format(waived=waived_sql(con), f_waived=waived_sql(con, "f"))
     frame = con.sql(sql, params={"run_id": run_id}).pl()
     return frame.cast(STATUS_SCHEMA) if frame.height else pl.DataFrame(schema=STATUS_SCHEMA)
 
@@ -204,7 +213,7 @@ def fixed_findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     `mo_code` is the clinic that was asked to fix them; a finding the previous run had waived
     was on no list, so it is not "fixed"). Empty for the first run."""
     _require_run(con, run_id)
-    frame = con.sql(_FIXED_SQL.format(open=_open(con, "p")), params={"run_id": run_id}).pl()
+    frame = con.sql(_FIXED_SQL.format(open=open_sql(con, "p")), params={"run_id": run_id}).pl()
     return frame.cast({c: pl.String for c in FIXED_COLUMNS}).select(FIXED_COLUMNS)
 
 
@@ -220,14 +229,8 @@ def open_trend(con: duckdb.DuckDBPyConnection, run_id: str, by: str, last: int =
     if by not in TREND_BY:
         raise ValueError(f"trend by {by!r}: use one of {TREND_BY}")
     _require_run(con, run_id)
-    return con.sql(_TREND_SQL.format(by=by, open=_open(con, "f")),
+    return con.sql(_TREND_SQL.format(by=by, open=open_sql(con, "f")),
                    params={"run_id": run_id, "last": last}).pl()
-
-
-def _open(con: duckdb.DuckDBPyConnection, alias: str) -> str:
-    """A join condition that keeps open findings only: a waived one (a clinic's answer "not
-    an error", flows/waivers.py) is not open ("" before the warehouse had waivers)."""
-    return f" AND {alias}.waiver_id IS NULL" if _has_waivers(con) else ""
 
 
 def status_counts(status: pl.DataFrame, fixed: pl.DataFrame, by: str | None = None) -> pl.DataFrame:

@@ -189,14 +189,11 @@ _KEY = ["check_code", "entity", "record_id"]
 _KEY_SCHEMA = {k: pl.String for k in _KEY}
 
 
-def has_waivers(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the warehouse's findings carry `waiver_id` (added with the waivers of issue 13)."""
-    return any(row[0] == "waiver_id" for row in con.execute("DESCRIBE findings").fetchall())
-
-
 def waived_keys(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """(check_code, entity, record_id) of the run's waived findings (none without the column)."""
-    if not has_waivers(con):
+    from checks import lifecycle
+
+    if not lifecycle.has_waivers(con):
         return pl.DataFrame(schema=_KEY_SCHEMA)
     rows = con.execute("SELECT DISTINCT check_code, entity, record_id FROM findings "
                        "WHERE run_id = ? AND waiver_id IS NOT NULL", [run_id]).fetchall()
@@ -223,9 +220,8 @@ def _changes(con: duckdb.DuckDBPyConnection, run_id: str, findings: pl.DataFrame
 
     new, back = per_clinic(("new", "reopened")), per_clinic((lifecycle.WAIVER_ENDED,))
     fixed = lifecycle.fixed_findings(con, run_id).group_by("mo_code").len()
-    open_sql = " AND waiver_id IS NULL" if has_waivers(con) else ""
     had = {row[0] for row in con.execute(
-        f"SELECT DISTINCT mo_code FROM findings WHERE run_id = ? AND mo_code IS NOT NULL{open_sql}",
+        f"SELECT DISTINCT mo_code FROM findings WHERE run_id = ? AND mo_code IS NOT NULL{lifecycle.open_sql(con)}",
         [previous_run]).fetchall()}
     return new, back, dict(fixed.iter_rows()), had, previous_run
 

@@ -93,14 +93,6 @@ def open_findings(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.col(WAIVER_COLUMN).is_null())
 
 
-def open_sql(con: duckdb.DuckDBPyConnection, alias: str = "") -> str:
-    """`AND <alias.>waiver_id IS NULL` for SQL over `findings` that counts open findings only
-    ("" in a warehouse written before waivers existed)."""
-    if WAIVER_COLUMN not in _columns(con, "findings"):
-        return ""
-    return f" AND {alias + '.' if alias else ''}{WAIVER_COLUMN} IS NULL"
-
-
 def mask_record_ids(frame: pl.DataFrame) -> pl.DataFrame:
     """record_id masked where it is personal data (PERSONAL_RECORD_IDS): for every output an
     auditor reads (findings.csv, the auditors' pages). Call it after anything that joins on
@@ -171,7 +163,7 @@ def history(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
                   count(f.check_code) AS findings,
                   count(f.check_code) FILTER (WHERE f.severity = 'blocker') AS blockers,
                   count(f.check_code) FILTER (WHERE f.severity = 'warning') AS warnings
-           FROM h LEFT JOIN findings f ON f.run_id = h.run_id{open_sql(con, "f")}
+           FROM h LEFT JOIN findings f ON f.run_id = h.run_id{lifecycle.open_sql(con, "f")}
            GROUP BY h.run_id, h.as_of, h.started_at, h.pos ORDER BY h.pos""",
         params={"run_id": run_id}).pl()
 
@@ -261,7 +253,7 @@ def ended_answers(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     the previous run's waived findings only (a few per clinic); empty without a previous run,
     the waiver column or the waiver tables."""
     previous = lifecycle.previous_run(con, run_id)
-    if (previous is None or WAIVER_COLUMN not in _columns(con, "findings")
+    if (previous is None or not lifecycle.has_waivers(con)
             or not con.execute("SELECT count(*) FROM information_schema.tables "
                                "WHERE table_name = 'waivers'").fetchall()[0][0]):
         return pl.DataFrame(schema=ENDED_SCHEMA)

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from checks import lifecycle
 from flows import waivers as wv
 from reports import data
 from reports.html import render
@@ -94,8 +95,7 @@ class WaiverTexts(Texts):
 def _run_keys(con: duckdb.DuckDBPyConnection, run_id: str, none: bool = False) -> pl.DataFrame:
     """(check_code, entity, record_id, waived) of every finding of the run; with `none`, of
     none (the same columns: no waiver to look up, so no need to read the run's findings)."""
-    waived = "waiver_id IS NOT NULL" if data.WAIVER_COLUMN in data._columns(con, "findings") \
-        else "FALSE"
+    waived = lifecycle.waived_sql(con)
     return data.query(con, f"SELECT DISTINCT check_code, entity, record_id, {waived} AS waived "
                            f"FROM findings WHERE run_id = ?{' LIMIT 0' if none else ''}",
                       [run_id])

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from checks import lifecycle
 from flows import cli, warehouse
 from flows import waivers as wv
 from flows.cli import app
@@ -137,7 +138,7 @@ def test_waived_patients_counts_only_those_left_without_a_blocker(db):
         assert "P2" not in data.impact(open_, "mo_code").filter(
             pl.col("mo_code") == "500102")["patients_blocked"].to_list() or \
             data.impact(open_, "mo_code").filter(pl.col("mo_code") == "500102").height == 0
-        assert data.open_sql(con) == " AND waiver_id IS NULL"
+        assert lifecycle.open_sql(con) == " AND waiver_id IS NULL"
         assert R1 != R2
 
 
