@@ -528,7 +528,9 @@ def missing_manifest(b: Batch) -> Completes:
 
 @case
 def as_of_a_few_days_ahead(b: Batch) -> Completes:
-    b.args = ["--as-of", f"{datetime.now() + timedelta(days=3):%Y-%m-%d %H:%M}"]
+    # 2.5 days ahead, so "2 days" holds however the minutes are cut and however long the run
+    # takes to start (3 days exactly read "3 days" when both clocks fell in one whole second)
+    b.args = ["--as-of", f"{datetime.now() + timedelta(days=2, hours=12):%Y-%m-%d %H:%M}"]
     return Completes(as_of_source="cli", output=("is in the future: 2 days after",))
 
 
