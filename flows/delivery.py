@@ -221,8 +221,8 @@ def _changes(con: duckdb.DuckDBPyConnection, run_id: str, findings: pl.DataFrame
     new, back = per_clinic(("new", "reopened")), per_clinic((lifecycle.WAIVER_ENDED,))
     fixed = lifecycle.fixed_findings(con, run_id).group_by("mo_code").len()
     had = {row[0] for row in con.execute(
-        f"SELECT DISTINCT mo_code FROM findings WHERE run_id = ? AND mo_code IS NOT NULL{lifecycle.open_sql(con)}",
-        [previous_run]).fetchall()}
+        "SELECT DISTINCT mo_code FROM findings WHERE run_id = ? AND mo_code IS NOT NULL"
+        + lifecycle.open_sql(con), [previous_run]).fetchall()}
     return new, back, dict(fixed.iter_rows()), had, previous_run
 
 

@@ -537,9 +537,8 @@ def _html_groups(rows: pl.DataFrame, groups: pl.DataFrame, t: Texts) -> dict:
     empty = escape(t.empty_value)
     texts = ("title", "message", "fix", "rule", "check_code")
     heads = groups.select("mo_code", "order", "severity", "count", "blocked", "new", "back",
-                          "entities",
-                          "fields", "suggests", *[escaped(pl.col(k)).alias(f"\x00{k}")
-                                                  for k in texts])
+                          "entities", "fields", "suggests",
+                          *[escaped(pl.col(k)).alias(f"\x00{k}") for k in texts])
     specs, shown_by_group = [], []  # (group, its headers, its field shown once)
     layouts: dict = {}  # a group's columns and headers, by what decides them (few distinct)
     for g in heads.iter_rows(named=True):

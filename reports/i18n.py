@@ -155,13 +155,15 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "«Новое» — замечание появилось впервые; «Открыто» — было и в прошлом запуске; "
         "«Повторно» — было исправлено, но появилось снова; «Снова в списке» («Ответ истёк», "
         "«Ответ отменён») — в прошлый раз замечание не входило в список, потому что на него "
-        "ответили «не ошибка», но срок ответа закончился или ответ отменён. «Дней открыто» — дней с даты данных "
-        "запуска, начиная с которого замечание присутствует в списке без перерыва.",
+        "ответили «не ошибка», но срок ответа закончился или ответ отменён. «Дней открыто» — "
+        "дней с даты данных запуска, начиная с которого замечание присутствует в списке без "
+        "перерыва.",
         "\"New\": seen for the first time; \"Open\": also in the last run; \"Reopened\": it "
         "was fixed and came back; \"Back on the list\" (\"Answer expired\", \"Answer "
         "withdrawn\"): last time it was not on the list because it was answered \"not an "
-        "error\", but the answer's end date has passed or it was withdrawn. \"Days open\": days since the data date of the run from "
-        "which the finding has been on the list without a break."),
+        "error\", but the answer's end date has passed or it was withdrawn. \"Days open\": days "
+        "since the data date of the run from which the finding has been on the list without a "
+        "break."),
     "fixed_list": ("Исправлено с прошлого запуска", "Fixed since the last run"),
     "fixed_list_note": ("Эти замечания были в прошлом запуске ({run}) и больше не найдены.",
                         "These findings were in the last run ({run}) and are no longer found."),

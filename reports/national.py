@@ -128,7 +128,8 @@ def read_region(entry: RegionEntry, lock_timeout: float = 0.0) -> tuple[dict, pl
             warehouse.connect(entry.warehouse, read_only=True) as con:
         run = data.load_run(con, entry.run_id)
         # booking impact counts open findings: a waived one (issue 13) is not a defect
-        frame = data.query(con, _FINDINGS + lifecycle.open_sql(con), [entry.run_id]).cast(pl.String)
+        frame = data.query(con, _FINDINGS + lifecycle.open_sql(con),
+                           [entry.run_id]).cast(pl.String)
         names = con.execute(_REGION_NAME, [entry.run_id, run.region_code]).fetchall()
     s = data.summary(frame)
     totals = {
